@@ -1,0 +1,84 @@
+# mtlsshim: LD_PRELOAD mutual TLS for unmodified programs.
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+LIBDIR	?= $(PREFIX)/lib/mtlsshim
+MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc/mtlsshim
+DESTDIR	?=
+
+CC	?= cc
+B	?= build
+CFLAGS	?= -O2 -g
+SAN	?=
+WARN	 = -Wall -Wextra -Wshadow -Wno-unused-parameter
+DEFS	 = -D_GNU_SOURCE -DMTLSSHIM_LIBDIR='"$(LIBDIR)"'
+ALL_CFLAGS = -std=c11 $(WARN) $(DEFS) -fPIC -fvisibility=hidden $(SAN) $(CFLAGS)
+LIBS	 = -lconfuse -lssl -lcrypto -ldl -pthread
+
+# Pure modules: linked by the library, the launcher and the unit tests.
+CORE	 = config rules identity tlsctx log
+# The engine and the exported hooks: only in the preload.
+ENGINE	 = real fdtable session listener readiness epollset shim \
+	   hooks_socket hooks_io hooks_fd hooks_poll hooks_epoll
+
+CORE_O	 = $(CORE:%=$(B)/%.o)
+ENGINE_O = $(ENGINE:%=$(B)/%.o)
+UNIT	 = $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
+PROGS	 = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
+
+.PHONY: all clean install test unit check deps demo asan bench
+all: $(B)/libmtlsshim.so $(B)/mtlsshim $(PROGS)
+
+$(B)/%.o: src/%.c src/*.h | $(B)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libmtlsshim-core.a: $(CORE_O)
+	$(AR) rcs $@ $^
+
+$(B)/libmtlsshim.so: $(ENGINE_O) $(B)/libmtlsshim-core.a
+	$(CC) -shared $(SAN) -Wl,-z,defs -Wl,-soname,libmtlsshim.so -o $@ $(ENGINE_O) $(B)/libmtlsshim-core.a $(LIBS)
+
+$(B)/mtlsshim: $(B)/main.o $(B)/libmtlsshim-core.a
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+$(B)/unit/%: tests/unit/%.c $(B)/libmtlsshim-core.a | $(B)/unit
+	$(CC) -std=c11 $(WARN) $(DEFS) $(SAN) $(CFLAGS) -Isrc -o $@ $< $(B)/libmtlsshim-core.a $(LIBS)
+
+$(B)/progs/%: tests/progs/%.c | $(B)/progs
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -o $@ $< -pthread
+
+$(B) $(B)/unit $(B)/progs:
+	mkdir -p $@
+
+# Installs what a fresh Debian machine lacks (as root), then builds.
+deps:
+	@sh tests/deps.sh
+
+unit: $(UNIT)
+	@for t in $(UNIT); do echo "# $$t"; $$t || exit 1; done
+
+check: unit
+	bats tests
+
+test: deps
+	$(MAKE) all unit
+	bats tests
+
+demo: deps
+	$(MAKE) all
+	sh demo/run.sh
+
+# The whole suite against an ASan/UBSan build of the library.
+asan: deps
+	$(MAKE) B=build-asan SAN='-fsanitize=address,undefined -fno-omit-frame-pointer' CFLAGS='-O1 -g' all unit
+	MTLSSHIM_BUILD=build-asan bats tests
+
+install: $(B)/libmtlsshim.so $(B)/mtlsshim
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSCONFDIR)
+	install -m 755 $(B)/mtlsshim $(DESTDIR)$(BINDIR)/mtlsshim
+	install -m 755 $(B)/libmtlsshim.so $(DESTDIR)$(LIBDIR)/libmtlsshim.so
+	install -m 644 man/mtlsshim.1 $(DESTDIR)$(MANDIR)/man1/mtlsshim.1
+	install -m 644 conf/mtlsshim.conf $(DESTDIR)$(SYSCONFDIR)/mtlsshim.conf.example
+
+clean:
+	rm -rf build build-asan

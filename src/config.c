@@ -1,0 +1,264 @@
+/* config.c: libconfuse → an immutable struct config; values validated, files not opened. */
+#include <confuse.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#define DEFAULT_TIMEOUT 10
+
+static const char *level_names[] = { "error", "warn", "info", "debug" };
+
+/* Rule-level options; NODEFAULT so that "not given" means "inherit". */
+#define RULE_OPTS(...) { \
+	CFG_INT("port", 0, CFGF_NODEFAULT), \
+	CFG_STR("ca_file", NULL, CFGF_NODEFAULT), \
+	CFG_STR("cert_file", NULL, CFGF_NODEFAULT), \
+	CFG_STR("key_file", NULL, CFGF_NODEFAULT), \
+	CFG_INT("handshake_timeout", 0, CFGF_NODEFAULT), \
+	__VA_ARGS__ \
+	CFG_END() }
+
+/* libconfuse reports through a callback; it lands here for config_load. */
+static char	*parse_err;
+static size_t	 parse_errlen;
+
+static void
+config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (parse_err == NULL || parse_err[0] != '\0')
+		return;		/* keep the first error: the later ones follow from it */
+	if (cfg && cfg->filename && cfg->line > 0)
+		snprintf(parse_err, parse_errlen, "%s: line %d: %s",
+		    cfg->filename, cfg->line, msg);
+	else
+		snprintf(parse_err, parse_errlen, "%s", msg);
+}
+
+const char *
+config_path(void)
+{
+	const char *p = getenv(CONFIG_ENV);
+
+	return (p && *p) ? p : CONFIG_DEFAULT_PATH;
+}
+
+const char *
+config_level_name(enum log_level l)
+{
+	return level_names[l];
+}
+
+/* A path from the config, made absolute against the config file's directory. */
+static char *
+config_abspath(const char *dir, const char *p)
+{
+	char *out;
+
+	if (p == NULL)
+		return NULL;
+	if (p[0] == '/' || dir == NULL)
+		return strdup(p);
+	if (asprintf(&out, "%s/%s", dir, p) < 0)
+		return NULL;
+	return out;
+}
+
+static char *
+config_dirname(const char *path)
+{
+	char abs[PATH_MAX], *slash;
+
+	if (realpath(path, abs) == NULL)
+		return NULL;
+	slash = strrchr(abs, '/');
+	if (slash == abs)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return strdup(abs);
+}
+
+static const char *
+cfg_str_or(cfg_t *sec, const char *name, const char *dflt)
+{
+	return cfg_size(sec, name) > 0 ? cfg_getstr(sec, name) : dflt;
+}
+
+static int
+config_rule(struct rule *r, cfg_t *sec, enum rule_kind kind, cfg_t *top,
+    const char *dir, const char *path, char *err, size_t errlen)
+{
+	const char *kname = kind == RULE_SERVER ? "server" : "client";
+	const char *host;
+	long port;
+
+	r->kind = kind;
+	r->name = strdup(cfg_title(sec));
+	if (cfg_size(sec, "port") == 0) {
+		snprintf(err, errlen, "%s: %s \"%s\": port is required",
+		    path, kname, r->name);
+		return -1;
+	}
+	port = cfg_getint(sec, "port");
+	if (port < 1 || port > 65535) {
+		snprintf(err, errlen, "%s: %s \"%s\": port %ld is not in 1..65535",
+		    path, kname, r->name, port);
+		return -1;
+	}
+	r->port = (int)port;
+	host = (kind == RULE_CLIENT && cfg_size(sec, "host") > 0) ?
+	    cfg_getstr(sec, "host") : NULL;
+	if (host != NULL) {
+		if (cidr_parse(host, &r->host) == -1) {
+			snprintf(err, errlen, "%s: %s \"%s\": host \"%s\" is not "
+			    "an IPv4/IPv6 address or CIDR", path, kname, r->name, host);
+			return -1;
+		}
+		r->has_host = 1;
+	}
+	r->ca_file = config_abspath(dir, cfg_str_or(sec, "ca_file", cfg_getstr(top, "ca_file")));
+	r->cert_file = config_abspath(dir, cfg_str_or(sec, "cert_file", cfg_getstr(top, "cert_file")));
+	r->key_file = config_abspath(dir, cfg_str_or(sec, "key_file", cfg_getstr(top, "key_file")));
+	r->handshake_timeout = cfg_size(sec, "handshake_timeout") > 0 ?
+	    (int)cfg_getint(sec, "handshake_timeout") :
+	    (int)cfg_getint(top, "handshake_timeout");
+	if (r->handshake_timeout < 1 || r->handshake_timeout > 3600) {
+		snprintf(err, errlen, "%s: %s \"%s\": handshake_timeout must be "
+		    "1..3600 seconds", path, kname, r->name);
+		return -1;
+	}
+	if (r->ca_file == NULL || r->cert_file == NULL || r->key_file == NULL) {
+		snprintf(err, errlen, "%s: %s \"%s\": %s is not set (at the top "
+		    "level or in the rule)", path, kname, r->name,
+		    r->ca_file == NULL ? "ca_file" :
+		    r->cert_file == NULL ? "cert_file" : "key_file");
+		return -1;
+	}
+	return 0;
+}
+
+struct config *
+config_load(const char *path, char *err, size_t errlen)
+{
+	cfg_opt_t server_opts[] = RULE_OPTS();
+	cfg_opt_t client_opts[] = RULE_OPTS(CFG_STR("host", NULL, CFGF_NODEFAULT),);
+	cfg_opt_t opts[] = {
+		CFG_STR("log_level", "info", CFGF_NONE),
+		CFG_STR("log_file", "stderr", CFGF_NONE),
+		CFG_STR("ca_file", NULL, CFGF_NONE),
+		CFG_STR("cert_file", NULL, CFGF_NONE),
+		CFG_STR("key_file", NULL, CFGF_NONE),
+		CFG_INT("handshake_timeout", DEFAULT_TIMEOUT, CFGF_NONE),
+		CFG_SEC("server", server_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+		CFG_SEC("client", client_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+		CFG_END()
+	};
+	struct config *c = NULL, *rv = NULL;
+	const char *lvl, *logf;
+	char *dir = NULL;
+	cfg_t *cfg;
+	size_t i, j, ns, nc;
+	int r;
+
+	err[0] = '\0';
+	parse_err = err;
+	parse_errlen = errlen;
+	cfg = cfg_init(opts, CFGF_NONE);
+	if (cfg == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	cfg_set_error_function(cfg, config_errfunc);
+	r = cfg_parse(cfg, path);
+	if (r == CFG_FILE_ERROR) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (r != CFG_SUCCESS) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s: parse error", path);
+		goto out;
+	}
+	if ((dir = config_dirname(path)) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto out;
+	c->path = config_abspath(NULL, path);
+	lvl = cfg_getstr(cfg, "log_level");
+	for (i = 0; i < 4; i++)
+		if (strcmp(lvl, level_names[i]) == 0)
+			break;
+	if (i == 4) {
+		snprintf(err, errlen, "%s: log_level \"%s\" is not one of "
+		    "error, warn, info, debug", path, lvl);
+		goto out;
+	}
+	c->log_level = (enum log_level)i;
+	logf = cfg_getstr(cfg, "log_file");
+	if (*logf == '\0') {
+		snprintf(err, errlen, "%s: log_file is empty", path);
+		goto out;
+	}
+	c->log_file = (strcmp(logf, "stderr") == 0 || strcmp(logf, "syslog") == 0) ?
+	    strdup(logf) : config_abspath(dir, logf);
+	c->handshake_timeout = (int)cfg_getint(cfg, "handshake_timeout");
+	ns = cfg_size(cfg, "server");
+	nc = cfg_size(cfg, "client");
+	c->nrules = ns + nc;
+	if (c->nrules > 0 && (c->rules = calloc(c->nrules, sizeof(*c->rules))) == NULL)
+		goto out;
+	for (i = 0; i < c->nrules; i++) {
+		cfg_t *sec = i < ns ? cfg_getnsec(cfg, "server", i) :
+		    cfg_getnsec(cfg, "client", i - ns);
+		if (config_rule(&c->rules[i], sec, i < ns ? RULE_SERVER : RULE_CLIENT,
+		    cfg, dir, path, err, errlen) == -1)
+			goto out;
+		for (j = 0; j < i; j++) {
+			if (strcmp(c->rules[j].name, c->rules[i].name) == 0) {
+				snprintf(err, errlen, "%s: rule name \"%s\" is used "
+				    "twice", path, c->rules[i].name);
+				goto out;
+			}
+		}
+	}
+	rv = c;
+	c = NULL;
+ out:
+	if (rv == NULL && err[0] == '\0')
+		snprintf(err, errlen, "%s: out of memory", path);
+	parse_err = NULL;
+	config_free(c);
+	free(dir);
+	if (cfg)
+		cfg_free(cfg);
+	return rv;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nrules; i++) {
+		free(c->rules[i].name);
+		free(c->rules[i].ca_file);
+		free(c->rules[i].cert_file);
+		free(c->rules[i].key_file);
+	}
+	free(c->rules);
+	free(c->path);
+	free(c->log_file);
+	free(c);
+}

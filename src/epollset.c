@@ -1,0 +1,523 @@
+/* epollset.c: epoll as the program must see it over TLS sessions and verifying listeners. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "listener.h"
+#include "readiness.h"
+#include "real.h"
+#include "session.h"
+#include "shim.h"
+
+/*
+ * Our fds are registered in the program's epoll set with a cookie of ours
+ * as data, so that epoll_wait can tell their events apart, translate them
+ * (ciphertext → plaintext readiness, handshakes, listeners) and give the
+ * program back its own data.  A listener's private epoll set of pending
+ * handshakes joins the program's set too, so the program wakes when a
+ * handshake can progress or times out.  Readiness the kernel cannot show
+ * (decrypted bytes left after a read, verified connections queued) sits on
+ * the set's check list until reported.
+ */
+
+struct epreg {
+	struct epset	*set;
+	int		 fd;
+	uint32_t	 app_events;
+	epoll_data_t	 app_data;
+	struct fdobj	*obj;		/* session or listener (held) */
+	struct epreg	*pfdreg;	/* a listener's: its pending-handshake set */
+	struct epreg	*owner;		/* a pending-handshake set's: the listener's */
+	uint64_t	 cookie;
+	int		 checking;	/* on the set's check list */
+	int		 disarmed;	/* EPOLLONESHOT fired; waits for MOD */
+	unsigned	 stamp;		/* epoll_wait call that reported it */
+	struct epreg	*hnext, *snext, *onext, *cnext;
+};
+
+struct epset {
+	struct fdobj	 hdr;
+	int		 epfd;
+	struct epreg	*regs;
+};
+
+#define NBUCKETS	4096
+static struct epreg	*buckets[NBUCKETS];
+static pthread_mutex_t	 ep_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t		 cookie_key;
+static unsigned		 wait_stamp;
+
+static struct epreg **
+bucket(uint64_t cookie)
+{
+	return &buckets[(cookie ^ (cookie >> 29)) % NBUCKETS];
+}
+
+static struct epreg *
+reg_by_cookie(uint64_t cookie)
+{
+	struct epreg *r;
+
+	for (r = *bucket(cookie); r; r = r->hnext)
+		if (r->cookie == cookie)
+			return r;
+	return NULL;
+}
+
+static void
+epset_destroy(struct fdobj *o)
+{
+	free(o);
+}
+
+static struct epreg *
+reg_find(struct epset *set, int fd, int pfd)
+{
+	struct epreg *r;
+
+	for (r = set->regs; r; r = r->snext)
+		if (r->fd == fd && (r->owner != NULL) == pfd)
+			return r;
+	return NULL;
+}
+
+static void
+unlink_from(struct epreg **head, struct epreg *r, size_t off)
+{
+	struct epreg **pp;
+
+	for (pp = head; *pp; pp = (struct epreg **)((char *)*pp + off))
+		if (*pp == r) {
+			*pp = *(struct epreg **)((char *)r + off);
+			return;
+		}
+}
+
+/* Forgets r (and its pending-handshake companion); ep_lock held. */
+static void
+reg_free(struct epreg *r)
+{
+	if (r->pfdreg)
+		reg_free(r->pfdreg);
+	unlink_from(bucket(r->cookie), r, offsetof(struct epreg, hnext));
+	unlink_from(&r->set->regs, r, offsetof(struct epreg, snext));
+	if (r->obj) {
+		unlink_from(&r->obj->regs, r, offsetof(struct epreg, onext));
+		fdobj_put(r->obj);
+	}
+	free(r);
+}
+
+static struct epreg *
+reg_new(struct epset *set, int fd, struct fdobj *obj)
+{
+	struct epreg *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	if (cookie_key == 0)
+		cookie_key = ((uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)&cookie_key ^
+		    (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL) | 1;
+	r->set = set;
+	r->fd = fd;
+	r->cookie = (uint64_t)(uintptr_t)r ^ cookie_key;
+	r->hnext = *bucket(r->cookie);
+	*bucket(r->cookie) = r;
+	r->snext = set->regs;
+	set->regs = r;
+	if (obj) {
+		fdobj_hold(obj);
+		r->obj = obj;
+		r->onext = obj->regs;
+		obj->regs = r;
+	}
+	return r;
+}
+
+/* What the kernel must watch for r now. */
+static uint32_t
+reg_real_events(struct epreg *r)
+{
+	uint32_t keep = r->app_events & (EPOLLET | EPOLLONESHOT);
+	struct session *s;
+
+	if (r->owner)
+		return EPOLLIN;
+	if (r->obj->kind == FD_SESSION) {
+		s = (struct session *)r->obj;
+		if (s->state == SS_CONNECTING)
+			return keep | EPOLLOUT;
+		if (s->state == SS_HANDSHAKE)
+			return keep | (s->want == POLLOUT ? EPOLLOUT : EPOLLIN);
+	}
+	return r->app_events & ~(uint32_t)EPOLLEXCLUSIVE;
+}
+
+static int
+reg_arm(struct epreg *r, int op)
+{
+	struct epoll_event ev;
+
+	ev.events = reg_real_events(r);
+	if (op == EPOLL_CTL_ADD)
+		ev.events |= r->app_events & EPOLLEXCLUSIVE;
+	ev.data.u64 = r->cookie;
+	return REAL(epoll_ctl)(r->set->epfd, op, r->owner ? r->owner->obj ?
+	    listener_pollfd((struct listener *)r->owner->obj) : -1 : r->fd, &ev);
+}
+
+static struct epset *
+set_get(int epfd, int create)
+{
+	struct fdobj *o = fdtable_get(epfd);
+	struct epset *set;
+
+	if (o && o->kind == FD_EPOLL)
+		return (struct epset *)o;
+	fdobj_put(o);
+	if (!create || o != NULL)
+		return NULL;
+	if ((set = calloc(1, sizeof(*set))) == NULL)
+		return NULL;
+	set->hdr.kind = FD_EPOLL;
+	set->hdr.destroy = epset_destroy;
+	set->epfd = epfd;
+	fdtable_set(epfd, &set->hdr);
+	fdobj_hold(&set->hdr);
+	return set;
+}
+
+int
+epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct fdobj *o = fdtable_get(fd);
+	struct epset *set = NULL;
+	struct epreg *r = NULL, *p;
+	int rv = -1;
+
+	if (o == NULL && op == EPOLL_CTL_ADD)
+		o = shim_listener_for(fd);
+	if (o != NULL && o->kind == FD_EPOLL) {
+		fdobj_put(o);
+		o = NULL;
+	}
+	pthread_mutex_lock(&ep_lock);
+	set = set_get(epfd, o != NULL && op == EPOLL_CTL_ADD);
+	if (set)
+		r = reg_find(set, fd, 0);
+	if (r == NULL && (o == NULL || op != EPOLL_CTL_ADD)) {
+		pthread_mutex_unlock(&ep_lock);
+		fdobj_put(o);
+		if (set)
+			fdobj_put(&set->hdr);
+		return REAL(epoll_ctl)(epfd, op, fd, ev);
+	}
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (r != NULL) {
+			errno = EEXIST;
+			break;
+		}
+		if (ev == NULL) {
+			errno = EFAULT;
+			break;
+		}
+		if ((r = reg_new(set, fd, o)) == NULL) {
+			errno = ENOMEM;
+			break;
+		}
+		r->app_events = ev->events;
+		r->app_data = ev->data;
+		if (reg_arm(r, EPOLL_CTL_ADD) == -1) {
+			int e = errno;
+			reg_free(r);
+			errno = e;
+			break;
+		}
+		if (o->kind == FD_LISTENER && listener_pollfd((struct listener *)o) >= 0 &&
+		    (p = reg_new(set, fd, NULL)) != NULL) {
+			p->owner = r;
+			r->pfdreg = p;
+			if (reg_arm(p, EPOLL_CTL_ADD) == -1) {
+				r->pfdreg = NULL;
+				reg_free(p);
+			}
+		}
+		rv = 0;
+		break;
+	case EPOLL_CTL_MOD:
+		if (ev == NULL) {
+			errno = EFAULT;
+			break;
+		}
+		r->app_events = ev->events;
+		r->app_data = ev->data;
+		r->disarmed = 0;
+		rv = reg_arm(r, EPOLL_CTL_MOD);
+		break;
+	case EPOLL_CTL_DEL:
+		rv = REAL(epoll_ctl)(epfd, EPOLL_CTL_DEL, fd, ev);
+		if (r->pfdreg)
+			REAL(epoll_ctl)(epfd, EPOLL_CTL_DEL,
+			    listener_pollfd((struct listener *)r->obj), NULL);
+		reg_free(r);
+		break;
+	default:
+		errno = EINVAL;
+	}
+	pthread_mutex_unlock(&ep_lock);
+	fdobj_put(o);
+	if (set)
+		fdobj_put(&set->hdr);
+	return rv;
+}
+
+static void
+check_add(struct epreg *r)
+{
+	r->checking = 1;
+}
+
+void
+epollset_note_ready(struct fdobj *o)
+{
+	struct epreg *r;
+
+	if (o->regs == NULL)
+		return;
+	pthread_mutex_lock(&ep_lock);
+	for (r = o->regs; r; r = r->onext)
+		check_add(r);
+	pthread_mutex_unlock(&ep_lock);
+}
+
+void
+epollset_note_buffered(struct session *s)
+{
+	epollset_note_ready(&s->hdr);
+}
+
+/*
+ * The events the program sees for r; kr is what the kernel reported (0 for
+ * a check-list entry).  ep_lock held.
+ */
+static uint32_t
+reg_translate(struct epreg *r, uint32_t kr, int from_check)
+{
+	struct listener *l;
+	struct session *s;
+	uint32_t want = r->app_events, rev = 0;
+	int st, handshaking;
+
+	if (r->owner) {			/* pending handshakes progressed */
+		l = (struct listener *)r->owner->obj;
+		if (listener_service(l) > 0)
+			check_add(r->owner);
+		return 0;
+	}
+	if (r->disarmed)
+		return 0;
+	if (r->obj->kind == FD_LISTENER) {
+		l = (struct listener *)r->obj;
+		if (kr & EPOLLIN)
+			listener_take(l);
+		if (kr)
+			listener_service(l);
+		if (listener_nready(l) > 0) {
+			rev = want & EPOLLIN;
+			if (!(want & EPOLLET))
+				check_add(r);
+		}
+		return rev | (kr & (EPOLLERR | EPOLLHUP));
+	}
+	s = (struct session *)r->obj;
+	handshaking = s->state == SS_CONNECTING || s->state == SS_HANDSHAKE;
+	if (handshaking) {
+		st = session_step(s);
+		if (st != STEP_DONE && st != STEP_FAILED) {
+			reg_arm(r, EPOLL_CTL_MOD);
+			return 0;
+		}
+		reg_arm(r, EPOLL_CTL_MOD);
+		kr = 0;
+		from_check = 1;
+	}
+	if (s->state == SS_FAILED)
+		return (want & (EPOLLIN | EPOLLOUT)) | EPOLLERR | EPOLLHUP;
+	if ((want & EPOLLIN) && (from_check || (kr & (EPOLLIN | EPOLLHUP | EPOLLERR))) &&
+	    session_readable(s)) {
+		rev |= EPOLLIN;
+		if (!(want & EPOLLET))
+			check_add(r);
+	}
+	if (handshaking && (want & EPOLLOUT))
+		rev |= EPOLLOUT;
+	rev |= kr & (EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLPRI) &
+	    (want | EPOLLERR | EPOLLHUP);
+	return rev;
+}
+
+/* Records an event for the program, once per registration per call. */
+static int
+emit(struct epreg *r, uint32_t rev, struct epoll_event *out, int n, int max)
+{
+	if (rev == 0 || n >= max || r->stamp == wait_stamp)
+		return n;
+	r->stamp = wait_stamp;
+	out[n].events = rev;
+	out[n].data = r->app_data;
+	if (r->app_events & EPOLLONESHOT)
+		r->disarmed = 1;
+	return n + 1;
+}
+
+static int
+ts_zero(const struct timespec *t)
+{
+	return t->tv_sec == 0 && t->tv_nsec == 0;
+}
+
+int
+epollset_wait(int epfd, struct epoll_event *events, int maxevents,
+    const struct timespec *timeout, const sigset_t *sigmask)
+{
+	static const struct timespec zero = { 0, 0 };
+	struct epoll_event *out;
+	struct timespec deadline = { 0, 0 }, now, left = { 0, 0 };
+	struct epset *set;
+	struct epreg *r;
+	int n, i, cnt, pending;
+
+	if (!fdtable_known(epfd) || (set = set_get(epfd, 0)) == NULL)
+		return REAL(epoll_pwait2) ?
+		    REAL(epoll_pwait2)(epfd, events, maxevents, timeout, sigmask) :
+		    REAL(epoll_pwait)(epfd, events, maxevents, timeout ?
+		    (int)(timeout->tv_sec * 1000 + timeout->tv_nsec / 1000000) : -1, sigmask);
+	if (maxevents <= 0) {
+		fdobj_put(&set->hdr);
+		errno = EINVAL;
+		return -1;
+	}
+	if ((out = calloc((size_t)maxevents, sizeof(*out))) == NULL) {
+		fdobj_put(&set->hdr);
+		errno = ENOMEM;
+		return -1;
+	}
+	if (timeout) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += timeout->tv_sec;
+		deadline.tv_nsec += timeout->tv_nsec;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+	}
+	for (;;) {
+		pthread_mutex_lock(&ep_lock);
+		wait_stamp++;
+		cnt = 0;
+		pending = 0;
+		for (r = set->regs; r; r = r->snext) {
+			if (!r->checking)
+				continue;
+			r->checking = 0;
+			cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents);
+			pending |= r->checking;
+		}
+		pthread_mutex_unlock(&ep_lock);
+		if (timeout) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			left.tv_sec = deadline.tv_sec - now.tv_sec;
+			left.tv_nsec = deadline.tv_nsec - now.tv_nsec;
+			if (left.tv_nsec < 0) {
+				left.tv_sec--;
+				left.tv_nsec += 1000000000L;
+			}
+			if (left.tv_sec < 0)
+				left = zero;
+		}
+		n = REAL(epoll_pwait2) ?
+		    REAL(epoll_pwait2)(epfd, events, maxevents - cnt,
+		    cnt ? &zero : timeout ? &left : NULL, sigmask) :
+		    REAL(epoll_pwait)(epfd, events, maxevents - cnt, cnt ? 0 :
+		    timeout ? (int)(left.tv_sec * 1000 + (left.tv_nsec + 999999) / 1000000) : -1,
+		    sigmask);
+		if (n < 0) {
+			if (cnt > 0)
+				break;
+			cnt = -1;
+			break;
+		}
+		pthread_mutex_lock(&ep_lock);
+		for (i = 0; i < n; i++) {
+			r = reg_by_cookie(events[i].data.u64);
+			if (r == NULL || r->set != set) {
+				if (cnt < maxevents)
+					out[cnt++] = events[i];
+				continue;
+			}
+			cnt = emit(r, reg_translate(r, events[i].events, 0), out, cnt, maxevents);
+		}
+		/* A listener whose handshakes just finished is reported in this same call. */
+		for (r = set->regs; r && cnt < maxevents; r = r->snext)
+			if (r->checking && r->obj && r->obj->kind == FD_LISTENER &&
+			    r->stamp != wait_stamp) {
+				r->checking = 0;
+				cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents);
+			}
+		pthread_mutex_unlock(&ep_lock);
+		if (cnt > 0 || (timeout && ts_zero(&left)))
+			break;
+	}
+	(void)pending;
+	if (cnt > 0)
+		memcpy(events, out, (size_t)cnt * sizeof(*out));
+	free(out);
+	fdobj_put(&set->hdr);
+	return cnt;
+}
+
+void
+epollset_forget_fd(int fd)
+{
+	struct fdobj *o = fdtable_get(fd);
+	struct epreg *r, *next;
+	struct epset *set;
+
+	if (o == NULL)
+		return;
+	pthread_mutex_lock(&ep_lock);
+	if (o->kind == FD_EPOLL) {
+		set = (struct epset *)o;
+		while ((r = set->regs) != NULL) {
+			while (r->owner)	/* free owners; they free their companions */
+				r = r->owner;
+			reg_free(r);
+		}
+	} else {
+		for (r = o->regs; r; r = next) {
+			next = r->onext;
+			if (r->fd != fd)
+				continue;
+			/* dup'd copies would keep reporting our cookie: take it out now. */
+			REAL(epoll_ctl)(r->set->epfd, EPOLL_CTL_DEL, fd, NULL);
+			if (r->pfdreg)
+				REAL(epoll_ctl)(r->set->epfd, EPOLL_CTL_DEL,
+				    listener_pollfd((struct listener *)o), NULL);
+			reg_free(r);
+		}
+	}
+	pthread_mutex_unlock(&ep_lock);
+	fdobj_put(o);
+}
+
+void
+epollset_atfork_child(void)
+{
+	pthread_mutex_init(&ep_lock, NULL);
+}

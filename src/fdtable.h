@@ -1,0 +1,38 @@
+/* fdtable.h: per-fd state of the shim, indexed by fd number; safe under threads. */
+#ifndef MTLSSHIM_FDTABLE_H
+#define MTLSSHIM_FDTABLE_H
+
+#include <stdatomic.h>
+
+struct epreg;
+
+enum fdkind { FD_SESSION = 1, FD_LISTENER, FD_EPOLL };
+
+/* The header every object in the table starts with. */
+struct fdobj {
+	enum fdkind	 kind;
+	atomic_int	 refs;		/* fd slots + callers holding it */
+	atomic_int	 slots;		/* fd numbers naming it (dup) */
+	void		(*destroy)(struct fdobj *);
+	struct epreg	*regs;		/* epoll registrations, under the epollset lock */
+};
+
+struct epreg;
+
+/* Unlocked peek: does the shim know this fd at all?  For fast paths. */
+int		 fdtable_known(int fd);
+/* The object behind fd with a reference taken, or NULL.  Release with fdobj_put. */
+struct fdobj	*fdtable_get(int fd);
+/* Puts obj at fd (taking a reference); drops what was there. */
+int		 fdtable_set(int fd, struct fdobj *);
+/* Empties the slot, dropping its reference; returns 1 if it held something. */
+int		 fdtable_clear(int fd);
+/* Calls fn for every occupied slot (under the table lock; fn must not call back in). */
+void		 fdtable_foreach(void (*fn)(int fd, struct fdobj *, void *), void *arg);
+/* In a child after fork: the lock may have been held by a thread that is gone. */
+void		 fdtable_atfork_child(void);
+
+void		 fdobj_hold(struct fdobj *);
+void		 fdobj_put(struct fdobj *);
+
+#endif

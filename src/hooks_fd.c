@@ -1,0 +1,190 @@
+/* hooks_fd.c: close and the dup family, so sessions follow their fds. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "hooks.h"
+#include "readiness.h"
+#include "real.h"
+
+void
+hook_forget_fd(int fd)
+{
+	struct fdobj *o;
+
+	if (!fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
+		return;
+	epollset_forget_fd(fd);
+	/* The last name of a session: close_notify goes out while the fd is still ours. */
+	if (o->kind == FD_SESSION && atomic_load(&o->slots) == 1)
+		session_close((struct session *)o);
+	fdtable_clear(fd);
+	fdobj_put(o);
+}
+
+HOOK int
+close(int fd)
+{
+	int saved = errno;
+
+	hook_forget_fd(fd);
+	errno = saved;
+	return REAL(close)(fd);
+}
+
+/* newfd now names what oldfd names. */
+static void
+dup_follow(int oldfd, int newfd)
+{
+	struct fdobj *o;
+
+	if (newfd < 0 || (o = fdtable_get(oldfd)) == NULL)
+		return;
+	if (o->kind != FD_EPOLL)
+		fdtable_set(newfd, o);
+	fdobj_put(o);
+}
+
+HOOK int
+dup(int fd)
+{
+	int r = REAL(dup)(fd);
+
+	if (r >= 0 && fdtable_known(fd))
+		dup_follow(fd, r);
+	return r;
+}
+
+HOOK int
+dup3(int oldfd, int newfd, int flags)
+{
+	int r, saved = errno;
+
+	if (oldfd != newfd && fdtable_known(newfd)) {
+		hook_forget_fd(newfd);	/* dup3 closes newfd silently */
+		errno = saved;
+	}
+	r = REAL(dup3)(oldfd, newfd, flags);
+	if (r >= 0 && fdtable_known(oldfd))
+		dup_follow(oldfd, r);
+	return r;
+}
+
+HOOK int
+dup2(int oldfd, int newfd)
+{
+	int r, saved = errno;
+
+	if (oldfd != newfd && fdtable_known(newfd) && fcntl(oldfd, F_GETFD) != -1) {
+		hook_forget_fd(newfd);
+		errno = saved;
+	}
+	r = REAL(dup2)(oldfd, newfd);
+	if (r >= 0 && oldfd != newfd && fdtable_known(oldfd))
+		dup_follow(oldfd, r);
+	return r;
+}
+
+static int
+fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
+{
+	int r = real(fd, cmd, arg);
+
+	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && fdtable_known(fd))
+		dup_follow(fd, r);
+	return r;
+}
+
+HOOK int
+fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_common(REAL(fcntl), fd, cmd, arg);
+}
+
+HOOK int
+fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_common(REAL(fcntl64) ? REAL(fcntl64) : REAL(fcntl), fd, cmd, arg);
+}
+
+struct range {
+	unsigned int	 first, last;
+	int		*fds;
+	size_t		 n, cap;
+};
+
+static void
+range_collect(int fd, struct fdobj *o, void *arg)
+{
+	struct range *r = arg;
+	int *p;
+
+	if ((unsigned)fd < r->first || (unsigned)fd > r->last)
+		return;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		if ((p = realloc(r->fds, r->cap * sizeof(*p))) == NULL)
+			return;
+		r->fds = p;
+	}
+	r->fds[r->n++] = fd;
+}
+
+/* Sessions in the range end properly before the kernel closes their fds. */
+static void
+forget_range(unsigned int first, unsigned int last)
+{
+	struct range r = { first, last, NULL, 0, 0 };
+	size_t i;
+
+	fdtable_foreach(range_collect, &r);
+	for (i = 0; i < r.n; i++)
+		hook_forget_fd(r.fds[i]);
+	free(r.fds);
+}
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+HOOK int
+close_range(unsigned int first, unsigned int last, int flags)
+{
+	int saved = errno;
+
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		forget_range(first, last);
+	errno = saved;
+	if (REAL(close_range))
+		return REAL(close_range)(first, last, flags);
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+HOOK void
+closefrom(int lowfd)
+{
+	int saved = errno;
+
+	forget_range(lowfd < 0 ? 0 : (unsigned)lowfd, ~0U);
+	errno = saved;
+	if (REAL(closefrom))
+		REAL(closefrom)(lowfd);
+	else
+		syscall(SYS_close_range, lowfd < 0 ? 0 : lowfd, ~0U, 0);
+}

@@ -1,0 +1,153 @@
+/* hooks_socket.c: connect, listen, accept, shutdown and getsockopt on matched sockets. */
+#include <errno.h>
+#include <fcntl.h>
+
+#include "hooks.h"
+#include "listener.h"
+#include "readiness.h"
+#include "real.h"
+#include "shim.h"
+
+/*
+ * A second connect() on a wrapped socket reports progress the way the
+ * kernel does: EALREADY while the handshake runs, EISCONN once done, the
+ * handshake's error (ECONNREFUSED, ETIMEDOUT) if it failed.
+ */
+static int
+connect_again(struct session *s)
+{
+	int r = session_step(s);
+
+	if (r == STEP_DONE)
+		errno = EISCONN;
+	else if (r == STEP_FAILED) {
+		session_take_error(s);
+		errno = s->err;
+	}
+	else
+		errno = EALREADY;
+	return -1;
+}
+
+/* Returns 0; -1/EINPROGRESS (non-blocking); -1/ECONNREFUSED, ETIMEDOUT, or the TCP error. */
+HOOK int
+connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	const struct rule *rule;
+	struct session *s;
+	int r, e;
+
+	if ((s = hook_session(fd)) != NULL) {
+		r = connect_again(s);
+		e = errno;
+		fdobj_put(&s->hdr);
+		errno = e;
+		return r;
+	}
+	if ((rule = shim_client_rule(fd, sa, len)) == NULL)
+		return REAL(connect)(fd, sa, len);
+	r = REAL(connect)(fd, sa, len);
+	if (r == -1 && errno != EINPROGRESS)
+		return -1;
+	if ((s = session_new(fd, rule, shim_ctx(rule), 0, sa, len, r == -1)) == NULL ||
+	    fdtable_set(fd, &s->hdr) == -1) {
+		/* Never let the socket carry plaintext. */
+		REAL(shutdown)(fd, SHUT_RDWR);
+		errno = ENOBUFS;
+		return -1;
+	}
+	fdobj_hold(&s->hdr);
+	if (r == -1 || (REAL(fcntl)(fd, F_GETFL) & O_NONBLOCK)) {
+		r = session_step(s);
+		if (r == STEP_DONE)
+			r = 0;
+		else {
+			errno = r == STEP_FAILED ? s->err : EINPROGRESS;
+			if (r == STEP_FAILED)
+				session_take_error(s);
+			r = -1;
+		}
+	} else
+		r = session_handshake_blocking(s);
+	e = errno;
+	fdobj_put(&s->hdr);
+	errno = e;
+	return r;
+}
+
+HOOK int
+listen(int fd, int backlog)
+{
+	struct fdobj *o;
+	int r = REAL(listen)(fd, backlog);
+
+	if (r == 0 && !fdtable_known(fd) && (o = shim_listener_for(fd)) != NULL)
+		fdobj_put(o);
+	return r;
+}
+
+/* As the kernel's accept4, but only verified peers come out; errors as accept4 documents. */
+HOOK int
+accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
+{
+	struct fdobj *o = fdtable_get(fd);
+	struct listener *l;
+	int r, e;
+
+	if (o == NULL)
+		o = shim_listener_for(fd);
+	if (o == NULL || o->kind != FD_LISTENER) {
+		fdobj_put(o);
+		return REAL(accept4)(fd, addr, alen, flags);
+	}
+	l = (struct listener *)o;
+	r = listener_accept(l, addr, alen, flags);
+	e = errno;
+	/* Level-triggered epoll waiters must still see what is queued. */
+	if (listener_nready(l) > 0)
+		epollset_note_ready(o);
+	fdobj_put(o);
+	errno = e;
+	return r;
+}
+
+HOOK int
+accept(int fd, struct sockaddr *addr, socklen_t *alen)
+{
+	return accept4(fd, addr, alen, 0);
+}
+
+HOOK int
+shutdown(int fd, int how)
+{
+	struct session *s = hook_session(fd);
+
+	if (s != NULL) {
+		if (how == SHUT_WR || how == SHUT_RDWR)
+			session_shutdown_write(s);
+		fdobj_put(&s->hdr);
+	}
+	return REAL(shutdown)(fd, how);
+}
+
+/* SO_ERROR reports a failed handshake of a non-blocking connect, once. */
+HOOK int
+getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	struct session *s;
+	int e;
+
+	if (level != SOL_SOCKET || name != SO_ERROR || (s = hook_session(fd)) == NULL)
+		return REAL(getsockopt)(fd, level, name, val, len);
+	e = session_take_error(s);
+	fdobj_put(&s->hdr);
+	if (e == 0)
+		return REAL(getsockopt)(fd, level, name, val, len);
+	if (val == NULL || len == NULL || *len < sizeof(int)) {
+		errno = EINVAL;
+		return -1;
+	}
+	*(int *)val = e;
+	*len = sizeof(int);
+	return 0;
+}

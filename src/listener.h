@@ -1,0 +1,42 @@
+/* listener.h: a listening socket under a server rule; handshakes run before accept returns. */
+#ifndef MTLSSHIM_LISTENER_H
+#define MTLSSHIM_LISTENER_H
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "fdtable.h"
+
+struct session;
+
+struct listener {
+	struct fdobj		 hdr;
+	pthread_mutex_t		 lock;
+	int			 fd;
+	const struct rule	*rule;
+	SSL_CTX			*ctx;
+	/* Handshakes in flight wait in an epoll set of our own, with a
+	 * timerfd for the oldest deadline, so one fd shows all their progress. */
+	int			 pfd, tfd;
+	struct session		*pend_head, *pend_tail;	/* oldest first */
+	struct session		*ready_head, *ready_tail;
+	int			 npending, nready;
+};
+
+struct listener	*listener_new(int fd, const struct rule *, SSL_CTX *);
+/* The body of accept4() on a matched listening socket. */
+int		 listener_accept(struct listener *, struct sockaddr *, socklen_t *, int flags);
+/* The kernel says fd is readable: take what connections wait, without blocking. */
+void		 listener_take(struct listener *);
+/* Drives pending handshakes without blocking; returns how many are ready. */
+int		 listener_service(struct listener *);
+int		 listener_nready(struct listener *);
+/* The fd that becomes readable when a pending handshake can progress (created on demand). */
+int		 listener_pollfd(struct listener *);
+/* In a child after fork: the handshakes belong to the parent. */
+void		 listener_atfork_child(struct listener *);
+
+#endif

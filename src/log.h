@@ -1,0 +1,18 @@
+/* log.h: leveled log lines to stderr, syslog or a file; never blocks on our hooks. */
+#ifndef MTLSSHIM_LOG_H
+#define MTLSSHIM_LOG_H
+
+#include "config.h"
+
+void	log_setup(enum log_level, const char *sink);
+int	log_enabled(enum log_level);
+/* One line "mtlsshim[pid]: ..." ; keeps errno. */
+void	log_msg(enum log_level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#define log_error(...)	log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)	do { if (log_enabled(LOG_LVL_DEBUG)) log_msg(LOG_LVL_DEBUG, __VA_ARGS__); } while (0)
+
+#endif

@@ -1,0 +1,69 @@
+/* real.h: pointers to the real libc functions, declared once from one list. */
+#ifndef MTLSSHIM_REAL_H
+#define MTLSSHIM_REAL_H
+
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+/* X(return type, name, parameter list) */
+#define REAL_FUNCS(X) \
+	X(int, socket, (int, int, int)) \
+	X(int, connect, (int, const struct sockaddr *, socklen_t)) \
+	X(int, listen, (int, int)) \
+	X(int, accept, (int, struct sockaddr *, socklen_t *)) \
+	X(int, accept4, (int, struct sockaddr *, socklen_t *, int)) \
+	X(int, close, (int)) \
+	X(int, shutdown, (int, int)) \
+	X(int, dup, (int)) \
+	X(int, dup2, (int, int)) \
+	X(int, dup3, (int, int, int)) \
+	X(int, fcntl, (int, int, ...)) \
+	X(int, fcntl64, (int, int, ...)) \
+	X(int, ioctl, (int, unsigned long, ...)) \
+	X(int, getsockopt, (int, int, int, void *, socklen_t *)) \
+	X(int, close_range, (unsigned int, unsigned int, int)) \
+	X(void, closefrom, (int)) \
+	X(ssize_t, read, (int, void *, size_t)) \
+	X(ssize_t, write, (int, const void *, size_t)) \
+	X(ssize_t, recv, (int, void *, size_t, int)) \
+	X(ssize_t, send, (int, const void *, size_t, int)) \
+	X(ssize_t, recvfrom, (int, void *, size_t, int, struct sockaddr *, socklen_t *)) \
+	X(ssize_t, sendto, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
+	X(ssize_t, recvmsg, (int, struct msghdr *, int)) \
+	X(ssize_t, sendmsg, (int, const struct msghdr *, int)) \
+	X(int, recvmmsg, (int, struct mmsghdr *, unsigned int, int, struct timespec *)) \
+	X(int, sendmmsg, (int, struct mmsghdr *, unsigned int, int)) \
+	X(ssize_t, readv, (int, const struct iovec *, int)) \
+	X(ssize_t, writev, (int, const struct iovec *, int)) \
+	X(ssize_t, sendfile, (int, int, off_t *, size_t)) \
+	X(ssize_t, sendfile64, (int, int, off_t *, size_t)) \
+	X(ssize_t, splice, (int, off_t *, int, off_t *, size_t, unsigned int)) \
+	X(ssize_t, copy_file_range, (int, off_t *, int, off_t *, size_t, unsigned int)) \
+	X(ssize_t, pread, (int, void *, size_t, off_t)) \
+	X(int, poll, (struct pollfd *, nfds_t, int)) \
+	X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *)) \
+	X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *)) \
+	X(int, pselect, (int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *)) \
+	X(int, epoll_ctl, (int, int, int, struct epoll_event *)) \
+	X(int, epoll_wait, (int, struct epoll_event *, int, int)) \
+	X(int, epoll_pwait, (int, struct epoll_event *, int, int, const sigset_t *)) \
+	X(int, epoll_pwait2, (int, struct epoll_event *, int, const struct timespec *, const sigset_t *))
+
+#define REAL_DECLARE(ret, name, args) extern ret (*real_##name) args;
+REAL_FUNCS(REAL_DECLARE)
+#undef REAL_DECLARE
+
+/* Resolves every pointer; safe to call more than once and from any hook. */
+void	real_init(void);
+
+/* Hooks call this first: resolves the real functions if nobody has yet. */
+#define REAL(name) (real_##name ? real_##name : (real_init(), real_##name))
+
+#endif

@@ -1,0 +1,93 @@
+/* session.h: the TLS engine for one connection: handshake, read, write, shutdown. */
+#ifndef MTLSSHIM_SESSION_H
+#define MTLSSHIM_SESSION_H
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "fdtable.h"
+
+enum session_state {
+	SS_CONNECTING,		/* client: TCP connect in progress */
+	SS_HANDSHAKE,
+	SS_OPEN,
+	SS_FAILED,		/* handshake failed; err says how */
+};
+
+/* What a non-blocking step needs before it can go on. */
+#define STEP_DONE	0
+#define STEP_FAILED	(-1)
+/* otherwise POLLIN or POLLOUT */
+
+struct listener;
+struct epreg;
+
+struct session {
+	struct fdobj		 hdr;
+	pthread_mutex_t		 lock;
+	int			 fd;		/* the socket the BIO reads and writes */
+	const struct rule	*rule;
+	SSL			*ssl;
+	enum session_state	 state;
+	int			 is_server;
+	int			 err;		/* errno for a failed handshake */
+	int			 err_reported;	/* SO_ERROR gave it out */
+	int			 rd_eof;	/* peer finished sending */
+	int			 rd_err;	/* errno once reading failed */
+	int			 wr_err;	/* errno once writing failed */
+	int			 shut_wr;	/* close_notify sent */
+	int			 bio_errno;	/* last errno of the socket calls */
+	int			 forked;	/* SSL state was copied by fork */
+	int			 used;		/* I/O done since the fork */
+	struct sockaddr_storage	 peer;
+	socklen_t		 peerlen;
+	struct timespec		 deadline;	/* handshake */
+
+	/* Ciphertext the kernel has not taken yet. */
+	unsigned char		*wbuf;
+	size_t			 wlen, woff, wcap;
+	/* Plaintext of a short write encoded in wbuf, owed to the next write. */
+	size_t			 wpend;
+
+	/* Listener queues (pending handshake, ready for accept). */
+	struct session		*lnext, *lprev;
+	int			 want;		/* handshake: POLLIN or POLLOUT */
+};
+
+int		 session_global_init(void);
+/* A session over a connected (or connecting) socket; NULL on ENOMEM. */
+struct session	*session_new(int fd, const struct rule *, SSL_CTX *, int is_server,
+		    const struct sockaddr *peer, socklen_t peerlen, int connecting);
+
+/* The following take the session lock themselves. */
+int		 session_step(struct session *);	/* STEP_* or POLLIN/POLLOUT */
+/* Drives the handshake to its end for a blocking caller, bounded by the rule. */
+int		 session_handshake_blocking(struct session *);
+/* 1 if a read would not block: decrypted data, EOF or an error waits. */
+int		 session_readable(struct session *);
+/* 1 if decrypted bytes are left in the session after a read (for edge-triggered epoll). */
+int		 session_buffered(struct session *);
+ssize_t		 session_recv(struct session *, const struct iovec *, int iovcnt, int flags);
+ssize_t		 session_send(struct session *, const struct iovec *, int iovcnt, int flags);
+int		 session_shutdown_write(struct session *);
+/* The last fd naming s is being closed: close_notify if this process owns it. */
+void		 session_close(struct session *);
+/* Decrypted bytes available without blocking (FIONREAD). */
+int		 session_nread(struct session *);
+/* Consumes the error of a failed handshake for getsockopt(SO_ERROR). */
+int		 session_take_error(struct session *);
+void		 session_mark_forked(struct session *, int child);
+
+void		 session_log_result(struct session *, const char *reason);
+/* errno ETIMEDOUT, logged as refused. */
+void		 session_fail_timeout(struct session *);
+
+/* Waits for events on fd, without any lock; -1/errno on EINTR or timeout (EAGAIN). */
+int		 wait_fd(int fd, short events, int timeout_ms);
+int		 signals_restart(void);
+
+#endif

@@ -1,0 +1,173 @@
+/* shim.c: the process-wide state: the config and a TLS context per rule, set up once before main(). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "listener.h"
+#include "log.h"
+#include "readiness.h"
+#include "real.h"
+#include "rules.h"
+#include "session.h"
+#include "shim.h"
+#include "tlsctx.h"
+
+#define EX_CONFIG 78
+
+static pthread_once_t	 shim_once = PTHREAD_ONCE_INIT;
+static struct config	*shim_cfg;
+static SSL_CTX		**shim_ctxs;
+
+/* Fail closed: one line naming the file and the problem, then exit before main(). */
+static void
+shim_die(const char *msg)
+{
+	char line[1200];
+	int n = snprintf(line, sizeof(line), "mtlsshim: %s\n", msg);
+
+	syscall(SYS_write, 2, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
+	_exit(EX_CONFIG);
+}
+
+static void
+shim_atfork_child_one(int fd, struct fdobj *o, void *arg)
+{
+	if (o->kind == FD_SESSION)
+		session_mark_forked((struct session *)o, 1);
+	else if (o->kind == FD_LISTENER)
+		listener_atfork_child((struct listener *)o);
+}
+
+static void
+shim_atfork_parent_one(int fd, struct fdobj *o, void *arg)
+{
+	if (o->kind == FD_SESSION)
+		session_mark_forked((struct session *)o, 0);
+}
+
+/* Threads do not survive fork: locks held by them are reset in the child. */
+static void
+shim_atfork_child(void)
+{
+	fdtable_atfork_child();
+	epollset_atfork_child();
+	fdtable_foreach(shim_atfork_child_one, NULL);
+}
+
+static void
+shim_atfork_parent(void)
+{
+	fdtable_foreach(shim_atfork_parent_one, NULL);
+}
+
+static void
+shim_init(void)
+{
+	char err[1024];
+	size_t i;
+
+	real_init();
+	if ((shim_cfg = config_load(config_path(), err, sizeof(err))) == NULL)
+		shim_die(err);
+	log_setup(shim_cfg->log_level, shim_cfg->log_file);
+	if (session_global_init() == -1)
+		shim_die("cannot set up the TLS engine");
+	if ((shim_ctxs = calloc(shim_cfg->nrules + 1, sizeof(*shim_ctxs))) == NULL)
+		shim_die("out of memory");
+	for (i = 0; i < shim_cfg->nrules; i++)
+		if ((shim_ctxs[i] = tlsctx_new(shim_cfg, &shim_cfg->rules[i], err,
+		    sizeof(err))) == NULL)
+			shim_die(err);
+	pthread_atfork(NULL, shim_atfork_parent, shim_atfork_child);
+	log_debug("loaded %s: %zu rules", shim_cfg->path, shim_cfg->nrules);
+}
+
+const struct config *
+shim_config(void)
+{
+	int saved = errno;
+
+	pthread_once(&shim_once, shim_init);
+	errno = saved;
+	return shim_cfg;
+}
+
+__attribute__((constructor)) static void
+shim_constructor(void)
+{
+	shim_config();
+}
+
+SSL_CTX *
+shim_ctx(const struct rule *r)
+{
+	return shim_ctxs[r - shim_cfg->rules];
+}
+
+static int
+is_tcp(int fd)
+{
+	int type = 0, proto = 0;
+	socklen_t len = sizeof(type);
+
+	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM)
+		return 0;
+	len = sizeof(proto);
+	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) == -1)
+		return 0;
+	return proto == IPPROTO_TCP;
+}
+
+struct fdobj *
+shim_listener_for(int fd)
+{
+	const struct config *c = shim_config();
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const struct rule *r;
+	struct listener *l;
+	int acc = 0, saved = errno;
+	socklen_t alen = sizeof(acc);
+
+	if (c->nrules == 0)
+		return NULL;
+	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) == -1 || !acc ||
+	    !is_tcp(fd) || getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    (r = rules_match_server(c, (struct sockaddr *)&ss)) == NULL) {
+		errno = saved;
+		return NULL;
+	}
+	if ((l = listener_new(fd, r, shim_ctx(r))) == NULL) {
+		errno = saved;
+		return NULL;
+	}
+	fdtable_set(fd, &l->hdr);
+	fdobj_hold(&l->hdr);
+	log_debug("rule=%s: listening socket fd %d", r->name, fd);
+	errno = saved;
+	return &l->hdr;
+}
+
+const struct rule *
+shim_client_rule(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	const struct config *c = shim_config();
+	const struct rule *r;
+	int saved = errno;
+
+	if (c->nrules == 0 || sa == NULL || len < sizeof(sa_family_t) ||
+	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return NULL;
+	if ((r = rules_match_client(c, sa)) == NULL || !is_tcp(fd))
+		r = NULL;
+	errno = saved;
+	return r;
+}

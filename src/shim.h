@@ -1,0 +1,20 @@
+/* shim.h: the process-wide state: the config and a TLS context per rule, set up once before main(). */
+#ifndef MTLSSHIM_SHIM_H
+#define MTLSSHIM_SHIM_H
+
+#include <sys/socket.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "fdtable.h"
+
+/* Loads everything on first use; a bad config ends the process (status 78). */
+const struct config	*shim_config(void);
+SSL_CTX			*shim_ctx(const struct rule *);
+
+/* A listening TCP socket under a server rule becomes a listener (returned held); else NULL. */
+struct fdobj		*shim_listener_for(int fd);
+/* The client rule for connecting fd to addr, or NULL (not TCP, or no rule). */
+const struct rule	*shim_client_rule(int fd, const struct sockaddr *, socklen_t);
+
+#endif

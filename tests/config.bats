@@ -1,0 +1,246 @@
+#!/usr/bin/env bats
+# config.bats: fail-closed configuration, `mtlsshim check`, the launcher, and programs the config does not match.
+
+load helpers
+
+setup_file() { common_setup_file; }
+setup() { require_build; }
+teardown() { common_teardown; }
+
+# A config with a good server rule plus extra text; prints its path.
+cfg() { # NAME [extra lines on stdin]
+	conf "$1"
+}
+
+good_top() {
+	cat <<-EOF
+	cert_file = "$PKI/server.crt"
+	key_file = "$PKI/server.key"
+	EOF
+}
+
+# assert_fail_closed CONF WORD...: the program never runs, exit 78, one stderr line
+# "mtlsshim: ..." naming CONF and each WORD; through the launcher and through LD_PRELOAD.
+assert_fail_closed() {
+	local c=$1; shift
+	local how w
+	for how in launcher preload; do
+		if [ $how = launcher ]; then
+			run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
+		else
+			run --separate-stderr shim "$c" sh -c 'echo RAN'
+		fi
+		echo "[$how] status=$status stdout=$output"
+		echo "[$how] stderr=$stderr"
+		[ "$status" -eq 78 ]
+		refute_contains "$output" RAN
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[[ "$stderr" == "mtlsshim: "* ]]
+		assert_contains "$stderr" "$c"
+		for w in "$@"; do assert_contains "$stderr" "$w"; done
+	done
+	run --separate-stderr launcher check -c "$c"
+	echo "[check] status=$status stderr=$stderr"
+	[ "$status" -eq 78 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "mtlsshim: "* ]]
+	assert_contains "$stderr" "$c"
+}
+
+@test "a valid config passes mtlsshim check and runs the program" {
+	local c; c=$({ good_top; echo 'server "s" {'; echo ' port = 8443'; echo '}'; echo 'client "c" {'; echo ' port = 5432'; echo ' host = "10.0.0.0/8"'; echo '}'; } | cfg ok)
+	run --separate-stderr launcher check -c "$c"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ] || [[ "$stderr" != *error* ]]
+	run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
+	[ "$status" -eq 0 ]
+	[ "$output" = RAN ]
+	run shim "$c" sh -c 'echo RAN'
+	[ "$status" -eq 0 ]
+	[ "$output" = RAN ]
+}
+
+@test "syntax error: fail closed" {
+	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n}}\n'; } | cfg syntax)
+	assert_fail_closed "$c" line
+}
+
+@test "unterminated rule block: fail closed" {
+	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n'; } | cfg unclosed)
+	assert_fail_closed "$c"
+}
+
+@test "unknown option: fail closed, naming the option" {
+	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n verify_depth = 3\n}\n'; } | cfg unknown)
+	assert_fail_closed "$c" verify_depth
+}
+
+@test "missing cert file: fail closed, naming the file" {
+	local c; c=$({ printf 'cert_file = "%s"\nkey_file = "%s"\n' "$PKI/nope.crt" "$PKI/server.key"; printf 'server "s" {\n port = 8443\n}\n'; } | cfg nocert)
+	assert_fail_closed "$c" "$PKI/nope.crt"
+}
+
+@test "missing key file: fail closed, naming the file" {
+	local c; c=$({ printf 'cert_file = "%s"\nkey_file = "%s"\n' "$PKI/server.crt" "$PKI/nope.key"; printf 'server "s" {\n port = 8443\n}\n'; } | cfg nokey)
+	assert_fail_closed "$c" "$PKI/nope.key"
+}
+
+@test "missing CA file (given relative to the config): fail closed, naming the resolved file" {
+	local c; c=$({ good_top; printf 'client "c" {\n port = 5432\n ca_file = "no/such/ca.crt"\n}\n'; } | cfg noca)
+	assert_fail_closed "$c" "$BATS_TEST_TMPDIR/no/such/ca.crt"
+}
+
+@test "missing file in a rule override fails closed even though no socket is ever opened" {
+	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n key_file = "/nonexistent/dir/k.key"\n}\n'; } | cfg ruleover)
+	assert_fail_closed "$c" "/nonexistent/dir/k.key"
+}
+
+@test "a cert file that is not a certificate: fail closed" {
+	echo "not a certificate" > "$BATS_TEST_TMPDIR/junk.crt"
+	local c; c=$({ printf 'cert_file = "%s"\nkey_file = "%s"\n' "$BATS_TEST_TMPDIR/junk.crt" "$PKI/server.key"; printf 'server "s" {\n port = 8443\n}\n'; } | cfg junkcert)
+	assert_fail_closed "$c" "$BATS_TEST_TMPDIR/junk.crt"
+}
+
+@test "a CA file that holds no certificate: fail closed" {
+	echo "junk" > "$BATS_TEST_TMPDIR/junk-ca.crt"
+	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n ca_file = "%s"\n}\n' "$BATS_TEST_TMPDIR/junk-ca.crt"; } | cfg junkca)
+	assert_fail_closed "$c" "$BATS_TEST_TMPDIR/junk-ca.crt"
+}
+
+@test "key does not match cert: fail closed" {
+	local c; c=$({ printf 'cert_file = "%s"\nkey_file = "%s"\n' "$PKI/server.crt" "$PKI/client.key"; printf 'server "s" {\n port = 8443\n}\n'; } | cfg mismatch)
+	assert_fail_closed "$c"
+	[[ "$stderr" == *"$PKI/client.key"* || "$stderr" == *"$PKI/server.crt"* ]]
+}
+
+@test "unreadable key file (as an unprivileged user): fail closed" {
+	command -v setpriv >/dev/null || skip "setpriv missing"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	# Everything but the key must be reachable by nobody.
+	local d; d=$(mktemp -d /tmp/mtlsshim-nobody.XXXXXX)
+	chmod 755 "$d"
+	cp "$PKI/ca.crt" "$PKI/server.crt" "$PKI/server.key" "$d/"
+	chmod 644 "$d/ca.crt" "$d/server.crt"
+	chmod 000 "$d/server.key"
+	printf 'log_file = "stderr"\nca_file = "ca.crt"\ncert_file = "server.crt"\nkey_file = "server.key"\nserver "s" {\n port = 8443\n}\n' > "$d/shim.conf"
+	chmod 644 "$d/shim.conf"
+	if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -r "$LAUNCHER" 2>/dev/null; then
+		rm -rf "$d"
+		skip "nobody cannot read the build directory"
+	fi
+	if setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$d/server.key" >/dev/null 2>&1; then
+		rm -rf "$d"
+		skip "nobody can still read a mode 000 file"
+	fi
+	local pre=""
+	[ "$(basename "$BUILD")" = build-asan ] && pre="$(gcc -print-file-name=libasan.so)"
+	run --separate-stderr env ${pre:+LD_PRELOAD=$pre} setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$LAUNCHER" -c "$d/shim.conf" sh -c 'echo RAN'
+	local st=$status out=$output err=$stderr nerr=${#stderr_lines[@]}
+	run --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env LD_PRELOAD="$PRELOAD" MTLSSHIM_CONFIG="$d/shim.conf" sh -c 'echo RAN'
+	local st2=$status out2=$output err2=$stderr nerr2=${#stderr_lines[@]}
+	rm -rf "$d"
+	echo "launcher: $st $out / $err"
+	echo "preload: $st2 $out2 / $err2"
+	[ "$st" -eq 78 ] && [ "$st2" -eq 78 ]
+	refute_contains "$out$out2" RAN
+	[ "$nerr" -eq 1 ] && [ "$nerr2" -eq 1 ]
+	[[ "$err" == "mtlsshim: "* ]]
+	assert_contains "$err" "$d/shim.conf"
+	assert_contains "$err" "$d/server.key"
+	assert_contains "$err2" "$d/server.key"
+}
+
+@test "bad port (0 and 70000): fail closed" {
+	local c; c=$({ good_top; printf 'server "s" {\n port = 0\n}\n'; } | cfg port0)
+	assert_fail_closed "$c" port
+	c=$({ good_top; printf 'client "c" {\n port = 70000\n}\n'; } | cfg port70000)
+	assert_fail_closed "$c" port 70000
+}
+
+@test "bad host CIDR: fail closed" {
+	local c; c=$({ good_top; printf 'client "c" {\n port = 5432\n host = "10.0.0.0/40"\n}\n'; } | cfg badcidr)
+	assert_fail_closed "$c" host "10.0.0.0/40"
+	c=$({ good_top; printf 'client "c" {\n port = 5432\n host = "db.internal"\n}\n'; } | cfg badhost)
+	assert_fail_closed "$c" host "db.internal"
+}
+
+@test "bad log_level: fail closed" {
+	local c; c=$({ good_top; echo 'log_level = "loud"'; } | cfg badlevel)
+	assert_fail_closed "$c" log_level
+}
+
+@test "a config file that does not exist: fail closed" {
+	local c=$BATS_TEST_TMPDIR/absent.conf
+	assert_fail_closed "$c"
+}
+
+@test "errors go to stderr even when log_file names a file" {
+	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n}}\n'; } | cfg tofile)
+	run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
+	[ "$status" -eq 78 ]
+	[[ "$stderr" == "mtlsshim: "* ]]
+}
+
+@test "launcher passes arguments through and preserves an existing LD_PRELOAD" {
+	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n}\n'; } | cfg launch)
+	run launcher -c "$c" sh -c 'printf "<%s>" "$@"' zero 'a b' '' 'c*' "--x=1"
+	[ "$status" -eq 0 ]
+	[ "$output" = "<a b><><c*><--x=1>" ]
+	local libm; libm=$(ldconfig -p | awk '/libm\.so\.6 / {print $NF; exit}')
+	[ -n "$libm" ]
+	LD_PRELOAD=$libm run launcher -c "$c" sh -c 'echo "$LD_PRELOAD"'
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "libmtlsshim.so"
+	assert_contains "$output" "$libm"
+	run launcher -c "$c" sh -c 'exit 7'
+	[ "$status" -eq 7 ]
+}
+
+@test "launcher exports MTLSSHIM_CONFIG as an absolute path" {
+	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n}\n'; } | cfg rel)
+	cd "$BATS_TEST_TMPDIR"
+	run launcher -c rel.conf sh -c 'echo "$MTLSSHIM_CONFIG"'
+	[ "$status" -eq 0 ]
+	[ "$output" = "$BATS_TEST_TMPDIR/rel.conf" ]
+}
+
+@test "a program whose sockets match no rule behaves as without the shim" {
+	local port; port=$(free_port)
+	mkdir -p "$BATS_TEST_TMPDIR/www"
+	echo "plain page" > "$BATS_TEST_TMPDIR/www/index.txt"
+	# The shimmed server's rule is for another port: it serves plaintext.
+	local other; other=$(free_port)
+	local s; s=$(server_conf unmatched "$other")
+	shim_bg "$BATS_TEST_TMPDIR/py.out" "$s" python3 -m http.server --bind 127.0.0.1 --directory "$BATS_TEST_TMPDIR/www" "$port"
+	wait_port "$port"
+	run curl -sS --max-time 10 "http://127.0.0.1:$port/index.txt"
+	[ "$status" -eq 0 ]
+	[ "$output" = "plain page" ]
+	# A shimmed curl whose client rule is for another port, or another host, goes plaintext too.
+	local c; c=$(conf cli <<-EOF
+	cert_file = "$PKI/client.crt"
+	key_file = "$PKI/client.key"
+	client "otherport" {
+	    port = $other
+	}
+	client "otherhost" {
+	    port = $port
+	    host = "127.0.0.2"
+	}
+	EOF
+	)
+	run shim "$c" curl -sS --max-time 10 "http://127.0.0.1:$port/index.txt"
+	[ "$status" -eq 0 ]
+	[ "$output" = "plain page" ]
+	refute_file_has "$BATS_TEST_TMPDIR/cli.log" 'connected rule=|refused rule='
+	refute_file_has "$BATS_TEST_TMPDIR/unmatched.log" 'accepted rule=|refused rule='
+}
+
+@test "a program that opens no sockets at all is unaffected (exit status, stdin, stdout)" {
+	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n}\n'; } | cfg inert)
+	run bash -c "printf 'abc\n' | LD_PRELOAD='$PRELOAD' MTLSSHIM_CONFIG='$c' tr a-z A-Z"
+	[ "$status" -eq 0 ]
+	[ "$output" = "ABC" ]
+}

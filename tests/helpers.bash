@@ -1,0 +1,338 @@
+# helpers.bash: shared setup for the mtlsshim end-to-end suites (paths, PKI, ports, processes, configs).
+
+bats_require_minimum_version 1.5.0
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${MTLSSHIM_BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
+SHIMLIB=$BUILD/libmtlsshim.so
+LAUNCHER=$BUILD/mtlsshim
+PROGS=$BUILD/progs
+[ -d "$PROGS" ] || PROGS=$REPO/build/progs
+
+# Under the sanitizer build the ASan runtime must come first in LD_PRELOAD.
+PRELOAD=$SHIMLIB
+if [ "$(basename "$BUILD")" = build-asan ]; then
+	PRELOAD="$(gcc -print-file-name=libasan.so):$SHIMLIB"
+	export ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+export PRELOAD SHIMLIB LAUNCHER PROGS
+
+# The launcher only prepends the shim; under ASan the runtime must precede it.
+launcher() {
+	if [ "$(basename "$BUILD")" = build-asan ]; then
+		LD_PRELOAD="$(gcc -print-file-name=libasan.so)${LD_PRELOAD:+:$LD_PRELOAD}" "$LAUNCHER" "$@"
+	else
+		"$LAUNCHER" "$@"
+	fi
+}
+
+# shim CONF PROG ARGS...: run PROG with the shim preloaded and CONF as its config.
+shim() {
+	local conf=$1; shift
+	LD_PRELOAD="$PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" MTLSSHIM_CONFIG=$conf "$@"
+}
+
+require_build() {
+	[ -x "$LAUNCHER" ] && [ -f "$SHIMLIB" ] || skip "shim not built ($BUILD)"
+}
+
+# mkpki DIR: throwaway EC P-256 PKI.
+#   ca.{crt,key}            the trusted CA
+#   server.{crt,key}        CN=localhost, SAN DNS:localhost,IP:127.0.0.1,IP:::1
+#   client.{crt,key}        CN=client, SAN DNS:client.test
+#   client2.{crt,key}       CN=client2 (a second trusted client)
+#   foreign-ca.{crt,key}    an unrelated CA
+#   foreign.{crt,key}       CN=intruder, signed by foreign-ca (usable as client or server)
+#   expired.{crt,key}       CN=expired, signed by ca, valid 2020-01-01..2020-01-02
+#   ca-bundle.crt           ca + foreign-ca (for tools that must accept both)
+mkpki() {
+	local d=$1 ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+	mkdir -p "$d" && (
+	set -e
+	cd "$d"
+	cat > ext.cnf <<-'CNF'
+	[srv]
+	basicConstraints = CA:FALSE
+	keyUsage = digitalSignature
+	extendedKeyUsage = serverAuth, clientAuth
+	subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
+	[cli]
+	basicConstraints = CA:FALSE
+	keyUsage = digitalSignature
+	extendedKeyUsage = clientAuth, serverAuth
+	subjectAltName = DNS:client.test
+	[foreign]
+	basicConstraints = CA:FALSE
+	keyUsage = digitalSignature
+	extendedKeyUsage = clientAuth, serverAuth
+	subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
+	CNF
+	openssl req -x509 $ec -keyout ca.key -out ca.crt -subj "/CN=mtlsshim test CA" -days 30
+	openssl req -x509 $ec -keyout foreign-ca.key -out foreign-ca.crt -subj "/CN=foreign CA" -days 30
+	issue() { # name subject section ca
+		openssl req -new $ec -keyout "$1.key" -out "$1.csr" -subj "$2"
+		openssl x509 -req -in "$1.csr" -CA "$4.crt" -CAkey "$4.key" -CAcreateserial \
+			-days 30 -extfile ext.cnf -extensions "$3" -out "$1.crt"
+	}
+	issue server /CN=localhost srv ca
+	issue client /CN=client cli ca
+	issue client2 /CN=client2 cli ca
+	issue foreign /CN=intruder foreign foreign-ca
+	# An expired client cert needs explicit dates: openssl ca can set them.
+	mkdir -p cadb && : > cadb/index.txt && echo 1000 > cadb/serial
+	cat > cadb/ca.cnf <<-CNF
+	[ca]
+	default_ca = test
+	[test]
+	database = $d/cadb/index.txt
+	serial = $d/cadb/serial
+	new_certs_dir = $d/cadb
+	default_md = sha256
+	policy = any
+	unique_subject = no
+	[any]
+	commonName = supplied
+	[cli]
+	basicConstraints = CA:FALSE
+	keyUsage = digitalSignature
+	extendedKeyUsage = clientAuth
+	CNF
+	openssl req -new $ec -keyout expired.key -out expired.csr -subj /CN=expired
+	openssl ca -batch -config cadb/ca.cnf -cert ca.crt -keyfile ca.key -in expired.csr \
+		-startdate 20200101000000Z -enddate 20200102000000Z -extensions cli -out expired.crt -notext
+	cat ca.crt foreign-ca.crt > ca-bundle.crt
+	chmod 644 ./*.key
+	) >"$d/mkpki.log" 2>&1 || { cat "$d/mkpki.log" >&2; return 1; }
+}
+
+# free_port: a TCP port nobody listens on right now (v4 and v6 loopback).
+free_port() {
+	python3 -c 'import socket
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 0))
+print(s.getsockname()[1])'
+}
+
+# wait_port PORT: wait (bounded, 10s) until something listens on PORT, without connecting to it.
+wait_port() {
+	local i
+	for i in $(seq 1 100); do
+		[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on port $1" >&2
+	return 1
+}
+
+# wait_for FILE PATTERN [SECONDS]: bounded wait for an ERE to appear in FILE.
+wait_for() {
+	local i n=$(( ${3:-10} * 10 ))
+	for i in $(seq 1 "$n"); do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "timed out waiting for /$2/ in $1:" >&2
+	cat "$1" >&2 2>/dev/null
+	return 1
+}
+
+# bg OUTFILE CMD...: start CMD in its own process group, output to OUTFILE; sets BGPID.
+# Every job is remembered and killed (by PID) in kill_bg.
+bg() {
+	local out=$1; shift
+	setsid "$@" </dev/null >"$out" 2>&1 3>&- &
+	BGPID=$!
+	echo "$BGPID" >> "$BATS_TEST_TMPDIR/pids"
+}
+
+kill_bg() {
+	local f=$BATS_TEST_TMPDIR/pids pid i
+	[ -f "$f" ] || return 0
+	while read -r pid; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; done < "$f"
+	for i in $(seq 1 30); do
+		local alive=0
+		while read -r pid; do kill -0 "$pid" 2>/dev/null && alive=1; done < "$f"
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	while read -r pid; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null; done < "$f"
+	rm -f "$f"
+}
+
+# A config in the test's temp dir. Usage: conf NAME <<EOF ...body... EOF
+# The body follows a header pointing at the file's PKI and a per-test log file.
+# Prints the config's path.
+conf() {
+	local f=$BATS_TEST_TMPDIR/$1.conf
+	{
+		echo "log_level = \"info\""
+		echo "log_file = \"$BATS_TEST_TMPDIR/$1.log\""
+		echo "ca_file = \"$PKI/ca.crt\""
+		echo "handshake_timeout = 10"
+		cat
+	} > "$f"
+	echo "$f"
+}
+
+# Server and client rule configs for the common cases.
+server_conf() { # NAME PORT [cert-base]
+	conf "$1" <<-EOF
+	cert_file = "$PKI/${3:-server}.crt"
+	key_file = "$PKI/${3:-server}.key"
+	server "$1" {
+	    port = $2
+	}
+	EOF
+}
+client_conf() { # NAME PORT [cert-base]
+	conf "$1" <<-EOF
+	cert_file = "$PKI/${3:-client}.crt"
+	key_file = "$PKI/${3:-client}.key"
+	client "$1" {
+	    port = $2
+	}
+	EOF
+}
+
+# Standard setup_file / teardown for suites.
+common_setup_file() {
+	export PKI=$BATS_FILE_TMPDIR/pki
+	mkpki "$PKI"
+}
+common_teardown() {
+	kill_bg
+}
+
+# curl presenting the trusted client cert.
+mcurl() {
+	curl -sS --max-time 15 --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key" "$@"
+}
+
+# s_client presenting the trusted client cert; stdin is sent.
+sclient() {
+	timeout 15 openssl s_client -quiet -verify_return_error -CAfile "$PKI/ca.crt" \
+		-cert "$PKI/client.crt" -key "$PKI/client.key" "$@"
+}
+
+# Counts lines matching an ERE in a file (0 when absent).
+count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
+
+# shim_bg OUTFILE CONF CMD...: start CMD in the background under the shim (LD_PRELOAD form).
+shim_bg() {
+	local out=$1 c=$2; shift 2
+	bg "$out" env LD_PRELOAD="$PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" MTLSSHIM_CONFIG="$c" "$@"
+}
+
+# launch_bg OUTFILE CONF CMD...: the same through the launcher.
+launch_bg() {
+	local out=$1 c=$2; shift 2
+	if [ "$(basename "$BUILD")" = build-asan ]; then
+		bg "$out" env LD_PRELOAD="$(gcc -print-file-name=libasan.so)" "$LAUNCHER" -c "$c" "$@"
+	else
+		bg "$out" "$LAUNCHER" -c "$c" "$@"
+	fi
+}
+
+# A plaintext echo_server under a server rule; sets PORT, SRVLOG (shim log), SRVOUT (program output).
+# Usage: start_echo_server NAME [echo_server options...]
+start_echo_server() {
+	local name=$1; shift
+	PORT=$(free_port)
+	local c; c=$(server_conf "$name" "$PORT")
+	SRVLOG=$BATS_TEST_TMPDIR/$name.log
+	SRVOUT=$BATS_TEST_TMPDIR/$name.out
+	shim_bg "$SRVOUT" "$c" "$PROGS/echo_server" "$@" "$PORT"
+	SRVPID=$BGPID
+	wait_port "$PORT"
+}
+
+# An independent TLS echo peer (socat + OpenSSL, no shim) requiring a client cert from ca.
+# Usage: start_tls_echo [cert-base]; sets EPORT.
+start_tls_echo() {
+	EPORT=$(free_port)
+	bg "$BATS_TEST_TMPDIR/tls-echo.out" socat -t 15 \
+		"OPENSSL-LISTEN:$EPORT,bind=127.0.0.1,reuseaddr,fork,cert=$PKI/${1:-server}.crt,key=$PKI/${1:-server}.key,cafile=$PKI/ca.crt,verify=1" \
+		EXEC:cat
+	wait_port "$EPORT"
+}
+
+# stall_script: a python3 program holding N idle TCP connections to a port.
+#   stall.py PORT N hold DIR   connect N, print "connected N", wait for DIR/go (<= 60 s), print
+#                              "open=X eof=Y" (X still open and silent), wait for DIR/done (<= 60 s)
+#   stall.py PORT N eof SECS   connect N, print "connected N", wait up to SECS for the peer to close
+#                              each, print "eof=Y of N"
+stall_script() {
+	local f=$BATS_TEST_TMPDIR/stall.py
+	cat > "$f" <<-'PY'
+	import os, select, socket, sys, time
+	port, n, mode, arg = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+	socks = []
+	for i in range(n):
+	    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+	    s.setblocking(False)
+	    socks.append(s)
+	print("connected", len(socks), flush=True)
+	def closed(s):
+	    try:
+	        d = s.recv(4096)
+	        return d == b""  # TLS alerts or other bytes do not count as closed
+	    except BlockingIOError:
+	        return False
+	    except OSError:
+	        return True
+	if mode == "hold":
+	    deadline = time.time() + 60
+	    while not os.path.exists(os.path.join(arg, "go")) and time.time() < deadline:
+	        time.sleep(0.05)
+	    eof = sum(1 for s in socks if closed(s))
+	    print("open=%d eof=%d" % (n - eof, eof), flush=True)
+	    deadline = time.time() + 60
+	    while not os.path.exists(os.path.join(arg, "done")) and time.time() < deadline:
+	        time.sleep(0.05)
+	else:
+	    deadline = time.time() + float(arg)
+	    pending = set(socks)
+	    eof = 0
+	    while pending and time.time() < deadline:
+	        r, _, _ = select.select(list(pending), [], [], 0.5)
+	        for s in r:
+	            if closed(s):
+	                eof += 1
+	                pending.discard(s)
+	    print("eof=%d of %d" % (eof, n), flush=True)
+	PY
+	echo "$f"
+}
+
+# assert_has FILE-OR-STRING...: small assertion helpers that print what they saw.
+assert_contains() { # HAYSTACK NEEDLE
+	if [[ "$1" != *"$2"* ]]; then
+		echo "expected to find: $2" >&2
+		echo "in: $1" >&2
+		return 1
+	fi
+}
+refute_contains() {
+	if [[ "$1" == *"$2"* ]]; then
+		echo "did not expect: $2" >&2
+		echo "in: $1" >&2
+		return 1
+	fi
+}
+assert_file_has() { # FILE ERE
+	if ! grep -Eq -- "$2" "$1" 2>/dev/null; then
+		echo "expected /$2/ in $1:" >&2
+		cat "$1" >&2 2>/dev/null
+		return 1
+	fi
+}
+refute_file_has() {
+	if grep -Eq -- "$2" "$1" 2>/dev/null; then
+		echo "did not expect /$2/ in $1:" >&2
+		cat "$1" >&2
+		return 1
+	fi
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bats
+# threads.bats: one socket read and written by two threads at once, through the shim.
+
+load helpers
+
+setup_file() { common_setup_file; }
+setup() { require_build; }
+teardown() { common_teardown; }
+
+@test "writer and reader threads share one socket: 8 MB echoed intact by a TLS peer" {
+	start_tls_echo
+	local c; c=$(client_conf thr "$EPORT")
+	run shim "$c" timeout 90 "$PROGS/thrclient" 127.0.0.1 "$EPORT" 8
+	[ "$status" -eq 0 ]
+	[[ "$output" == "ok bytes=8388608 hash="* ]]
+}
+
+@test "three connections, each with its own writer and reader thread" {
+	start_tls_echo
+	local c; c=$(client_conf thr "$EPORT")
+	run shim "$c" timeout 90 "$PROGS/thrclient" 127.0.0.1 "$EPORT" 2 3
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^ok bytes=2097152 ' <<< "$output")" -eq 3 ]
+}
+
+@test "both ends shimmed: threaded client against the shimmed blocking echo server" {
+	start_echo_server thrsrv
+	local c; c=$(client_conf thr "$PORT")
+	run shim "$c" timeout 90 "$PROGS/thrclient" 127.0.0.1 "$PORT" 4
+	[ "$status" -eq 0 ]
+	[[ "$output" == "ok bytes=4194304 hash="* ]]
+	assert_file_has "$SRVOUT" '^done 1 in=4194304 out=4194304$'
+}
