@@ -102,7 +102,7 @@ echo "Working directory: build/demo (a throwaway PKI, configs, logs)"
 # ---------------------------------------------------------------------------
 step "Create a throwaway PKI with openssl in build/demo/pki"
 expect "a demo CA, a server certificate (SAN DNS:localhost, IP:127.0.0.1), a client
-            certificate signed by the demo CA, and a 'foreign' CA with its own client certificate"
+            certificate signed by the demo CA, and a 'foreign' CA with its own certificates"
 rm -rf "$D"
 mkdir -p "$PKI" "$D/www"
 cat >"$PKI/openssl.cnf" <<'EOF'
@@ -159,11 +159,14 @@ if make_ca ca "/CN=mtlsshim demo CA" &&
    make_leaf client "/CN=client" ca client_ext &&
    make_ca foreign-ca "/CN=foreign CA" &&
    make_leaf foreign-client "/CN=intruder" foreign-ca foreign_client_ext &&
+   make_leaf foreign-server "/CN=localhost" foreign-ca server_ext &&
    openssl verify -CAfile "$PKI/ca.crt" "$PKI/server.crt" "$PKI/client.crt" >>"$pki_log" 2>&1 &&
-   ! openssl verify -CAfile "$PKI/ca.crt" "$PKI/foreign-client.crt" >>"$pki_log" 2>&1; then
+   ! openssl verify -CAfile "$PKI/ca.crt" "$PKI/foreign-client.crt" >>"$pki_log" 2>&1 &&
+   ! openssl verify -CAfile "$PKI/ca.crt" "$PKI/foreign-server.crt" >>"$pki_log" 2>&1; then
 	rm -f "$PKI"/*.csr
-	ok "pki/ca.crt, server.crt+key, client.crt+key, foreign-ca.crt, foreign-client.crt+key"
-	for c in server client foreign-client; do
+	ok "pki/ca.crt, server.crt+key, client.crt+key; pki/foreign-ca.crt, foreign-client.crt+key,
+       foreign-server.crt+key (a look-alike CN=localhost from the foreign CA)"
+	for c in server client foreign-client foreign-server; do
 		subj=$(openssl x509 -in "$PKI/$c.crt" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')
 		iss=$(openssl x509 -in "$PKI/$c.crt" -noout -issuer -nameopt RFC2253 | sed 's/^issuer=//')
 		san=$(openssl x509 -in "$PKI/$c.crt" -noout -ext subjectAltName | sed -n '2s/^ *//p')
@@ -395,6 +398,49 @@ if wait_listen "$PORT2" "$ssrv"; then
 else
 	bad "s_server did not start:"
 	show "$D/s_server.out"
+fi
+
+# ---------------------------------------------------------------------------
+step "The same plaintext client against an impostor server"
+expect "s_server now presents a certificate from the foreign CA: the shim refuses it,
+            curl's connect() fails with ECONNREFUSED, the request never leaves in plaintext"
+kill "$ssrv" 2>/dev/null
+wait "$ssrv" 2>/dev/null
+i=0
+while listening "$PORT2" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+say "openssl s_server -cert pki/foreign-server.crt -key pki/foreign-server.key -www -accept 127.0.0.1:$PORT2"
+openssl s_server -cert "$PKI/foreign-server.crt" -key "$PKI/foreign-server.key" \
+	-www -accept "127.0.0.1:$PORT2" >"$D/s_server-impostor.out" 2>&1 </dev/null &
+isrv=$!
+pids="$pids $isrv"
+if wait_listen "$PORT2" "$isrv"; then
+	ok "impostor s_server (pid $isrv) is listening on 127.0.0.1:$PORT2"
+	say "$B/mtlsshim -c build/demo/client.conf curl -sv http://127.0.0.1:$PORT2/"
+	"$SHIM" -c "$D/client.conf" curl -sS -v --max-time 15 "http://127.0.0.1:$PORT2/" \
+		>"$D/impostor-curl.out" 2>"$D/impostor-curl.err" </dev/null
+	rc=$?
+	if [ "$rc" -ne 0 ] && ! grep -q "Ciphers supported" "$D/impostor-curl.out" &&
+	   grep -q "Connection refused" "$D/impostor-curl.err"; then
+		ok "curl failed to connect (exit $rc; its -v output):"
+		grep -E 'Connection refused|^curl:' "$D/impostor-curl.err" | cut -c1-150 | sed 's/^/      | /'
+	else
+		bad "curl exit $rc; expected a refused connection:"
+		show "$D/impostor-curl.out" 5
+		show "$D/impostor-curl.err" 5
+	fi
+	if wait_count "$D/client-shim.log" 'refused rule=status ' 1; then
+		ok "the client-side shim logged why:"
+		grep -E 'refused rule=status ' "$D/client-shim.log" | tail -n 1 | sed 's/^/      | /'
+	else
+		bad "no 'refused' line in build/demo/client-shim.log:"
+		show "$D/client-shim.log"
+	fi
+	if grep -q "GET / HTTP" "$D/s_server-impostor.out"; then
+		bad "the impostor server received the request"
+	fi
+else
+	bad "impostor s_server did not start:"
+	show "$D/s_server-impostor.out"
 fi
 
 # ---------------------------------------------------------------------------

@@ -145,6 +145,62 @@ config_rule(struct rule *r, cfg_t *sec, enum rule_kind kind, cfg_t *top,
 	return 0;
 }
 
+/*
+ * libconfuse accepts a file that ends inside a section; an unclosed brace
+ * is a syntax error to us.  Returns the line of the first unclosed '{', or 0.
+ */
+static int
+config_unclosed(const char *path)
+{
+	int c, q = 0, depth = 0, line = 1, first = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return 0;
+	while ((c = getc(f)) != EOF) {
+		if (c == '\n') {
+			line++;
+			continue;
+		}
+		if (q) {		/* inside a string */
+			if (c == '\\' && q == '"' && getc(f) == '\n')
+				line++;
+			else if (c == q)
+				q = 0;
+			continue;
+		}
+		if (c == '/') {
+			c = getc(f);
+			if (c == '*') {
+				int prev = 0;
+				while ((c = getc(f)) != EOF && !(prev == '*' && c == '/')) {
+					if (c == '\n')
+						line++;
+					prev = c;
+				}
+				continue;
+			}
+			if (c != '/') {
+				ungetc(c, f);
+				continue;
+			}
+			c = '#';
+		}
+		if (c == '#') {
+			while ((c = getc(f)) != EOF && c != '\n')
+				;
+			line++;
+		} else if (c == '"' || c == '\'')
+			q = c;
+		else if (c == '{' && depth++ == 0)
+			first = line;
+		else if (c == '}' && depth > 0)
+			depth--;
+	}
+	fclose(f);
+	return depth > 0 ? first : 0;
+}
+
 struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
@@ -185,6 +241,10 @@ config_load(const char *path, char *err, size_t errlen)
 	if (r != CFG_SUCCESS) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "%s: parse error", path);
+		goto out;
+	}
+	if ((r = config_unclosed(path)) > 0) {
+		snprintf(err, errlen, "%s: line %d: '{' is never closed", path, r);
 		goto out;
 	}
 	if ((dir = config_dirname(path)) == NULL) {

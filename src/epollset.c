@@ -1,6 +1,8 @@
 /* epollset.c: epoll as the program must see it over TLS sessions and verifying listeners. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +194,112 @@ set_get(int epfd, int create)
 	return set;
 }
 
+/*
+ * Registrations of fds that are not ours yet: a program may add a socket
+ * to epoll before it connects or listens.  When the fd becomes a session
+ * or listener, epollset_adopt turns them into ours.
+ */
+struct plainreg {
+	int		 epfd, fd;
+	uint32_t	 events;
+	epoll_data_t	 data;
+	struct plainreg	*next;
+};
+static struct plainreg	*plain[NBUCKETS];
+static atomic_int	 nplain;
+
+static struct plainreg **
+plain_find(int epfd, int fd)
+{
+	struct plainreg **pp;
+
+	for (pp = &plain[(unsigned)fd % NBUCKETS]; *pp; pp = &(*pp)->next)
+		if ((*pp)->fd == fd && (*pp)->epfd == epfd)
+			return pp;
+	return NULL;
+}
+
+/* Remembers op on a plain fd; ep_lock held. */
+static void
+plain_track(int epfd, int op, int fd, const struct epoll_event *ev)
+{
+	struct plainreg **pp = plain_find(epfd, fd), *p;
+
+	if (op == EPOLL_CTL_DEL || (op == EPOLL_CTL_MOD && pp == NULL)) {
+		if (pp) {
+			p = *pp;
+			*pp = p->next;
+			free(p);
+			nplain--;
+		}
+		return;
+	}
+	if (ev == NULL)
+		return;
+	if (pp == NULL) {
+		if ((p = calloc(1, sizeof(*p))) == NULL)
+			return;
+		p->epfd = epfd;
+		p->fd = fd;
+		p->next = plain[(unsigned)fd % NBUCKETS];
+		plain[(unsigned)fd % NBUCKETS] = p;
+		nplain++;
+	} else
+		p = *pp;
+	p->events = ev->events;
+	p->data = ev->data;
+}
+
+/* Drops what is remembered for fd as a member; ep_lock held.  (Records of a
+ * closed epoll set stay until their fds close: adopting one fails harmlessly.) */
+static void
+plain_forget(int fd)
+{
+	struct plainreg **pp, *p;
+
+	for (pp = &plain[(unsigned)fd % NBUCKETS]; (p = *pp) != NULL;) {
+		if (p->fd == fd) {
+			*pp = p->next;
+			free(p);
+			nplain--;
+		} else
+			pp = &p->next;
+	}
+}
+
+static struct epset *set_get(int, int);
+
+void
+epollset_adopt(int fd, struct fdobj *o)
+{
+	struct plainreg **pp, *p;
+	struct epset *set;
+	struct epreg *r;
+
+	if (nplain == 0)
+		return;
+	pthread_mutex_lock(&ep_lock);
+	for (pp = &plain[(unsigned)fd % NBUCKETS]; (p = *pp) != NULL;) {
+		if (p->fd != fd) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		nplain--;
+		if ((set = set_get(p->epfd, 1)) != NULL &&
+		    (r = reg_new(set, fd, o)) != NULL) {
+			r->app_events = p->events;
+			r->app_data = p->data;
+			if (reg_arm(r, EPOLL_CTL_MOD) == -1)
+				reg_free(r);
+		}
+		if (set)
+			fdobj_put(&set->hdr);
+		free(p);
+	}
+	pthread_mutex_unlock(&ep_lock);
+}
+
 int
 epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
@@ -211,11 +319,14 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	if (set)
 		r = reg_find(set, fd, 0);
 	if (r == NULL && (o == NULL || op != EPOLL_CTL_ADD)) {
+		rv = REAL(epoll_ctl)(epfd, op, fd, ev);
+		if (o == NULL && (rv == 0 || op == EPOLL_CTL_DEL))
+			plain_track(epfd, op, fd, ev);
 		pthread_mutex_unlock(&ep_lock);
 		fdobj_put(o);
 		if (set)
 			fdobj_put(&set->hdr);
-		return REAL(epoll_ctl)(epfd, op, fd, ev);
+		return rv;
 	}
 	switch (op) {
 	case EPOLL_CTL_ADD:
@@ -382,16 +493,34 @@ ts_zero(const struct timespec *t)
 	return t->tv_sec == 0 && t->tv_nsec == 0;
 }
 
+static struct timespec
+ts_until(const struct timespec *deadline)
+{
+	struct timespec now, d;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	d.tv_sec = deadline->tv_sec - now.tv_sec;
+	d.tv_nsec = deadline->tv_nsec - now.tv_nsec;
+	if (d.tv_nsec < 0) {
+		d.tv_sec--;
+		d.tv_nsec += 1000000000L;
+	}
+	if (d.tv_sec < 0)
+		d.tv_sec = d.tv_nsec = 0;
+	return d;
+}
+
 int
 epollset_wait(int epfd, struct epoll_event *events, int maxevents,
     const struct timespec *timeout, const sigset_t *sigmask)
 {
 	static const struct timespec zero = { 0, 0 };
 	struct epoll_event *out;
-	struct timespec deadline = { 0, 0 }, now, left = { 0, 0 };
+	struct timespec deadline = { 0, 0 }, left = { 0, 0 }, hs_left;
+	const struct timespec *wait_ts;
 	struct epset *set;
 	struct epreg *r;
-	int n, i, cnt, pending;
+	int n, i, cnt, pending, hs_ms, saved;
 
 	if (!fdtable_known(epfd) || (set = set_get(epfd, 0)) == NULL)
 		return REAL(epoll_pwait2) ?
@@ -422,7 +551,18 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		wait_stamp++;
 		cnt = 0;
 		pending = 0;
+		hs_ms = -1;
 		for (r = set->regs; r; r = r->snext) {
+			if (!r->checking && r->obj && r->obj->kind == FD_SESSION &&
+			    (((struct session *)r->obj)->state == SS_CONNECTING ||
+			    ((struct session *)r->obj)->state == SS_HANDSHAKE)) {
+				/* A client handshake's deadline must wake us. */
+				int ms = session_deadline_ms((struct session *)r->obj);
+				if (ms == 0)
+					r->checking = 1;
+				else if (hs_ms < 0 || ms < hs_ms)
+					hs_ms = ms + 1;
+			}
 			if (!r->checking)
 				continue;
 			r->checking = 0;
@@ -430,22 +570,23 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 			pending |= r->checking;
 		}
 		pthread_mutex_unlock(&ep_lock);
+		wait_ts = NULL;
 		if (timeout) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			left.tv_sec = deadline.tv_sec - now.tv_sec;
-			left.tv_nsec = deadline.tv_nsec - now.tv_nsec;
-			if (left.tv_nsec < 0) {
-				left.tv_sec--;
-				left.tv_nsec += 1000000000L;
-			}
-			if (left.tv_sec < 0)
-				left = zero;
+			left = ts_until(&deadline);
+			wait_ts = &left;
 		}
+		if (hs_ms >= 0 && (wait_ts == NULL ||
+		    left.tv_sec * 1000 + left.tv_nsec / 1000000 > hs_ms)) {
+			hs_left.tv_sec = hs_ms / 1000;
+			hs_left.tv_nsec = (long)(hs_ms % 1000) * 1000000L;
+			wait_ts = &hs_left;
+		}
+		if (cnt > 0)
+			wait_ts = &zero;
 		n = REAL(epoll_pwait2) ?
-		    REAL(epoll_pwait2)(epfd, events, maxevents - cnt,
-		    cnt ? &zero : timeout ? &left : NULL, sigmask) :
-		    REAL(epoll_pwait)(epfd, events, maxevents - cnt, cnt ? 0 :
-		    timeout ? (int)(left.tv_sec * 1000 + (left.tv_nsec + 999999) / 1000000) : -1,
+		    REAL(epoll_pwait2)(epfd, events, maxevents - cnt, wait_ts, sigmask) :
+		    REAL(epoll_pwait)(epfd, events, maxevents - cnt, wait_ts == NULL ? -1 :
+		    (int)(wait_ts->tv_sec * 1000 + (wait_ts->tv_nsec + 999999) / 1000000),
 		    sigmask);
 		if (n < 0) {
 			if (cnt > 0)
@@ -471,25 +612,34 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 				cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents);
 			}
 		pthread_mutex_unlock(&ep_lock);
-		if (cnt > 0 || (timeout && ts_zero(&left)))
+		if (cnt > 0)
+			break;
+		if (timeout && (left = ts_until(&deadline), ts_zero(&left)))
 			break;
 	}
+	saved = errno;
 	(void)pending;
 	if (cnt > 0)
 		memcpy(events, out, (size_t)cnt * sizeof(*out));
 	free(out);
 	fdobj_put(&set->hdr);
+	errno = saved;
 	return cnt;
 }
 
 void
 epollset_forget_fd(int fd)
 {
-	struct fdobj *o = fdtable_get(fd);
+	struct fdobj *o;
 	struct epreg *r, *next;
 	struct epset *set;
 
-	if (o == NULL)
+	if (nplain > 0) {
+		pthread_mutex_lock(&ep_lock);
+		plain_forget(fd);
+		pthread_mutex_unlock(&ep_lock);
+	}
+	if (!fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
 		return;
 	pthread_mutex_lock(&ep_lock);
 	if (o->kind == FD_EPOLL) {

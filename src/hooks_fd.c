@@ -8,8 +8,52 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "listener.h"
 #include "readiness.h"
 #include "real.h"
+
+struct other_name {
+	struct fdobj	*obj;
+	int		 except, found;
+};
+
+static void
+find_other_name(int fd, struct fdobj *o, void *arg)
+{
+	struct other_name *n = arg;
+
+	if (o == n->obj && fd != n->except && n->found < 0)
+		n->found = fd;
+}
+
+/*
+ * The socket calls of a session or listener go through one of its fds;
+ * when that one closes (dup2 onto 0 and 1, then close), a copy takes over.
+ */
+static void
+move_to_other_name(struct fdobj *o, int fd)
+{
+	struct other_name n = { o, fd, -1 };
+	struct session *s;
+	struct listener *l;
+
+	fdtable_foreach(find_other_name, &n);
+	if (n.found < 0)
+		return;
+	if (o->kind == FD_SESSION) {
+		s = (struct session *)o;
+		pthread_mutex_lock(&s->lock);
+		if (s->fd == fd)
+			s->fd = n.found;
+		pthread_mutex_unlock(&s->lock);
+	} else if (o->kind == FD_LISTENER) {
+		l = (struct listener *)o;
+		pthread_mutex_lock(&l->lock);
+		if (l->fd == fd)
+			l->fd = n.found;
+		pthread_mutex_unlock(&l->lock);
+	}
+}
 
 void
 hook_forget_fd(int fd)
@@ -19,9 +63,11 @@ hook_forget_fd(int fd)
 	if (!fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
 		return;
 	epollset_forget_fd(fd);
-	/* The last name of a session: close_notify goes out while the fd is still ours. */
 	if (o->kind == FD_SESSION && atomic_load(&o->slots) == 1)
+		/* The last name: close_notify goes out while the fd is still ours. */
 		session_close((struct session *)o);
+	else if (atomic_load(&o->slots) > 1)
+		move_to_other_name(o, fd);
 	fdtable_clear(fd);
 	fdobj_put(o);
 }

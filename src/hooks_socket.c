@@ -57,6 +57,7 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return -1;
 	}
 	fdobj_hold(&s->hdr);
+	epollset_adopt(fd, &s->hdr);
 	if (r == -1 || (REAL(fcntl)(fd, F_GETFL) & O_NONBLOCK)) {
 		r = session_step(s);
 		if (r == STEP_DONE)
@@ -81,8 +82,10 @@ listen(int fd, int backlog)
 	struct fdobj *o;
 	int r = REAL(listen)(fd, backlog);
 
-	if (r == 0 && !fdtable_known(fd) && (o = shim_listener_for(fd)) != NULL)
+	if (r == 0 && !fdtable_known(fd) && (o = shim_listener_for(fd)) != NULL) {
+		epollset_adopt(fd, o);
 		fdobj_put(o);
+	}
 	return r;
 }
 

@@ -68,7 +68,7 @@ session_revents(struct session *s, short events, short kr, int hint)
 	int r;
 
 	if (s->state == SS_CONNECTING || s->state == SS_HANDSHAKE) {
-		if (!kr && !hint)
+		if (!kr && !hint && session_deadline_ms(s) > 0)
 			return 0;
 		if ((r = session_step(s)) != STEP_DONE && r != STEP_FAILED)
 			return 0;
@@ -115,7 +115,7 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 	if (timeout)
 		deadline = ts_add_now(timeout);
 	for (;;) {
-		int immediate = 0;
+		int immediate = 0, hs_ms = -1, ms;
 
 		cnt = n;
 		for (i = 0; i < n; i++) {
@@ -132,8 +132,13 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 					step = session_step(s);
 					if (step == STEP_DONE || step == STEP_FAILED)
 						hint[i] = immediate = 1;
-					else
+					else {
 						work[i].events = (short)step;
+						/* Wake for the handshake's deadline too. */
+						ms = session_deadline_ms(s);
+						if (hs_ms < 0 || ms < hs_ms)
+							hs_ms = ms + 1;
+					}
 				} else if ((fds[i].events & POLLIN) && session_readable_now(s))
 					hint[i] = immediate = 1;
 			} else if (o->kind == FD_LISTENER) {
@@ -151,7 +156,13 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 			left = zero;
 		else if (timeout)
 			left = ts_left(&deadline);
-		r = REAL(ppoll)(work, cnt, (immediate || timeout) ? &left : NULL, sigmask);
+		if (!immediate && hs_ms >= 0 && (!timeout ||
+		    left.tv_sec * 1000 + left.tv_nsec / 1000000 > hs_ms)) {
+			left.tv_sec = hs_ms / 1000;
+			left.tv_nsec = (long)(hs_ms % 1000) * 1000000L;
+		}
+		r = REAL(ppoll)(work, cnt, (immediate || timeout || hs_ms >= 0) ? &left : NULL,
+		    sigmask);
 		if (r < 0)
 			goto out;
 		out = 0;

@@ -25,6 +25,8 @@ struct fdobj;
 void	epollset_note_ready(struct fdobj *);
 void	epollset_note_buffered(struct session *);
 void	epollset_atfork_child(void);
+/* fd just became a session or listener: its existing epoll registrations become ours. */
+void	epollset_adopt(int fd, struct fdobj *);
 /* fd is being closed: forget its registrations (and the set, if fd is one). */
 void	epollset_forget_fd(int fd);
 

@@ -256,6 +256,17 @@ session_fail_timeout(struct session *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+static int
+ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 /* The step itself; s->lock held. */
 static int
 session_step_locked(struct session *s)
@@ -269,6 +280,12 @@ session_step_locked(struct session *s)
 		return STEP_DONE;
 	if (s->state == SS_FAILED)
 		return STEP_FAILED;
+	if (ms_until(&s->deadline) == 0) {
+		snprintf(why, sizeof(why), "handshake timed out after %ds",
+		    s->rule->handshake_timeout);
+		session_fail(s, ETIMEDOUT, why);
+		return STEP_FAILED;
+	}
 	if (s->state == SS_CONNECTING) {
 		p.fd = s->fd;
 		p.events = POLLOUT;
@@ -319,6 +336,12 @@ session_step_locked(struct session *s)
 }
 
 int
+session_deadline_ms(struct session *s)
+{
+	return ms_until(&s->deadline);
+}
+
+int
 session_step(struct session *s)
 {
 	int r;
@@ -328,17 +351,6 @@ session_step(struct session *s)
 	s->want = r > 0 ? r : 0;
 	pthread_mutex_unlock(&s->lock);
 	return r;
-}
-
-static int
-ms_until(const struct timespec *t)
-{
-	struct timespec now;
-	long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
 int

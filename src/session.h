@@ -65,6 +65,8 @@ struct session	*session_new(int fd, const struct rule *, SSL_CTX *, int is_serve
 
 /* The following take the session lock themselves. */
 int		 session_step(struct session *);	/* STEP_* or POLLIN/POLLOUT */
+/* Milliseconds left for the handshake (0: over). */
+int		 session_deadline_ms(struct session *);
 /* Drives the handshake to its end for a blocking caller, bounded by the rule. */
 int		 session_handshake_blocking(struct session *);
 /* 1 if a read would not block: decrypted data, EOF or an error waits. */

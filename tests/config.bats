@@ -27,8 +27,10 @@ assert_fail_closed() {
 	for how in launcher preload; do
 		if [ $how = launcher ]; then
 			run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
+			show
 		else
 			run --separate-stderr shim "$c" sh -c 'echo RAN'
+			show
 		fi
 		echo "[$how] status=$status stdout=$output"
 		echo "[$how] stderr=$stderr"
@@ -40,6 +42,7 @@ assert_fail_closed() {
 		for w in "$@"; do assert_contains "$stderr" "$w"; done
 	done
 	run --separate-stderr launcher check -c "$c"
+	show
 	echo "[check] status=$status stderr=$stderr"
 	[ "$status" -eq 78 ]
 	[ "${#stderr_lines[@]}" -eq 1 ]
@@ -50,12 +53,15 @@ assert_fail_closed() {
 @test "a valid config passes mtlsshim check and runs the program" {
 	local c; c=$({ good_top; echo 'server "s" {'; echo ' port = 8443'; echo '}'; echo 'client "c" {'; echo ' port = 5432'; echo ' host = "10.0.0.0/8"'; echo '}'; } | cfg ok)
 	run --separate-stderr launcher check -c "$c"
+	show
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ] || [[ "$stderr" != *error* ]]
 	run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
+	show
 	[ "$status" -eq 0 ]
 	[ "$output" = RAN ]
 	run shim "$c" sh -c 'echo RAN'
+	show
 	[ "$status" -eq 0 ]
 	[ "$output" = RAN ]
 }
@@ -136,9 +142,11 @@ assert_fail_closed() {
 	[ "$(basename "$BUILD")" = build-asan ] && pre="$(gcc -print-file-name=libasan.so)"
 	run --separate-stderr env ${pre:+LD_PRELOAD=$pre} setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		"$LAUNCHER" -c "$d/shim.conf" sh -c 'echo RAN'
+	show
 	local st=$status out=$output err=$stderr nerr=${#stderr_lines[@]}
 	run --separate-stderr setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		env LD_PRELOAD="$PRELOAD" MTLSSHIM_CONFIG="$d/shim.conf" sh -c 'echo RAN'
+	show
 	local st2=$status out2=$output err2=$stderr nerr2=${#stderr_lines[@]}
 	rm -rf "$d"
 	echo "launcher: $st $out / $err"
@@ -179,6 +187,7 @@ assert_fail_closed() {
 @test "errors go to stderr even when log_file names a file" {
 	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n}}\n'; } | cfg tofile)
 	run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
+	show
 	[ "$status" -eq 78 ]
 	[[ "$stderr" == "mtlsshim: "* ]]
 }
@@ -186,15 +195,18 @@ assert_fail_closed() {
 @test "launcher passes arguments through and preserves an existing LD_PRELOAD" {
 	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n}\n'; } | cfg launch)
 	run launcher -c "$c" sh -c 'printf "<%s>" "$@"' zero 'a b' '' 'c*' "--x=1"
+	show
 	[ "$status" -eq 0 ]
 	[ "$output" = "<a b><><c*><--x=1>" ]
 	local libm; libm=$(ldconfig -p | awk '/libm\.so\.6 / {print $NF; exit}')
 	[ -n "$libm" ]
 	LD_PRELOAD=$libm run launcher -c "$c" sh -c 'echo "$LD_PRELOAD"'
+	show
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "libmtlsshim.so"
 	assert_contains "$output" "$libm"
 	run launcher -c "$c" sh -c 'exit 7'
+	show
 	[ "$status" -eq 7 ]
 }
 
@@ -202,6 +214,7 @@ assert_fail_closed() {
 	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n}\n'; } | cfg rel)
 	cd "$BATS_TEST_TMPDIR"
 	run launcher -c rel.conf sh -c 'echo "$MTLSSHIM_CONFIG"'
+	show
 	[ "$status" -eq 0 ]
 	[ "$output" = "$BATS_TEST_TMPDIR/rel.conf" ]
 }
@@ -216,6 +229,7 @@ assert_fail_closed() {
 	shim_bg "$BATS_TEST_TMPDIR/py.out" "$s" python3 -m http.server --bind 127.0.0.1 --directory "$BATS_TEST_TMPDIR/www" "$port"
 	wait_port "$port"
 	run curl -sS --max-time 10 "http://127.0.0.1:$port/index.txt"
+	show
 	[ "$status" -eq 0 ]
 	[ "$output" = "plain page" ]
 	# A shimmed curl whose client rule is for another port, or another host, goes plaintext too.
@@ -232,6 +246,7 @@ assert_fail_closed() {
 	EOF
 	)
 	run shim "$c" curl -sS --max-time 10 "http://127.0.0.1:$port/index.txt"
+	show
 	[ "$status" -eq 0 ]
 	[ "$output" = "plain page" ]
 	refute_file_has "$BATS_TEST_TMPDIR/cli.log" 'connected rule=|refused rule='
@@ -241,6 +256,7 @@ assert_fail_closed() {
 @test "a program that opens no sockets at all is unaffected (exit status, stdin, stdout)" {
 	local c; c=$({ good_top; printf 'server "s" {\n port = 8443\n}\n'; } | cfg inert)
 	run bash -c "printf 'abc\n' | LD_PRELOAD='$PRELOAD' MTLSSHIM_CONFIG='$c' tr a-z A-Z"
+	show
 	[ "$status" -eq 0 ]
 	[ "$output" = "ABC" ]
 }

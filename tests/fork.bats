@@ -11,6 +11,7 @@ sequential_and_concurrent() {
 	local i pids=()
 	for i in 1 2 3; do
 		run mcurl "https://127.0.0.1:$PORT/seq$i"
+		show
 		[ "$status" -eq 0 ]
 		assert_contains "$output" "request: GET /seq$i HTTP/1.1"
 		assert_contains "$output" "conn=$i "
@@ -50,10 +51,12 @@ sequential_and_concurrent() {
 	local c; c=$(client_conf fcli "$PORT")
 	# -w 1: the client writes only after the parent has long closed its copy.
 	run shim "$c" timeout 20 "$PROGS/client" -w 1 -l 2 127.0.0.1 "$PORT" $'late one\nlate two\n'
+	show
 	[ "$status" -eq 0 ]
 	[ "$output" = $'late one\nlate two' ]
 	run bash -c "(sleep 1; printf 'late s_client\n'; sleep 3) | timeout 10 openssl s_client -quiet -CAfile '$PKI/ca.crt' \
 		-cert '$PKI/client.crt' -key '$PKI/client.key' -connect 127.0.0.1:$PORT 2>/dev/null | head -n 1"
+	show
 	[ "$output" = "late s_client" ]
 }
 
@@ -61,6 +64,7 @@ sequential_and_concurrent() {
 	start_echo_server fsrv -m fork -D
 	local c; c=$(client_conf fcli "$PORT")
 	run shim "$c" timeout 90 "$PROGS/thrclient" 127.0.0.1 "$PORT" 4 2
+	show
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '^ok bytes=4194304 ' <<< "$output")" -eq 2 ]
 }

@@ -336,3 +336,10 @@ refute_file_has() {
 		return 1
 	fi
 }
+
+# show: prints the last `run`'s result (bats shows it only when the test fails).
+show() {
+	echo "status=$status"
+	echo "output: ${output:0:3000}"
+	[ -z "${stderr:-}" ] || echo "stderr: ${stderr:0:3000}"
+}

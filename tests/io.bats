@@ -11,6 +11,7 @@ teardown() { common_teardown; }
 	start_tls_echo
 	local c; c=$(client_conf io "$EPORT")
 	run shim "$c" timeout 30 "$PROGS/iomix" 127.0.0.1 "$EPORT"
+	show
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "ok 30 flavour pairs"
 }
@@ -19,6 +20,7 @@ teardown() { common_teardown; }
 	start_tls_echo
 	local c; c=$(client_conf io "$EPORT")
 	run shim "$c" timeout 30 "$PROGS/iomix" 127.0.0.1 "$EPORT"
+	show
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "ok dup family"
 	assert_contains "$output" "ok close copies"
@@ -29,6 +31,7 @@ teardown() { common_teardown; }
 	start_echo_server iosrv
 	local c; c=$(client_conf io "$PORT")
 	run shim "$c" timeout 30 "$PROGS/iomix" 127.0.0.1 "$PORT"
+	show
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "all ok"
 }
@@ -40,6 +43,7 @@ teardown() { common_teardown; }
 	wait_port "$port"
 	local c; c=$(client_conf eof "$port")
 	run --separate-stderr shim "$c" timeout 15 "$PROGS/client" 127.0.0.1 "$port" $'GET / HTTP/1.0\r\n\r\n'
+	show
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "HTTP/1.0 200 ok"
 	assert_contains "$stderr" "EOF"
@@ -49,6 +53,7 @@ teardown() { common_teardown; }
 	start_echo_server eofsrv -p http
 	local c; c=$(client_conf eof "$PORT")
 	run --separate-stderr shim "$c" timeout 15 "$PROGS/client" 127.0.0.1 "$PORT" $'GET /bye HTTP/1.0\r\n\r\n'
+	show
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "request: GET /bye HTTP/1.0"
 	assert_contains "$stderr" "EOF"
@@ -58,6 +63,7 @@ teardown() { common_teardown; }
 	start_echo_server eofsrv -p count
 	local c; c=$(client_conf eof "$PORT")
 	run --separate-stderr shim "$c" timeout 15 "$PROGS/client" -s 127.0.0.1 "$PORT" hello
+	show
 	echo "stderr: $stderr"
 	[ "$status" -eq 0 ]
 	[ "$output" = "got 5 bytes sum=532" ]
@@ -68,6 +74,7 @@ teardown() { common_teardown; }
 @test "socat half-closes to the shimmed server; the server sees EOF and still replies" {
 	start_echo_server eofsrv -p count
 	run bash -c "printf 'hello' | timeout 15 socat -t 10 - 'OPENSSL:127.0.0.1:$PORT,cert=$PKI/client.crt,key=$PKI/client.key,cafile=$PKI/ca.crt'"
+	show
 	[ "$output" = "got 5 bytes sum=532" ]
 }
 
@@ -79,6 +86,7 @@ teardown() { common_teardown; }
 	wait_port "$port"
 	local c; c=$(client_conf eof "$port")
 	run --separate-stderr shim "$c" timeout 15 "$PROGS/client" -s 127.0.0.1 "$port" "twelve bytes"
+	show
 	echo "stderr: $stderr"
 	[ "$status" -eq 0 ]
 	[ "$(echo $output)" = "12" ]

@@ -13,6 +13,7 @@ nb_to_socat() { # MODE CHUNK [extra nbclient flags]
 	start_tls_echo
 	local c; c=$(client_conf nb "$EPORT")
 	run --separate-stderr shim "$c" timeout 60 "$PROGS/nbclient" -m "$1" ${3:-} 127.0.0.1 "$EPORT" "$MB" "$2"
+	show
 	echo "stderr: $stderr"
 	[ "$status" -eq 0 ]
 	[[ "$output" == "ok sent=$MB rcvd=$MB"* ]]
@@ -36,6 +37,14 @@ nb_to_socat() { # MODE CHUNK [extra nbclient flags]
 	nb_to_socat epollet 16384
 }
 
+@test "non-blocking client with epoll ET, socket added to the epoll set before connect()" {
+	nb_to_socat epollet 16384 -E
+}
+
+@test "non-blocking client with epoll LT, socket added to the epoll set before connect()" {
+	nb_to_socat epoll 16384 -E
+}
+
 @test "non-blocking client with poll and small odd-sized chunks" {
 	nb_to_socat poll 1000
 }
@@ -51,8 +60,9 @@ nb_to_socat() { # MODE CHUNK [extra nbclient flags]
 		EXEC:cat
 	wait_port "$port"
 	local c; c=$(client_conf nb "$port")
-	for m in poll epollet; do
-		run --separate-stderr shim "$c" timeout 20 "$PROGS/nbclient" -m "$m" 127.0.0.1 "$port" 1000 100
+	for m in poll select epoll epollet "epollet -E"; do
+		run --separate-stderr shim "$c" timeout 20 "$PROGS/nbclient" -m $m 127.0.0.1 "$port" 1000 100
+		show
 		echo "$m: $stderr"
 		[ "$status" -eq 2 ]
 		assert_contains "$stderr" "connect: Connection refused"
@@ -85,6 +95,7 @@ nb_to_socat() { # MODE CHUNK [extra nbclient flags]
 	start_echo_server nbsrv -m epoll
 	local c; c=$(client_conf nbcli "$PORT")
 	run --separate-stderr shim "$c" timeout 60 "$PROGS/nbclient" -m epollet 127.0.0.1 "$PORT" "$MB" 16384
+	show
 	echo "stderr: $stderr"
 	[ "$status" -eq 0 ]
 	[[ "$output" == "ok sent=$MB rcvd=$MB"* ]]
@@ -94,6 +105,7 @@ nb_to_socat() { # MODE CHUNK [extra nbclient flags]
 	start_echo_server nbsrv -m epoll
 	local c; c=$(client_conf nbcli "$PORT")
 	run --separate-stderr shim "$c" timeout 60 "$PROGS/nbclient" -s -m select 127.0.0.1 "$PORT" "$MB" 7000
+	show
 	echo "stderr: $stderr"
 	[ "$status" -eq 0 ]
 	[ "$output" = "ok sent=$MB rcvd=$MB eof" ]
@@ -104,6 +116,7 @@ nb_to_socat() { # MODE CHUNK [extra nbclient flags]
 	local c; c=$(client_conf nbcli "$PORT")
 	for i in 1 2 3; do
 		run shim "$c" curl -sS --max-time 15 "http://127.0.0.1:$PORT/n$i"
+		show
 		[ "$status" -eq 0 ]
 		assert_contains "$output" "request: GET /n$i HTTP/1.1"
 	done

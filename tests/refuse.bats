@@ -22,6 +22,7 @@ start_python_server() {
 # The good client still gets served, and it is the only request the program ever saw.
 good_client_served_only() {
 	run mcurl "https://127.0.0.1:$PORT/index.txt"
+	show
 	[ "$status" -eq 0 ]
 	[ "$output" = "secret page" ]
 	wait_for "$PYOUT" 'GET /index.txt' 5
@@ -31,6 +32,7 @@ good_client_served_only() {
 @test "client without a certificate is refused and never reaches python" {
 	start_python_server
 	run curl -sS --max-time 10 --cacert "$PKI/ca.crt" "https://127.0.0.1:$PORT/index.txt"
+	show
 	[ "$status" -ne 0 ]
 	refute_contains "$output" "secret page"
 	wait_for "$SRVLOG" 'refused rule=pysrv peer=127\.0\.0\.1:[0-9]+ reason="[^"]*certificate'
@@ -42,6 +44,7 @@ good_client_served_only() {
 	start_python_server
 	run curl -sS --max-time 10 --cacert "$PKI/ca.crt" --cert "$PKI/foreign.crt" --key "$PKI/foreign.key" \
 		"https://127.0.0.1:$PORT/index.txt"
+	show
 	[ "$status" -ne 0 ]
 	refute_contains "$output" "secret page"
 	wait_for "$SRVLOG" 'refused rule=pysrv peer=127\.0\.0\.1:[0-9]+ reason="[^"]*(verify|issuer)'
@@ -54,6 +57,7 @@ good_client_served_only() {
 	start_python_server
 	run curl -sS --max-time 10 --cacert "$PKI/ca.crt" --cert "$PKI/expired.crt" --key "$PKI/expired.key" \
 		"https://127.0.0.1:$PORT/index.txt"
+	show
 	[ "$status" -ne 0 ]
 	refute_contains "$output" "secret page"
 	wait_for "$SRVLOG" 'refused rule=pysrv .*reason="[^"]*expired'
@@ -66,12 +70,14 @@ good_client_served_only() {
 	# TLS 1.3: s_client may finish its side of the handshake and send before the refusal arrives.
 	run bash -c "(printf 'sneaky data\n'; sleep 2) | timeout 10 openssl s_client -quiet -CAfile '$PKI/ca.crt' \
 		-cert '$PKI/foreign.crt' -key '$PKI/foreign.key' -connect 127.0.0.1:$PORT"
+	show
 	refute_contains "$output" "sneaky data"
 	wait_for "$SRVLOG" 'refused rule=csrv'
 	refute_file_has "$SRVOUT" '^accept '
 	# The server still serves a good peer.
 	run bash -c "(printf 'good data\n'; sleep 3) | timeout 10 openssl s_client -quiet -CAfile '$PKI/ca.crt' \
 		-cert '$PKI/client.crt' -key '$PKI/client.key' -connect 127.0.0.1:$PORT 2>/dev/null | head -n 1"
+	show
 	[ "$output" = "good data" ]
 	[ "$(count "$SRVOUT" '^accept ')" -eq 1 ]
 }
@@ -79,6 +85,7 @@ good_client_served_only() {
 @test "plaintext HTTP to a shimmed port is logged and dropped; the server keeps serving" {
 	start_python_server
 	run bash -c "printf 'GET /index.txt HTTP/1.0\r\n\r\n' | timeout 5 socat - TCP:127.0.0.1:$PORT"
+	show
 	refute_contains "$output" "secret page"
 	refute_contains "$output" "HTTP/1.0 200"
 	wait_for "$SRVLOG" 'refused rule=pysrv peer=127\.0\.0\.1:[0-9]+ reason='
@@ -89,6 +96,7 @@ good_client_served_only() {
 @test "garbage bytes to a shimmed port are logged and dropped; the server keeps serving" {
 	start_python_server
 	run timeout 10 python3 -c "
+	show
 import socket, os
 s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
 s.sendall(bytes(range(256)) * 4 + os.urandom(2000))
@@ -106,6 +114,7 @@ except OSError as e:
 @test "peers that hang up mid-handshake are dropped; the server keeps serving" {
 	start_python_server
 	run timeout 10 python3 -c "
+	show
 import socket
 for i in range(20):
     s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
@@ -127,10 +136,12 @@ print('done')
 	wait_port "$port"
 	local c; c=$(client_conf cli "$port")
 	run --separate-stderr shim "$c" timeout 15 "$PROGS/client" 127.0.0.1 "$port" $'plaintext secret\n'
+	show
 	[ "$status" -eq 2 ]
 	assert_contains "$stderr" "connect: Connection refused"
 	wait_for "$BATS_TEST_TMPDIR/cli.log" "refused rule=cli peer=127\\.0\\.0\\.1:$port reason=\"[^\"]*(verify|issuer)"
 	run shim "$c" curl -sS --max-time 10 -d 'posted secret' "http://127.0.0.1:$port/"
+	show
 	[ "$status" -ne 0 ]
 	sleep 0.5
 	[ ! -s "$recv" ]
@@ -147,6 +158,7 @@ print('done')
 	local c; c=$(client_conf cli "$port" foreign)
 	# TLS 1.3: connect may succeed and the first read fail; what matters is that no data arrives.
 	run shim "$c" timeout 15 "$PROGS/client" 127.0.0.1 "$port" $'must not arrive\n'
+	show
 	[ "$status" -ne 0 ]
 	sleep 0.5
 	[ ! -s "$recv" ]

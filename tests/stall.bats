@@ -35,9 +35,11 @@ start_server() { # TIMEOUT
 	wait_for "$BATS_TEST_TMPDIR/py.out" '^connected 200$' 20
 	run timeout 20 curl -sS --max-time 20 --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key" \
 		"https://127.0.0.1:$PORT/while-stalled"
+	show
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "request: GET /while-stalled"
 	run sclient -connect "127.0.0.1:$PORT" < <(printf 'GET /again HTTP/1.0\r\n\r\n')
+	show
 	assert_contains "$output" "request: GET /again"
 	# The stalled peers were still open while the good ones were served, and the program saw none of them.
 	touch "$BATS_TEST_TMPDIR/go"
@@ -57,6 +59,7 @@ start_server() { # TIMEOUT
 	refute_file_has "$SRVOUT" '^accept '
 	# And the server is still fine.
 	run mcurl "https://127.0.0.1:$PORT/after"
+	show
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "request: GET /after"
 }
@@ -64,6 +67,7 @@ start_server() { # TIMEOUT
 @test "a peer that stalls after a partial ClientHello is cut as well" {
 	start_server 2
 	run timeout 20 python3 -c "
+	show
 import socket, time
 s = socket.create_connection(('127.0.0.1', $PORT), timeout=15)
 s.send(b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03')
@@ -112,6 +116,7 @@ while time.time() < end:
 	EOF
 	)
 	run --separate-stderr shim "$c" timeout 20 "$PROGS/client" 127.0.0.1 "$MPORT" $'x\n'
+	show
 	[ "$status" -eq 2 ]
 	assert_contains "$stderr" "connect: Connection timed out"
 	assert_file_has "$BATS_TEST_TMPDIR/mutecli.log" 'refused rule=mutecli .*timed out'
@@ -129,6 +134,7 @@ while time.time() < end:
 	EOF
 	)
 	run --separate-stderr shim "$c" timeout 20 "$PROGS/nbclient" -m poll 127.0.0.1 "$MPORT" 1000 100
+	show
 	[ "$status" -eq 2 ]
 	assert_contains "$stderr" "connect: Connection timed out"
 }

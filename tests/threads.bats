@@ -11,6 +11,7 @@ teardown() { common_teardown; }
 	start_tls_echo
 	local c; c=$(client_conf thr "$EPORT")
 	run shim "$c" timeout 90 "$PROGS/thrclient" 127.0.0.1 "$EPORT" 8
+	show
 	[ "$status" -eq 0 ]
 	[[ "$output" == "ok bytes=8388608 hash="* ]]
 }
@@ -19,6 +20,7 @@ teardown() { common_teardown; }
 	start_tls_echo
 	local c; c=$(client_conf thr "$EPORT")
 	run shim "$c" timeout 90 "$PROGS/thrclient" 127.0.0.1 "$EPORT" 2 3
+	show
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '^ok bytes=2097152 ' <<< "$output")" -eq 3 ]
 }
@@ -27,6 +29,7 @@ teardown() { common_teardown; }
 	start_echo_server thrsrv
 	local c; c=$(client_conf thr "$PORT")
 	run shim "$c" timeout 90 "$PROGS/thrclient" 127.0.0.1 "$PORT" 4
+	show
 	[ "$status" -eq 0 ]
 	[[ "$output" == "ok bytes=4194304 hash="* ]]
 	assert_file_has "$SRVOUT" '^done 1 in=4194304 out=4194304$'

@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 /*
- * usage: client [-s] [-l LINES] [-w SECS] HOST PORT [MSG]
+ * usage: client [-v] [-s] [-l LINES] [-w SECS] HOST PORT [MSG]
+ *   -v: say "connected" on stderr once connect() returned.
  *   connects (blocking), writes MSG, with -s calls shutdown(SHUT_WR), then copies
  *   what it reads to stdout until EOF (or until LINES newlines with -l).
  *   -w SECS: sleep before writing (lets a peer act first).
@@ -19,11 +20,12 @@
  */
 int main(int argc, char **argv)
 {
-	int shut = 0, lines = -1, wait = 0, opt;
+	int shut = 0, lines = -1, wait = 0, verbose = 0, opt;
 
-	while ((opt = getopt(argc, argv, "sl:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "vsl:w:")) != -1) {
 		switch (opt) {
 		case 's': shut = 1; break;
+		case 'v': verbose = 1; break;
 		case 'l': lines = atoi(optarg); break;
 		case 'w': wait = atoi(optarg); break;
 		default: goto usage;
@@ -55,7 +57,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "connect: %s\n", strerror(errno));
 		return 2;
 	}
-	fprintf(stderr, "connected\n");
+	if (verbose)
+		fprintf(stderr, "connected\n");
 	if (wait)
 		sleep(wait);
 	if (msg) {
@@ -103,6 +106,6 @@ int main(int argc, char **argv)
 	close(fd);
 	return 0;
 usage:
-	fprintf(stderr, "usage: client [-s] [-l LINES] [-w SECS] HOST PORT [MSG]\n");
+	fprintf(stderr, "usage: client [-v] [-s] [-l LINES] [-w SECS] HOST PORT [MSG]\n");
 	return 64;
 }

@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 /*
- * usage: nbclient [-m poll|select|epoll|epollet] [-s] HOST PORT TOTAL CHUNK
+ * usage: nbclient [-m poll|select|epoll|epollet] [-s] [-E] HOST PORT TOTAL CHUNK
+ * -E: (epoll modes) add the socket to the epoll set before connect() rather than after.
  * Non-blocking connect (EINPROGRESS -> writable -> SO_ERROR), then writes TOTAL bytes in
  * CHUNK-sized writes while reading the echo, all from one event loop. With -s it then
  * half-closes and expects EOF from the peer. Every wait is bounded (10 s without progress).
@@ -98,15 +99,21 @@ static int wait_fd(int fd, int want_r, int want_w, int ms)
 		break;
 	}
 	case M_EPOLLET: {
-		/* Registered once for IN|OUT|ET; an edge means "try both". */
+		/* Registered once for IN|OUT|ET; the caller treats any edge as "try both". */
 		struct epoll_event out;
 		int n = epoll_wait(ep, &out, 1, ms);
 		if (n < 0 && errno != EINTR) {
 			perror("epoll_wait");
 			exit(5);
 		}
-		if (n > 0)
-			got = 3;
+		if (n > 0) {
+			if (out.events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+				got |= 1;
+			if (out.events & (EPOLLOUT | EPOLLERR))
+				got |= 2;
+			if (!got)
+				got = 1;
+		}
 		break;
 	}
 	}
@@ -115,9 +122,9 @@ static int wait_fd(int fd, int want_r, int want_w, int ms)
 
 int main(int argc, char **argv)
 {
-	int shut = 0, opt;
+	int shut = 0, early = 0, opt;
 
-	while ((opt = getopt(argc, argv, "m:s")) != -1) {
+	while ((opt = getopt(argc, argv, "m:sE")) != -1) {
 		switch (opt) {
 		case 'm':
 			mode = !strcmp(optarg, "poll") ? M_POLL : !strcmp(optarg, "select") ? M_SELECT :
@@ -126,6 +133,7 @@ int main(int argc, char **argv)
 				goto usage;
 			break;
 		case 's': shut = 1; break;
+		case 'E': early = 1; break;
 		default: goto usage;
 		}
 	}
@@ -161,10 +169,10 @@ int main(int argc, char **argv)
 		perror("socket");
 		return 5;
 	}
+	struct epoll_event ev = { .events = EPOLLOUT | (mode == M_EPOLLET ? EPOLLIN | EPOLLET : 0), .data.fd = fd };
 	if (mode == M_EPOLL || mode == M_EPOLLET) {
 		ep = epoll_create1(0);
-		struct epoll_event ev = { .events = EPOLLOUT | (mode == M_EPOLLET ? EPOLLIN | EPOLLET : 0), .data.fd = fd };
-		if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (ep < 0 || (early && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)) {
 			perror("epoll");
 			return 5;
 		}
@@ -176,6 +184,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		inprogress = 1;
+	}
+	if (ep >= 0 && !early && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		perror("epoll_ctl");
+		return 5;
 	}
 	fprintf(stderr, "connect returned %s\n", inprogress ? "EINPROGRESS" : "0");
 	if (inprogress) {
@@ -287,6 +299,6 @@ int main(int argc, char **argv)
 	close(fd);
 	return 0;
 usage:
-	fprintf(stderr, "usage: nbclient [-m poll|select|epoll|epollet] [-s] HOST PORT TOTAL CHUNK\n");
+	fprintf(stderr, "usage: nbclient [-m poll|select|epoll|epollet] [-s] [-E] HOST PORT TOTAL CHUNK\n");
 	return 64;
 }
