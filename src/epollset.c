@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "fdtable.h"
 #include "listener.h"
 #include "readiness.h"
@@ -487,29 +488,6 @@ emit(struct epreg *r, uint32_t rev, struct epoll_event *out, int n, int max)
 	return n + 1;
 }
 
-static int
-ts_zero(const struct timespec *t)
-{
-	return t->tv_sec == 0 && t->tv_nsec == 0;
-}
-
-static struct timespec
-ts_until(const struct timespec *deadline)
-{
-	struct timespec now, d;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	d.tv_sec = deadline->tv_sec - now.tv_sec;
-	d.tv_nsec = deadline->tv_nsec - now.tv_nsec;
-	if (d.tv_nsec < 0) {
-		d.tv_sec--;
-		d.tv_nsec += 1000000000L;
-	}
-	if (d.tv_sec < 0)
-		d.tv_sec = d.tv_nsec = 0;
-	return d;
-}
-
 int
 epollset_wait(int epfd, struct epoll_event *events, int maxevents,
     const struct timespec *timeout, const sigset_t *sigmask)
@@ -537,15 +515,8 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		errno = ENOMEM;
 		return -1;
 	}
-	if (timeout) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += timeout->tv_sec;
-		deadline.tv_nsec += timeout->tv_nsec;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
-	}
+	if (timeout)
+		deadline = deadline_after(timeout);
 	for (;;) {
 		pthread_mutex_lock(&ep_lock);
 		wait_stamp++;
@@ -572,7 +543,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		pthread_mutex_unlock(&ep_lock);
 		wait_ts = NULL;
 		if (timeout) {
-			left = ts_until(&deadline);
+			left = deadline_left(&deadline);
 			wait_ts = &left;
 		}
 		if (hs_ms >= 0 && (wait_ts == NULL ||
@@ -614,7 +585,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		pthread_mutex_unlock(&ep_lock);
 		if (cnt > 0)
 			break;
-		if (timeout && (left = ts_until(&deadline), ts_zero(&left)))
+		if (timeout && deadline_passed(&deadline))
 			break;
 	}
 	saved = errno;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deadline.h"
 #include "fdtable.h"
 #include "listener.h"
 #include "readiness.h"
@@ -17,38 +18,6 @@
  * listener is readable when a verified connection waits to be accepted.
  * When translation leaves nothing to report, we wait again for the time left.
  */
-
-static struct timespec
-ts_add_now(const struct timespec *t)
-{
-	struct timespec d;
-
-	clock_gettime(CLOCK_MONOTONIC, &d);
-	d.tv_sec += t->tv_sec;
-	d.tv_nsec += t->tv_nsec;
-	if (d.tv_nsec >= 1000000000L) {
-		d.tv_sec++;
-		d.tv_nsec -= 1000000000L;
-	}
-	return d;
-}
-
-static struct timespec
-ts_left(const struct timespec *deadline)
-{
-	struct timespec now, d;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	d.tv_sec = deadline->tv_sec - now.tv_sec;
-	d.tv_nsec = deadline->tv_nsec - now.tv_nsec;
-	if (d.tv_nsec < 0) {
-		d.tv_sec--;
-		d.tv_nsec += 1000000000L;
-	}
-	if (d.tv_sec < 0)
-		d.tv_sec = d.tv_nsec = 0;
-	return d;
-}
 
 /* Readable without asking the kernel: data, EOF or error already in the session. */
 static int
@@ -113,7 +82,7 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 	for (i = 0; i < n; i++)
 		objs[i] = fdtable_get(fds[i].fd);
 	if (timeout)
-		deadline = ts_add_now(timeout);
+		deadline = deadline_after(timeout);
 	for (;;) {
 		int immediate = 0, hs_ms = -1, ms;
 
@@ -155,7 +124,7 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 		if (immediate)
 			left = zero;
 		else if (timeout)
-			left = ts_left(&deadline);
+			left = deadline_left(&deadline);
 		if (!immediate && hs_ms >= 0 && (!timeout ||
 		    left.tv_sec * 1000 + left.tv_nsec / 1000000 > hs_ms)) {
 			left.tv_sec = hs_ms / 1000;
@@ -189,8 +158,7 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 			if (fds[i].revents)
 				out++;
 		}
-		if (out > 0 || (timeout && ts_left(&deadline).tv_sec == 0 &&
-		    ts_left(&deadline).tv_nsec == 0))
+		if (out > 0 || (timeout && deadline_passed(&deadline)))
 			break;
 	}
  out:
@@ -235,10 +203,10 @@ readiness_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timespec *
 	struct timespec deadline = { 0, 0 };
 
 	if (tv)
-		deadline = ts_add_now(tv);
+		deadline = deadline_after(tv);
 	r = readiness_poll(p, (nfds_t)n, tv, sigmask);
 	if (tv)
-		*tv = ts_left(&deadline);
+		*tv = deadline_left(&deadline);
 	if (r < 0) {
 		free(p);
 		return -1;

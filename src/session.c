@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "deadline.h"
 #include "identity.h"
 #include "log.h"
 #include "real.h"
@@ -133,6 +134,7 @@ struct session *
 session_new(int fd, const struct rule *r, SSL_CTX *ctx, int is_server,
     const struct sockaddr *peer, socklen_t peerlen, int connecting)
 {
+	struct timespec timeout;
 	struct session *s;
 	BIO *bio;
 
@@ -168,8 +170,9 @@ session_new(int fd, const struct rule *r, SSL_CTX *ctx, int is_server,
 		memcpy(&s->peer, peer, peerlen);
 		s->peerlen = peerlen;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &s->deadline);
-	s->deadline.tv_sec += r->handshake_timeout;
+	timeout.tv_sec = r->handshake_timeout;
+	timeout.tv_nsec = 0;
+	s->deadline = deadline_after(&timeout);
 	return s;
 }
 
@@ -256,15 +259,14 @@ session_fail_timeout(struct session *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Milliseconds until t, rounded up so that 0 means it has passed. */
 static int
 ms_until(const struct timespec *t)
 {
-	struct timespec now;
-	long ms;
+	struct timespec l = deadline_left(t);
+	long ms = l.tv_sec * 1000 + (l.tv_nsec + 999999) / 1000000;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
 /* The step itself; s->lock held. */

@@ -92,3 +92,21 @@ teardown() { common_teardown; }
 	[ "$(echo $output)" = "12" ]
 	assert_contains "$stderr" "EOF"
 }
+
+@test "poll/select/epoll report readable only for application data, including data buffered in the shim" {
+	start_tls_echo
+	local c; c=$(client_conf rd "$EPORT")
+	run shim "$c" timeout 30 "$PROGS/readiness" 127.0.0.1 "$EPORT"
+	show
+	[ "$status" -eq 0 ]
+	[ "$output" = $'ok quiet\nok echo\nok buffered\nok eof' ]
+}
+
+@test "both ends shimmed: readiness semantics against the shimmed echo server" {
+	start_echo_server rdsrv
+	local c; c=$(client_conf rd "$PORT")
+	run shim "$c" timeout 30 "$PROGS/readiness" 127.0.0.1 "$PORT"
+	show
+	[ "$status" -eq 0 ]
+	[ "$output" = $'ok quiet\nok echo\nok buffered\nok eof' ]
+}

@@ -96,7 +96,6 @@ good_client_served_only() {
 @test "garbage bytes to a shimmed port are logged and dropped; the server keeps serving" {
 	start_python_server
 	run timeout 10 python3 -c "
-	show
 import socket, os
 s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
 s.sendall(bytes(range(256)) * 4 + os.urandom(2000))
@@ -105,6 +104,7 @@ try:
 except OSError as e:
     print('error', e)
 "
+	show
 	refute_contains "$output" "secret page"
 	wait_for "$SRVLOG" 'refused rule=pysrv'
 	refute_file_has "$PYOUT" 'GET '
@@ -114,7 +114,6 @@ except OSError as e:
 @test "peers that hang up mid-handshake are dropped; the server keeps serving" {
 	start_python_server
 	run timeout 10 python3 -c "
-	show
 import socket
 for i in range(20):
     s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
@@ -123,6 +122,7 @@ for i in range(20):
     s.close()
 print('done')
 "
+	show
 	[ "$output" = "done" ]
 	good_client_served_only
 }

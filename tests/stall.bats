@@ -67,7 +67,6 @@ start_server() { # TIMEOUT
 @test "a peer that stalls after a partial ClientHello is cut as well" {
 	start_server 2
 	run timeout 20 python3 -c "
-	show
 import socket, time
 s = socket.create_connection(('127.0.0.1', $PORT), timeout=15)
 s.send(b'\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03')
@@ -80,6 +79,7 @@ try:
 except OSError as e:
     print('closed', e.__class__.__name__)
 "
+	show
 	[ "$status" -eq 0 ]
 	[[ "$output" == eof || "$output" == closed* ]]
 	wait_for "$SRVLOG" 'refused rule=stall .*timed out' 5
