@@ -321,7 +321,8 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		r = reg_find(set, fd, 0);
 	if (r == NULL && (o == NULL || op != EPOLL_CTL_ADD)) {
 		rv = REAL(epoll_ctl)(epfd, op, fd, ev);
-		if (o == NULL && (rv == 0 || op == EPOLL_CTL_DEL))
+		/* Only worth remembering where a rule could make fd ours later. */
+		if (o == NULL && (rv == 0 || op == EPOLL_CTL_DEL) && shim_config()->nrules > 0)
 			plain_track(epfd, op, fd, ev);
 		pthread_mutex_unlock(&ep_lock);
 		fdobj_put(o);

@@ -472,6 +472,18 @@ session_ready_locked(struct session *s, int flags)
 
 /* ---- reading ---- */
 
+/* A broken record or a reset: the reason is logged, the program gets an errno. */
+static void
+session_read_failed(struct session *s, int ssl_err)
+{
+	char why[256], peer[64];
+
+	session_reason(s, ssl_err, why, sizeof(why));
+	log_info("closed rule=%s peer=%s reason=\"%s\"", s->rule->name,
+	    session_peerstr(s, peer, sizeof(peer)), why);
+	s->rd_err = s->bio_errno ? s->bio_errno : ECONNRESET;
+}
+
 /* Processes records until application data, EOF or WANT_READ; s->lock held. */
 static int
 session_pump_locked(struct session *s)
@@ -497,10 +509,7 @@ session_pump_locked(struct session *s)
 	if (e == SSL_ERROR_ZERO_RETURN)
 		s->rd_eof = 1;
 	else {
-		char why[256];
-		session_reason(s, e, why, sizeof(why));
-		log_info("rule=%s: connection failed: %s", s->rule->name, why);
-		s->rd_err = s->bio_errno ? s->bio_errno : ECONNRESET;
+		session_read_failed(s, e);
 	}
 	ERR_pop_to_mark();
 	return 1;
@@ -620,12 +629,8 @@ session_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 		}
 		if (e == SSL_ERROR_ZERO_RETURN) {
 			s->rd_eof = 1;
-		} else {
-			char why[256];
-			session_reason(s, e, why, sizeof(why));
-			log_info("rule=%s: connection failed: %s", s->rule->name, why);
-			s->rd_err = s->bio_errno ? s->bio_errno : ECONNRESET;
-		}
+		} else
+			session_read_failed(s, e);
 		ERR_pop_to_mark();
 	}
 	if (total > 0 || s->rd_eof || !s->rd_err)
@@ -743,10 +748,11 @@ session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 				n = RECORD_MAX;
 			n = iov_gather(iov, iovcnt, done + batch, chunk, n, &p);
 			if (SSL_write_ex(s->ssl, p, n, &wrote) != 1) {
-				char why[256];
+				char why[256], peer[64];
 				session_reason(s, 0, why, sizeof(why));
 				ERR_pop_to_mark();
-				log_info("rule=%s: write failed: %s", s->rule->name, why);
+				log_info("closed rule=%s peer=%s reason=\"write: %s\"", s->rule->name,
+				    session_peerstr(s, peer, sizeof(peer)), why);
 				s->wr_err = s->bio_errno ? s->bio_errno : EPIPE;
 				if (done > 0)
 					rv = (ssize_t)done;
