@@ -1,5 +1,6 @@
 /* epollset.c: epoll as the program must see it over TLS sessions and verifying listeners. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -53,12 +54,25 @@ struct epset {
 static struct epreg	*buckets[NBUCKETS];
 static pthread_mutex_t	 ep_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t		 cookie_key;
+static uint64_t		 cookie_seq;	/* cookies are key ^ seq, never reused */
 static unsigned		 wait_stamp;
 
 static struct epreg **
 bucket(uint64_t cookie)
 {
 	return &buckets[(cookie ^ (cookie >> 29)) % NBUCKETS];
+}
+
+/*
+ * One of ours, even if its registration is gone (a stale event from a
+ * kernel queue): such events are dropped, never shown as program data.
+ * Program data that happens to fall in our range has odds of about
+ * cookie_seq / 2^63.
+ */
+static int
+is_cookie(uint64_t v)
+{
+	return cookie_key != 0 && (v ^ cookie_key) - 1 < cookie_seq;
 }
 
 static struct epreg *
@@ -123,12 +137,16 @@ reg_new(struct epset *set, int fd, struct fdobj *obj)
 
 	if (r == NULL)
 		return NULL;
-	if (cookie_key == 0)
-		cookie_key = ((uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)&cookie_key ^
-		    (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL) | 1;
+	if (cookie_key == 0) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		cookie_key = ((uint64_t)getpid() << 40 ^ (uint64_t)(uintptr_t)&cookie_key ^
+		    ((uint64_t)t.tv_nsec << 20) ^ (uint64_t)t.tv_sec * 0x9e3779b97f4a7c15ULL) |
+		    (1ULL << 63);
+	}
 	r->set = set;
 	r->fd = fd;
-	r->cookie = (uint64_t)(uintptr_t)r ^ cookie_key;
+	r->cookie = ++cookie_seq ^ cookie_key;
 	r->hnext = *bucket(r->cookie);
 	*bucket(r->cookie) = r;
 	r->snext = set->regs;
@@ -157,6 +175,8 @@ reg_real_events(struct epreg *r)
 			return keep | EPOLLOUT;
 		if (s->state == SS_HANDSHAKE)
 			return keep | (s->want == POLLOUT ? EPOLLOUT : EPOLLIN);
+		if (session_has_output(s))	/* our records wait for the kernel */
+			return (r->app_events & ~(uint32_t)EPOLLEXCLUSIVE) | EPOLLOUT;
 	}
 	return r->app_events & ~(uint32_t)EPOLLEXCLUSIVE;
 }
@@ -172,6 +192,23 @@ reg_arm(struct epreg *r, int op)
 	ev.data.u64 = r->cookie;
 	return REAL(epoll_ctl)(r->set->epfd, op, r->owner ? r->owner->obj ?
 	    listener_pollfd((struct listener *)r->owner->obj) : -1 : r->fd, &ev);
+}
+
+/* A listener's pending handshakes join the program's set beside it; ep_lock held. */
+static void
+reg_add_companion(struct epreg *r)
+{
+	struct epreg *p;
+
+	if (r->obj->kind != FD_LISTENER || listener_pollfd((struct listener *)r->obj) < 0 ||
+	    (p = reg_new(r->set, r->fd, NULL)) == NULL)
+		return;
+	p->owner = r;
+	r->pfdreg = p;
+	if (reg_arm(p, EPOLL_CTL_ADD) == -1) {
+		r->pfdreg = NULL;
+		reg_free(p);
+	}
 }
 
 static struct epset *
@@ -293,6 +330,8 @@ epollset_adopt(int fd, struct fdobj *o)
 			r->app_data = p->data;
 			if (reg_arm(r, EPOLL_CTL_MOD) == -1)
 				reg_free(r);
+			else
+				reg_add_companion(r);
 		}
 		if (set)
 			fdobj_put(&set->hdr);
@@ -306,7 +345,7 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	struct fdobj *o = fdtable_get(fd);
 	struct epset *set = NULL;
-	struct epreg *r = NULL, *p;
+	struct epreg *r = NULL;
 	int rv = -1;
 
 	if (o == NULL && op == EPOLL_CTL_ADD)
@@ -319,7 +358,7 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	set = set_get(epfd, o != NULL && op == EPOLL_CTL_ADD);
 	if (set)
 		r = reg_find(set, fd, 0);
-	if (r == NULL && (o == NULL || op != EPOLL_CTL_ADD)) {
+	if (r == NULL && (o == NULL || op != EPOLL_CTL_ADD || set == NULL)) {
 		rv = REAL(epoll_ctl)(epfd, op, fd, ev);
 		/* Only worth remembering where a rule could make fd ours later. */
 		if (o == NULL && (rv == 0 || op == EPOLL_CTL_DEL) && shim_config()->nrules > 0)
@@ -352,15 +391,7 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			errno = e;
 			break;
 		}
-		if (o->kind == FD_LISTENER && listener_pollfd((struct listener *)o) >= 0 &&
-		    (p = reg_new(set, fd, NULL)) != NULL) {
-			p->owner = r;
-			r->pfdreg = p;
-			if (reg_arm(p, EPOLL_CTL_ADD) == -1) {
-				r->pfdreg = NULL;
-				reg_free(p);
-			}
-		}
+		reg_add_companion(r);
 		rv = 0;
 		break;
 	case EPOLL_CTL_MOD:
@@ -415,6 +446,20 @@ epollset_note_buffered(struct session *s)
 	epollset_note_ready(&s->hdr);
 }
 
+void
+epollset_rearm(struct fdobj *o)
+{
+	struct epreg *r;
+
+	if (o->regs == NULL)
+		return;
+	pthread_mutex_lock(&ep_lock);
+	for (r = o->regs; r; r = r->onext)
+		if (!r->disarmed)
+			reg_arm(r, EPOLL_CTL_MOD);
+	pthread_mutex_unlock(&ep_lock);
+}
+
 /*
  * The events the program sees for r; kr is what the kernel reported (0 for
  * a check-list entry).  ep_lock held.
@@ -462,6 +507,9 @@ reg_translate(struct epreg *r, uint32_t kr, int from_check)
 	}
 	if (s->state == SS_FAILED)
 		return (want & (EPOLLIN | EPOLLOUT)) | EPOLLERR | EPOLLHUP;
+	if ((kr & EPOLLOUT) && session_has_output(s) && session_flush_output(s) == 0 &&
+	    !(want & EPOLLOUT))
+		reg_arm(r, EPOLL_CTL_MOD);	/* all out: stop watching for room */
 	if ((want & EPOLLIN) && (from_check || (kr & (EPOLLIN | EPOLLHUP | EPOLLERR))) &&
 	    session_readable(s)) {
 		rev |= EPOLLIN;
@@ -472,16 +520,19 @@ reg_translate(struct epreg *r, uint32_t kr, int from_check)
 		rev |= EPOLLOUT;
 	rev |= kr & (EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLPRI) &
 	    (want | EPOLLERR | EPOLLHUP);
+	/* The kernel disarmed a one-shot registration for bytes the program never saw. */
+	if (rev == 0 && kr && (want & EPOLLONESHOT))
+		reg_arm(r, EPOLL_CTL_MOD);
 	return rev;
 }
 
 /* Records an event for the program, once per registration per call. */
 static int
-emit(struct epreg *r, uint32_t rev, struct epoll_event *out, int n, int max)
+emit(struct epreg *r, uint32_t rev, struct epoll_event *out, int n, int max, unsigned stamp)
 {
-	if (rev == 0 || n >= max || r->stamp == wait_stamp)
+	if (rev == 0 || n >= max || r->stamp == stamp)
 		return n;
-	r->stamp = wait_stamp;
+	r->stamp = stamp;
 	out[n].events = rev;
 	out[n].data = r->app_data;
 	if (r->app_events & EPOLLONESHOT)
@@ -489,9 +540,51 @@ emit(struct epreg *r, uint32_t rev, struct epoll_event *out, int n, int max)
 	return n + 1;
 }
 
+/* Removes events carrying our cookies; their registrations report on the next wait. */
+static int
+drop_cookies(struct epoll_event *ev, int n)
+{
+	struct epreg *r;
+	int i, k = 0;
+
+	pthread_mutex_lock(&ep_lock);
+	for (i = 0; i < n; i++) {
+		if (!is_cookie(ev[i].data.u64)) {
+			ev[k++] = ev[i];
+			continue;
+		}
+		if ((r = reg_by_cookie(ev[i].data.u64)) != NULL)
+			r->checking = 1;
+	}
+	pthread_mutex_unlock(&ep_lock);
+	return k;
+}
+
+/*
+ * epoll_pwait2 only where the program asked for it (nanoseconds): older
+ * kernels lack it, and every epoll program would break on ENOSYS.
+ */
+static int
+epoll_real_wait(int epfd, struct epoll_event *ev, int max, const struct timespec *t,
+    const sigset_t *mask, int precise)
+{
+	long ms;
+
+	if (precise && REAL(epoll_pwait2))
+		return REAL(epoll_pwait2)(epfd, ev, max, t, mask);
+	if (t == NULL)
+		ms = -1;
+	else {
+		ms = t->tv_sec * 1000 + (t->tv_nsec + 999999) / 1000000;
+		if (ms > INT_MAX)
+			ms = INT_MAX;
+	}
+	return REAL(epoll_pwait)(epfd, ev, max, (int)ms, mask);
+}
+
 int
 epollset_wait(int epfd, struct epoll_event *events, int maxevents,
-    const struct timespec *timeout, const sigset_t *sigmask)
+    const struct timespec *timeout, const sigset_t *sigmask, int precise)
 {
 	static const struct timespec zero = { 0, 0 };
 	struct epoll_event *out;
@@ -500,12 +593,15 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	struct epset *set;
 	struct epreg *r;
 	int n, i, cnt, pending, hs_ms, saved;
+	unsigned stamp;
 
-	if (!fdtable_known(epfd) || (set = set_get(epfd, 0)) == NULL)
-		return REAL(epoll_pwait2) ?
-		    REAL(epoll_pwait2)(epfd, events, maxevents, timeout, sigmask) :
-		    REAL(epoll_pwait)(epfd, events, maxevents, timeout ?
-		    (int)(timeout->tv_sec * 1000 + timeout->tv_nsec / 1000000) : -1, sigmask);
+	if (!fdtable_known(epfd) || (set = set_get(epfd, 0)) == NULL) {
+		n = epoll_real_wait(epfd, events, maxevents, timeout, sigmask, precise);
+		/* Our first registration may have raced this wait: never show a cookie. */
+		if (n > 0 && fdtable_known(epfd) && (n = drop_cookies(events, n)) == 0)
+			return epollset_wait(epfd, events, maxevents, timeout, sigmask, precise);
+		return n;
+	}
 	if (maxevents <= 0) {
 		fdobj_put(&set->hdr);
 		errno = EINVAL;
@@ -520,7 +616,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		deadline = deadline_after(timeout);
 	for (;;) {
 		pthread_mutex_lock(&ep_lock);
-		wait_stamp++;
+		stamp = ++wait_stamp;
 		cnt = 0;
 		pending = 0;
 		hs_ms = -1;
@@ -538,7 +634,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 			if (!r->checking)
 				continue;
 			r->checking = 0;
-			cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents);
+			cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents, stamp);
 			pending |= r->checking;
 		}
 		pthread_mutex_unlock(&ep_lock);
@@ -555,11 +651,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		}
 		if (cnt > 0)
 			wait_ts = &zero;
-		n = REAL(epoll_pwait2) ?
-		    REAL(epoll_pwait2)(epfd, events, maxevents - cnt, wait_ts, sigmask) :
-		    REAL(epoll_pwait)(epfd, events, maxevents - cnt, wait_ts == NULL ? -1 :
-		    (int)(wait_ts->tv_sec * 1000 + (wait_ts->tv_nsec + 999999) / 1000000),
-		    sigmask);
+		n = epoll_real_wait(epfd, events, maxevents - cnt, wait_ts, sigmask, precise);
 		if (n < 0) {
 			if (cnt > 0)
 				break;
@@ -570,18 +662,18 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		for (i = 0; i < n; i++) {
 			r = reg_by_cookie(events[i].data.u64);
 			if (r == NULL || r->set != set) {
-				if (cnt < maxevents)
+				if (!is_cookie(events[i].data.u64) && cnt < maxevents)
 					out[cnt++] = events[i];
 				continue;
 			}
-			cnt = emit(r, reg_translate(r, events[i].events, 0), out, cnt, maxevents);
+			cnt = emit(r, reg_translate(r, events[i].events, 0), out, cnt, maxevents, stamp);
 		}
 		/* A listener whose handshakes just finished is reported in this same call. */
 		for (r = set->regs; r && cnt < maxevents; r = r->snext)
 			if (r->checking && r->obj && r->obj->kind == FD_LISTENER &&
-			    r->stamp != wait_stamp) {
+			    r->stamp != stamp) {
 				r->checking = 0;
-				cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents);
+				cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents, stamp);
 			}
 		pthread_mutex_unlock(&ep_lock);
 		if (cnt > 0)
@@ -636,6 +728,18 @@ epollset_forget_fd(int fd)
 	}
 	pthread_mutex_unlock(&ep_lock);
 	fdobj_put(o);
+}
+
+void
+epollset_atfork_prepare(void)
+{
+	pthread_mutex_lock(&ep_lock);
+}
+
+void
+epollset_atfork_parent(void)
+{
+	pthread_mutex_unlock(&ep_lock);
 }
 
 void

@@ -91,6 +91,28 @@ fdtable_set(int fd, struct fdobj *o)
 	return 0;
 }
 
+struct fdobj *
+fdtable_publish(int fd, struct fdobj *o)
+{
+	_Atomic(struct fdobj *) *s;
+	struct fdobj *cur;
+
+	pthread_mutex_lock(&fdtable_lock);
+	if ((s = fdtable_slot(fd, 1)) == NULL) {
+		pthread_mutex_unlock(&fdtable_lock);
+		return NULL;
+	}
+	if ((cur = atomic_load(s)) == NULL) {
+		fdobj_hold(o);			/* the slot's */
+		atomic_fetch_add(&o->slots, 1);
+		atomic_store(s, o);
+		cur = o;
+	}
+	fdobj_hold(cur);			/* the caller's */
+	pthread_mutex_unlock(&fdtable_lock);
+	return cur;
+}
+
 int
 fdtable_clear(int fd)
 {
@@ -123,6 +145,18 @@ fdtable_foreach(void (*fn)(int, struct fdobj *, void *), void *arg)
 			if ((o = atomic_load(&c[j])) != NULL)
 				fn(i * CHUNK_SIZE + j, o, arg);
 	}
+	pthread_mutex_unlock(&fdtable_lock);
+}
+
+void
+fdtable_atfork_prepare(void)
+{
+	pthread_mutex_lock(&fdtable_lock);
+}
+
+void
+fdtable_atfork_parent(void)
+{
 	pthread_mutex_unlock(&fdtable_lock);
 }
 

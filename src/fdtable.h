@@ -25,12 +25,17 @@ int		 fdtable_known(int fd);
 struct fdobj	*fdtable_get(int fd);
 /* Puts obj at fd (taking a reference); drops what was there. */
 int		 fdtable_set(int fd, struct fdobj *);
+/* Puts o at fd unless the slot is taken; returns what is there, held. */
+struct fdobj	*fdtable_publish(int fd, struct fdobj *);
 /* Empties the slot, dropping its reference; returns 1 if it held something. */
 int		 fdtable_clear(int fd);
 /* Calls fn for every occupied slot (under the table lock; fn must not call back in). */
 void		 fdtable_foreach(void (*fn)(int fd, struct fdobj *, void *), void *arg);
 /* In a child after fork: the lock may have been held by a thread that is gone. */
 void		 fdtable_atfork_child(void);
+/* Around fork: no thread may be half-way through the table. */
+void		 fdtable_atfork_prepare(void);
+void		 fdtable_atfork_parent(void);
 
 void		 fdobj_hold(struct fdobj *);
 void		 fdobj_put(struct fdobj *);

@@ -14,7 +14,7 @@ epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
 {
 	struct timespec t = { timeout / 1000, (long)(timeout % 1000) * 1000000L };
 
-	return epollset_wait(epfd, ev, max, timeout < 0 ? NULL : &t, NULL);
+	return epollset_wait(epfd, ev, max, timeout < 0 ? NULL : &t, NULL, 0);
 }
 
 HOOK int
@@ -22,12 +22,12 @@ epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset
 {
 	struct timespec t = { timeout / 1000, (long)(timeout % 1000) * 1000000L };
 
-	return epollset_wait(epfd, ev, max, timeout < 0 ? NULL : &t, mask);
+	return epollset_wait(epfd, ev, max, timeout < 0 ? NULL : &t, mask, 0);
 }
 
 HOOK int
 epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *t,
     const sigset_t *mask)
 {
-	return epollset_wait(epfd, ev, max, t, mask);
+	return epollset_wait(epfd, ev, max, t, mask, 1);
 }

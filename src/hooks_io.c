@@ -9,6 +9,7 @@
 #include "hooks.h"
 #include "readiness.h"
 #include "real.h"
+#include "shim.h"
 
 #define SENDFILE_CHUNK	65536
 
@@ -48,6 +49,8 @@ do_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 	}
 	r = session_send(s, iov, iovcnt, flags);
 	e = errno;
+	if (s->hdr.regs != NULL && session_has_output(s))
+		epollset_rearm(&s->hdr);
 	fdobj_put(&s->hdr);
 	errno = e;
 	return r;
@@ -128,6 +131,25 @@ send(int fd, const void *buf, size_t len, int flags)
 	return s ? do_send(s, &iov, 1, flags) : REAL(send)(fd, buf, len, flags);
 }
 
+/*
+ * TCP Fast Open connects and sends in one call: to a matched destination the
+ * data would leave in the SYN, in plaintext.  Connect through our hook
+ * instead; the data follows through the session (or EINPROGRESS, as a
+ * non-blocking Fast Open without a cookie would say).
+ */
+static struct session *
+fastopen_connect(int fd, const struct sockaddr *addr, socklen_t alen, int *err)
+{
+	*err = 0;
+	if (addr == NULL || shim_client_rule(fd, addr, alen) == NULL)
+		return NULL;
+	if (connect(fd, addr, alen) == -1) {
+		*err = errno;
+		return NULL;
+	}
+	return hook_session(fd);
+}
+
 /* A connected TCP socket ignores the destination address. */
 HOOK ssize_t
 sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
@@ -135,7 +157,16 @@ sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *ad
 {
 	struct session *s = hook_session(fd);
 	struct iovec iov = { (void *)buf, len };
+	int err;
 
+	if (s == NULL && (flags & MSG_FASTOPEN)) {
+		s = fastopen_connect(fd, addr, alen, &err);
+		if (err) {
+			errno = err;
+			return -1;
+		}
+		flags &= ~MSG_FASTOPEN;
+	}
 	return s ? do_send(s, &iov, 1, flags) : REAL(sendto)(fd, buf, len, flags, addr, alen);
 }
 
@@ -156,7 +187,16 @@ HOOK ssize_t
 sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct session *s = hook_session(fd);
+	int err;
 
+	if (s == NULL && (flags & MSG_FASTOPEN)) {
+		s = fastopen_connect(fd, msg->msg_name, msg->msg_namelen, &err);
+		if (err) {
+			errno = err;
+			return -1;
+		}
+		flags &= ~MSG_FASTOPEN;
+	}
 	return s ? do_send(s, msg->msg_iov, (int)msg->msg_iovlen, flags) :
 	    REAL(sendmsg)(fd, msg, flags);
 }
@@ -204,9 +244,9 @@ sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 	unsigned int i;
 	ssize_t r;
 
-	if (s == NULL)
+	if (s == NULL && !(flags & MSG_FASTOPEN))
 		return REAL(sendmmsg)(fd, v, n, flags);
-	fdobj_put(&s->hdr);
+	fdobj_put(s ? &s->hdr : NULL);
 	for (i = 0; i < n; i++) {
 		if ((r = sendmsg(fd, &v[i].msg_hdr, flags)) < 0)
 			return i > 0 ? (int)i : -1;
@@ -272,6 +312,8 @@ sendfile(int out, int in, off_t *off, size_t count)
 		return REAL(sendfile)(out, in, off, count);
 	r = sendfile_emulated(s, out, in, off, count);
 	e = errno;
+	if (s->hdr.regs != NULL && session_has_output(s))
+		epollset_rearm(&s->hdr);
 	fdobj_put(&s->hdr);
 	errno = e;
 	return r;

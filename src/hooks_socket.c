@@ -18,13 +18,15 @@ connect_again(struct session *s)
 {
 	int r = session_step(s);
 
+	/* A blocking retry (after EINTR) waits for the outcome, as the kernel's does. */
+	if (r != STEP_DONE && r != STEP_FAILED && !(REAL(fcntl)(s->fd, F_GETFL) & O_NONBLOCK))
+		return session_handshake_blocking(s);
 	if (r == STEP_DONE)
 		errno = EISCONN;
 	else if (r == STEP_FAILED) {
 		session_take_error(s);
 		errno = s->err;
-	}
-	else
+	} else
 		errno = EALREADY;
 	return -1;
 }
@@ -47,17 +49,31 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if ((rule = shim_client_rule(fd, sa, len)) == NULL)
 		return REAL(connect)(fd, sa, len);
 	r = REAL(connect)(fd, sa, len);
-	if (r == -1 && errno != EINPROGRESS)
+	/*
+	 * Interrupted or already under way, the kernel goes on connecting: the
+	 * socket is ours from here, or the program's next write is plaintext.
+	 */
+	e = errno;
+	if (r == -1 && e != EINPROGRESS && e != EINTR && e != EALREADY && e != EISCONN)
 		return -1;
-	if ((s = session_new(fd, rule, shim_ctx(rule), 0, sa, len, r == -1)) == NULL ||
-	    fdtable_set(fd, &s->hdr) == -1) {
-		/* Never let the socket carry plaintext. */
-		REAL(shutdown)(fd, SHUT_RDWR);
+	if ((s = session_new(fd, rule, shim_ctx(rule), 0, sa, len, r == -1)) == NULL) {
+		REAL(shutdown)(fd, SHUT_RDWR);	/* never plaintext */
 		errno = ENOBUFS;
 		return -1;
 	}
 	fdobj_hold(&s->hdr);
+	if (fdtable_set(fd, &s->hdr) == -1) {
+		REAL(shutdown)(fd, SHUT_RDWR);
+		fdobj_put(&s->hdr);
+		errno = ENOBUFS;
+		return -1;
+	}
 	epollset_adopt(fd, &s->hdr);
+	if (r == -1 && e != EINPROGRESS) {
+		fdobj_put(&s->hdr);
+		errno = e;
+		return -1;
+	}
 	if (r == -1 || (REAL(fcntl)(fd, F_GETFL) & O_NONBLOCK)) {
 		r = session_step(s);
 		if (r == STEP_DONE)
@@ -120,17 +136,21 @@ accept(int fd, struct sockaddr *addr, socklen_t *alen)
 	return accept4(fd, addr, alen, 0);
 }
 
+/* close_notify first; a non-blocking caller's FIN may follow the records still queued. */
 HOOK int
 shutdown(int fd, int how)
 {
 	struct session *s = hook_session(fd);
+	int now = 1;
 
 	if (s != NULL) {
 		if (how == SHUT_WR || how == SHUT_RDWR)
-			session_shutdown_write(s);
+			now = session_shutdown_write(s);
 		fdobj_put(&s->hdr);
 	}
-	return REAL(shutdown)(fd, how);
+	if (now)
+		return REAL(shutdown)(fd, how);
+	return how == SHUT_RDWR ? REAL(shutdown)(fd, SHUT_RD) : 0;
 }
 
 /* SO_ERROR reports a failed handshake of a non-blocking connect, once. */

@@ -16,6 +16,7 @@
 #include "session.h"
 
 #define TAKE_MAX	64	/* connections taken from the kernel per call */
+#define PENDING_MAX	4096	/* handshakes in flight; more wait in the kernel's backlog */
 
 static void
 q_push(struct session **head, struct session **tail, struct session *s)
@@ -197,6 +198,10 @@ listener_take_one(struct listener *l)
 	socklen_t len = sizeof(ss);
 	int fd;
 
+	if (l->npending >= PENDING_MAX) {
+		errno = EAGAIN;
+		return -1;
+	}
 	fd = REAL(accept4)(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd >= 0)
 		listener_add(l, fd, (struct sockaddr *)&ss, len);

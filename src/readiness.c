@@ -46,6 +46,8 @@ session_revents(struct session *s, short events, short kr, int hint)
 	}
 	if (s->state == SS_FAILED)
 		return (short)((events & (POLLIN | POLLOUT)) | POLLERR | POLLHUP);
+	if ((kr & POLLOUT) && session_has_output(s))
+		session_flush_output(s);
 	if ((events & POLLIN) && (hint || (kr & (POLLIN | POLLHUP | POLLERR))) &&
 	    session_readable(s))
 		rev |= POLLIN;
@@ -63,7 +65,7 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 	struct timespec deadline = { 0, 0 }, left = { 0, 0 };
 	struct pollfd *work = NULL;
 	struct fdobj **objs = NULL;
-	nfds_t i, cnt, nx = 0;
+	nfds_t i, cnt;
 	int *hint = NULL, r, out = -1, step;
 
 	for (i = 0; i < n; i++)
@@ -108,15 +110,23 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 						if (hs_ms < 0 || ms < hs_ms)
 							hs_ms = ms + 1;
 					}
-				} else if ((fds[i].events & POLLIN) && session_readable_now(s))
-					hint[i] = immediate = 1;
+				} else {
+					if ((fds[i].events & POLLIN) && session_readable_now(s))
+						hint[i] = immediate = 1;
+					/* Records the kernel has not taken yet go out when it can. */
+					if (session_has_output(s))
+						work[i].events |= POLLOUT;
+				}
 			} else if (o->kind == FD_LISTENER) {
 				struct listener *l = (struct listener *)o;
 				if (listener_nready(l) > 0)
 					hint[i] = immediate = 1;
+				hint[i] &= 1;
 				if ((work[cnt].fd = listener_pollfd(l)) >= 0) {
 					work[cnt].events = POLLIN;
 					work[cnt].revents = 0;
+					/* Remember where its companion sits. */
+					hint[i] |= (int)(cnt << 1);
 					cnt++;
 				}
 			}
@@ -135,7 +145,6 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 		if (r < 0)
 			goto out;
 		out = 0;
-		nx = n;
 		for (i = 0; i < n; i++) {
 			struct fdobj *o = objs[i];
 			short kr = work[i].revents;
@@ -149,7 +158,7 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 				struct listener *l = (struct listener *)o;
 				if (kr & POLLIN)
 					listener_take(l);
-				if (nx < cnt && work[nx++].revents)
+				if ((hint[i] >> 1) && work[hint[i] >> 1].revents)
 					listener_service(l);
 				fds[i].revents = (short)((listener_nready(l) > 0 ? (fds[i].events & POLLIN) : 0) |
 				    (kr & (POLLERR | POLLHUP | POLLNVAL)));

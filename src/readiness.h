@@ -17,13 +17,18 @@ int	readiness_select(int nfds, fd_set *, fd_set *, fd_set *, struct timespec *tv
 	    const sigset_t *);
 
 int	epollset_ctl(int epfd, int op, int fd, struct epoll_event *);
+/* precise: the caller used epoll_pwait2 (nanosecond timeout). */
 int	epollset_wait(int epfd, struct epoll_event *, int maxevents,
-	    const struct timespec *, const sigset_t *);
+	    const struct timespec *, const sigset_t *, int precise);
 struct fdobj;
 /* Readiness the kernel cannot show (bytes left after a read, connections
  * queued after an accept): epoll waiters must still hear of it. */
 void	epollset_note_ready(struct fdobj *);
 void	epollset_note_buffered(struct session *);
+/* What o needs from the kernel changed (records queued): registrations follow. */
+void	epollset_rearm(struct fdobj *);
+void	epollset_atfork_prepare(void);
+void	epollset_atfork_parent(void);
 void	epollset_atfork_child(void);
 /* fd just became a session or listener: its existing epoll registrations become ours. */
 void	epollset_adopt(int fd, struct fdobj *);

@@ -99,6 +99,10 @@ session_flush(struct session *s)
 {
 	ssize_t n;
 
+	if (s->closed) {
+		s->wr_err = EBADF;
+		return -1;
+	}
 	while (s->woff < s->wlen) {
 		n = REAL(send)(s->fd, s->wbuf + s->woff, s->wlen - s->woff,
 		    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -116,6 +120,11 @@ session_flush(struct session *s)
 	free(s->wbuf);
 	s->wbuf = NULL;
 	s->wlen = s->woff = s->wcap = 0;
+	if (s->shut_pending) {
+		/* The FIN follows the last byte, as the kernel's would. */
+		s->shut_pending = 0;
+		REAL(shutdown)(s->fd, SHUT_WR);
+	}
 	return 0;
 }
 
@@ -461,6 +470,10 @@ session_ready_locked(struct session *s, int flags)
 		pthread_mutex_unlock(&s->lock);
 		r = wait_fd(s->fd, (short)r, ms_until(&s->deadline));
 		pthread_mutex_lock(&s->lock);
+		if (s->closed) {
+			errno = EBADF;
+			return -1;
+		}
 		if (r == -1 && errno == EAGAIN && s->state != SS_OPEN) {
 			pthread_mutex_unlock(&s->lock);
 			session_fail_timeout(s);
@@ -559,12 +572,17 @@ session_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 {
 	size_t total = 0, want = 0, got, off = 0;
 	ssize_t rv = -1;
-	int i = 0, r, e, ms;
+	int i = 0, r, e, ms, fd;
+	short ev;
 
 	for (r = 0; r < iovcnt; r++)
 		want += iov[r].iov_len;
 	pthread_mutex_lock(&s->lock);
 	s->used = 1;
+	if (s->closed) {
+		errno = EBADF;
+		goto out;
+	}
 	if (session_ready_locked(s, flags) == -1)
 		goto out;
 	if (want == 0) {
@@ -615,9 +633,16 @@ session_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 				goto out;
 			}
 			ms = rcvtimeo_ms(s->fd);
+			/* Our own records still waiting for the kernel go out meanwhile. */
+			ev = (short)(POLLIN | (s->wlen ? POLLOUT : 0));
+			fd = s->fd;
 			pthread_mutex_unlock(&s->lock);
-			r = wait_fd(s->fd, POLLIN, ms);
+			r = wait_fd(fd, ev, ms);
 			pthread_mutex_lock(&s->lock);
+			if (s->closed) {
+				errno = EBADF;
+				goto out;
+			}
 			if (r == -1) {
 				if (errno == EINTR && signals_restart())
 					continue;
@@ -680,14 +705,20 @@ iov_gather(const struct iovec *iov, int iovcnt, size_t pos, unsigned char *buf,
 	return n;
 }
 
+/*
+ * Like the kernel's send buffer: bytes SSL_write took count as written; the
+ * records they became wait in wbuf (at most one batch beyond what the kernel
+ * holds) and go out on the next call, from readiness translation, or at close.
+ * A non-blocking caller gets EAGAIN only when nothing could be taken.
+ */
 ssize_t
 session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 {
 	unsigned char chunk[RECORD_MAX];
 	const unsigned char *p;
-	size_t total = 0, done = 0, batch, n, wrote, inflight = 0;
+	size_t total = 0, done = 0, batch, n, wrote;
 	ssize_t rv = -1;
-	int f, r, i;
+	int f, r, i, nonblock = -1;
 
 	for (i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
@@ -697,46 +728,40 @@ session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 	s->used = 1;
 	if (session_ready_locked(s, flags) == -1)
 		goto out;
-	if (s->wr_err || s->shut_wr) {
+	if (s->wr_err || s->shut_wr || s->closed) {
 		pthread_mutex_unlock(&s->lock);
-		return session_write_error(s->wr_err ? s->wr_err : EPIPE, flags);
+		return session_write_error(s->closed ? EBADF : s->wr_err ? s->wr_err : EPIPE, flags);
 	}
 	for (;;) {
-		/* Whatever is queued goes first: a short write's tail, or protocol bytes. */
-		while ((f = session_flush(s)) == POLLOUT) {
-			r = -1;
-			if (!app_nonblocking(s->fd, flags)) {
-				pthread_mutex_unlock(&s->lock);
-				r = wait_fd(s->fd, POLLOUT, -1);
-				pthread_mutex_lock(&s->lock);
-				if (r == -1 && errno == EINTR && signals_restart())
-					r = 0;
-			} else
-				errno = EAGAIN;
-			if (r == -1) {
-				/* Our records hold these bytes now: the retry owes them. */
-				if (inflight)
-					s->wpend = inflight;
-				if (done > 0)
-					rv = (ssize_t)done;
-				goto out;
-			}
-		}
-		if (f == -1) {
-			if (done > 0) {
-				rv = (ssize_t)done;
-				goto out;
-			}
+		if ((f = session_flush(s)) == -1) {
+			if (done > 0)
+				break;
 			pthread_mutex_unlock(&s->lock);
 			return session_write_error(s->wr_err, flags);
 		}
-		if (inflight) {
-			done += inflight;
-			inflight = 0;
-		} else if (s->wpend) {
-			/* The program retried the short write whose tail just went out. */
-			done += s->wpend < total - done ? s->wpend : total - done;
-			s->wpend = 0;
+		if (f == POLLOUT) {
+			if (nonblock == -1)
+				nonblock = app_nonblocking(s->fd, flags);
+			if (nonblock) {
+				if (done > 0)
+					break;
+				errno = EAGAIN;
+				goto out;
+			}
+			/* Blocking: the caller expects its bytes on their way when we return. */
+			pthread_mutex_unlock(&s->lock);
+			r = wait_fd(s->fd, POLLOUT, -1);
+			pthread_mutex_lock(&s->lock);
+			if (s->closed) {
+				errno = EBADF;
+				r = -1;
+			}
+			if (r == -1 && (s->closed || !(errno == EINTR && signals_restart()))) {
+				if (done > 0)
+					break;
+				goto out;
+			}
+			continue;
 		}
 		if (done >= total)
 			break;
@@ -750,20 +775,21 @@ session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 			if (SSL_write_ex(s->ssl, p, n, &wrote) != 1) {
 				char why[256], peer[64];
 				session_reason(s, 0, why, sizeof(why));
-				ERR_pop_to_mark();
 				log_info("closed rule=%s peer=%s reason=\"write: %s\"", s->rule->name,
 				    session_peerstr(s, peer, sizeof(peer)), why);
 				s->wr_err = s->bio_errno ? s->bio_errno : EPIPE;
-				if (done > 0)
-					rv = (ssize_t)done;
-				else
-					errno = s->wr_err;
-				goto out;
+				break;
 			}
 			batch += wrote;
 		}
 		ERR_pop_to_mark();
-		inflight = batch;
+		done += batch;
+		if (s->wr_err) {
+			if (done > 0)
+				break;
+			errno = s->wr_err;
+			goto out;
+		}
 	}
 	rv = (ssize_t)done;
  out:
@@ -772,21 +798,65 @@ session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 }
 
 int
+session_has_output(struct session *s)
+{
+	return __atomic_load_n(&s->wlen, __ATOMIC_RELAXED) != 0;
+}
+
+int
+session_flush_output(struct session *s)
+{
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = session_flush(s);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* Waits, without the lock, until wbuf is empty or ms pass; s->lock held. */
+static void
+session_drain_locked(struct session *s, int ms)
+{
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L }, d;
+	int fd;
+
+	d = deadline_after(&t);
+	while (session_flush(s) == POLLOUT && (ms = ms_until(&d)) > 0) {
+		fd = s->fd;
+		pthread_mutex_unlock(&s->lock);
+		wait_fd(fd, POLLOUT, ms);
+		pthread_mutex_lock(&s->lock);
+	}
+}
+
+/*
+ * close_notify, then the FIN once every record is out.  Returns 1 if the
+ * caller may shut the socket's write side now, 0 if the FIN was deferred
+ * behind records the kernel has not taken (non-blocking callers).
+ */
+int
 session_shutdown_write(struct session *s)
 {
+	int now = 1;
+
 	pthread_mutex_lock(&s->lock);
-	if (s->state == SS_OPEN && !s->shut_wr && !s->wr_err) {
+	if (s->state == SS_OPEN && !s->shut_wr && !s->wr_err && !s->closed) {
 		ERR_set_mark();
 		SSL_shutdown(s->ssl);
 		ERR_pop_to_mark();
 		s->shut_wr = 1;
-		/* A blocking program expects its data gone when shutdown returns. */
-		while (session_flush(s) == POLLOUT)
-			if (wait_fd(s->fd, POLLOUT, 1000) == -1 && errno == EAGAIN)
-				break;
-	}
+		if (session_flush(s) == POLLOUT) {
+			if (app_nonblocking(s->fd, 0)) {
+				s->shut_pending = 1;
+				now = 0;
+			} else
+				session_drain_locked(s, 1000 * s->rule->handshake_timeout);
+		}
+	} else if (s->shut_pending)
+		now = 0;
 	pthread_mutex_unlock(&s->lock);
-	return 0;
+	return now;
 }
 
 void
@@ -799,9 +869,13 @@ session_close(struct session *s)
 		ERR_set_mark();
 		SSL_shutdown(s->ssl);
 		ERR_pop_to_mark();
-		session_flush(s);
 	}
 	s->shut_wr = 1;
+	/* The kernel would still deliver what was written; so do we, for a while. */
+	if (!s->forked || s->used)
+		session_drain_locked(s, 1000 * s->rule->handshake_timeout);
+	/* Threads still inside a call on this session must not touch the reused fd. */
+	s->closed = 1;
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -50,8 +50,8 @@ struct session {
 	/* Ciphertext the kernel has not taken yet. */
 	unsigned char		*wbuf;
 	size_t			 wlen, woff, wcap;
-	/* Plaintext of a short write encoded in wbuf, owed to the next write. */
-	size_t			 wpend;
+	int			 shut_pending;	/* SHUT_WR waits for wbuf to drain */
+	int			 closed;	/* the fd was closed under us */
 
 	/* Listener queues (pending handshake, ready for accept). */
 	struct session		*lnext, *lprev;
@@ -76,6 +76,10 @@ int		 session_buffered(struct session *);
 ssize_t		 session_recv(struct session *, const struct iovec *, int iovcnt, int flags);
 ssize_t		 session_send(struct session *, const struct iovec *, int iovcnt, int flags);
 int		 session_shutdown_write(struct session *);
+/* Records wait for the kernel: readiness translation must watch for POLLOUT. */
+int		 session_has_output(struct session *);
+/* Sends what waits; 0 when all is out, POLLOUT if not, -1 on error. */
+int		 session_flush_output(struct session *);
 /* The last fd naming s is being closed: close_notify if this process owns it. */
 void		 session_close(struct session *);
 /* Decrypted bytes available without blocking (FIONREAD). */

@@ -61,9 +61,19 @@ shim_atfork_child(void)
 	fdtable_foreach(shim_atfork_child_one, NULL);
 }
 
+/* Lock order as everywhere: the epoll registry, then the fd table. */
+static void
+shim_atfork_prepare(void)
+{
+	epollset_atfork_prepare();
+	fdtable_atfork_prepare();
+}
+
 static void
 shim_atfork_parent(void)
 {
+	fdtable_atfork_parent();
+	epollset_atfork_parent();
 	fdtable_foreach(shim_atfork_parent_one, NULL);
 }
 
@@ -85,7 +95,7 @@ shim_init(void)
 		if ((shim_ctxs[i] = tlsctx_new(shim_cfg, &shim_cfg->rules[i], err,
 		    sizeof(err))) == NULL)
 			shim_die(err);
-	pthread_atfork(NULL, shim_atfork_parent, shim_atfork_child);
+	pthread_atfork(shim_atfork_prepare, shim_atfork_parent, shim_atfork_child);
 	log_debug("loaded %s: %zu rules", shim_cfg->path, shim_cfg->nrules);
 }
 
@@ -134,6 +144,7 @@ shim_listener_for(int fd)
 	socklen_t len = sizeof(ss);
 	const struct rule *r;
 	struct listener *l;
+	struct fdobj *o;
 	int acc = 0, saved = errno;
 	socklen_t alen = sizeof(acc);
 
@@ -149,11 +160,14 @@ shim_listener_for(int fd)
 		errno = saved;
 		return NULL;
 	}
-	fdtable_set(fd, &l->hdr);
+	/* Another thread may have got there first: use its listener. */
 	fdobj_hold(&l->hdr);
-	log_debug("rule=%s: listening socket fd %d", r->name, fd);
+	o = fdtable_publish(fd, &l->hdr);
+	fdobj_put(&l->hdr);
+	if (o == &l->hdr)
+		log_debug("rule=%s: listening socket fd %d", r->name, fd);
 	errno = saved;
-	return &l->hdr;
+	return o;
 }
 
 const struct rule *

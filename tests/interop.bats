@@ -75,12 +75,13 @@ start_python_server() {
 }
 
 @test "shimmed curl (plaintext URL) reaches openssl s_server -Verify and presents its cert" {
+	require_shimmable_curl
 	local port; port=$(free_port)
 	bg "$BATS_TEST_TMPDIR/s_server.out" openssl s_server -accept "127.0.0.1:$port" -Verify 1 -verify_return_error \
 		-cert "$PKI/server.crt" -key "$PKI/server.key" -CAfile "$PKI/ca.crt" -www
 	wait_port "$port"
 	local c; c=$(client_conf cli "$port")
-	run shim "$c" curl -sS --max-time 15 "http://127.0.0.1:$port/"
+	run shim "$c" timeout 20 curl -sS --max-time 15 "http://127.0.0.1:$port/"
 	show
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "Ciphers supported in s_server binary"
@@ -125,9 +126,10 @@ start_python_server() {
 }
 
 @test "both ends shimmed: C server and curl with different configs" {
+	require_shimmable_curl
 	start_echo_server both -p http
 	local c; c=$(client_conf bothcli "$PORT" client2)
-	run shim "$c" curl -sS --max-time 15 "http://127.0.0.1:$PORT/both"
+	run shim "$c" timeout 20 curl -sS --max-time 15 "http://127.0.0.1:$PORT/both"
 	show
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "request: GET /both HTTP/1.1"
@@ -179,6 +181,7 @@ start_python_server() {
 }
 
 @test "shimmed curl reaches nginx with ssl_verify_client on" {
+	require_shimmable_curl
 	command -v nginx >/dev/null || skip "nginx not installed"
 	local port d=$BATS_TEST_TMPDIR/nginx; port=$(free_port)
 	mkdir -p "$d/html" "$d/tmp"
@@ -211,7 +214,7 @@ start_python_server() {
 	bg "$d/out" nginx -c "$d/nginx.conf" -p "$d"
 	wait_port "$port"
 	local c; c=$(client_conf cli "$port")
-	run shim "$c" curl -sS -i --max-time 15 "http://127.0.0.1:$port/"
+	run shim "$c" timeout 20 curl -sS -i --max-time 15 "http://127.0.0.1:$port/"
 	show
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "hello from nginx"

@@ -112,10 +112,11 @@ nb_to_socat() { # MODE CHUNK [extra nbclient flags]
 }
 
 @test "shimmed curl (non-blocking connect + poll) fetches from a shimmed epoll server" {
+	require_shimmable_curl
 	start_echo_server nbsrv -m epoll -p http
 	local c; c=$(client_conf nbcli "$PORT")
 	for i in 1 2 3; do
-		run shim "$c" curl -sS --max-time 15 "http://127.0.0.1:$PORT/n$i"
+		run shim "$c" timeout 20 curl -sS --max-time 15 "http://127.0.0.1:$PORT/n$i"
 		show
 		[ "$status" -eq 0 ]
 		assert_contains "$output" "request: GET /n$i HTTP/1.1"

@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""bench/report.py WORKDIR OUTDIR: the table of a bench/run.sh run.
+
+Reads WORKDIR/raw.txt ("KEY VALUE" per measurement, several per KEY: the median
+is kept), meta.txt ("KEY<TAB>TEXT") and failed.txt (keys that failed), prints the
+table, and writes OUTDIR/bench.csv, OUTDIR/README-table.md and WORKDIR/chart.dat
+(the data of bench/chart.gp).
+"""
+import collections
+import csv
+import math
+import os
+import statistics
+import sys
+
+W, OUT = sys.argv[1], sys.argv[2]
+
+raw = collections.defaultdict(list)
+with open(os.path.join(W, "raw.txt")) as f:
+    for line in f:
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                raw[parts[0]].append(float(parts[1]))
+            except ValueError:
+                pass
+meta = {}
+with open(os.path.join(W, "meta.txt")) as f:
+    for line in f:
+        k, _, v = line.rstrip("\n").partition("\t")
+        meta[k] = v
+failed = set()
+if os.path.exists(os.path.join(W, "failed.txt")):
+    with open(os.path.join(W, "failed.txt")) as f:
+        failed = {l.strip() for l in f if l.strip()}
+
+
+def med(key):
+    """Median of KEY's runs, or None when it has none (or one of them failed)."""
+    if key is None or not raw.get(key):
+        return None
+    return statistics.median(raw[key])
+
+
+def nruns(key):
+    return len(raw.get(key, [])) if key else 0
+
+
+def failed_key(key):
+    """The failed.txt key of a raw key (rb and rss record finer keys)."""
+    if key is None:
+        return False
+    parts = key.split(".")
+    return any(".".join(parts[:i]) in failed for i in range(1, len(parts) + 1))
+
+
+# Each row: workload, unit, better ("hi"/"lo"), raw keys of plain/stunnel/shim,
+# a reference (label, key) where the target compares against something else,
+# and the target: (text, kind, threshold) with kind
+#   plain / stunnel / ref: shim/that >= threshold (hi) ;  abs_le: shim <= threshold ;
+#   delta_le: shim - plain <= threshold ; both: (plain t1, stunnel t2) ; None: information.
+ROWS = [
+    ("bulk: iperf3 1 stream, 5 s", "Gbit/s", "hi", "bulk.plain", "bulk.stunnel", "bulk.shim",
+     None, ("≥0.6× plain, ≥2.5× stunnel", "both", (0.6, 2.5))),
+    ("redis GET -c 1", "req/s", "hi", "c1.plain.get.rps", "c1.stunnel.get.rps", "c1.shim.get.rps",
+     None, ("≥0.85× plain", "plain", 0.85)),
+    ("redis SET -c 1", "req/s", "hi", "c1.plain.set.rps", "c1.stunnel.set.rps", "c1.shim.set.rps",
+     None, ("≥0.85× plain", "plain", 0.85)),
+    ("redis GET -c 50", "req/s", "hi", "c50.plain.get.rps", "c50.stunnel.get.rps", "c50.shim.get.rps",
+     None, ("≥0.8× plain", "plain", 0.8)),
+    ("redis SET -c 50", "req/s", "hi", "c50.plain.set.rps", "c50.stunnel.set.rps", "c50.shim.set.rps",
+     None, ("≥0.8× plain", "plain", 0.8)),
+    ("p50 latency GET -c 1", "ms", "lo", "c1.plain.get.p50", "c1.stunnel.get.p50", "c1.shim.get.p50",
+     None, None),
+    ("p50 latency SET -c 1", "ms", "lo", "c1.plain.set.p50", "c1.stunnel.set.p50", "c1.shim.set.p50",
+     None, None),
+    ("p50 latency GET -c 50", "ms", "lo", "c50.plain.get.p50", "c50.stunnel.get.p50", "c50.shim.get.p50",
+     None, None),
+    ("p50 latency SET -c 50", "ms", "lo", "c50.plain.set.p50", "c50.stunnel.set.p50", "c50.shim.set.p50",
+     None, None),
+    ("conn/request: GET -k 0, full handshake", "req/s", "hi", "k0.plain.get.rps",
+     "k0.stunnel_full.get.rps", "k0.shim.get.rps", None, ("≥2× stunnel", "stunnel", 2.0)),
+    ("conn/request: GET -k 0, resumption", "req/s", "hi", "k0.plain.get.rps",
+     "k0.stunnel.get.rps", "k0.shim_resumed.get.rps", ("shim full", "k0.shim.get.rps"),
+     ("≥3× shim full", "ref", 3.0)),
+    ("handshakes/s (s_time -new)", "1/s", "hi", None, "hs.stunnel", "hs.shim",
+     ("s_server", "hs.s_server"), ("≥0.95× s_server", "ref", 0.95)),
+    (f"server RSS per idle conn ({int(meta.get('rss_n', 1000)):,})", "KiB", "lo", "rss.plain", "rss.stunnel", "rss.shim",
+     None, ("≤40 KiB", "abs_le", 40.0)),
+    ("start-up: /bin/true (preload)", "ms", "lo", "start.plain", None, "start.shim",
+     None, ("≤+2 ms over plain", "delta_le", 2.0)),
+    ("start-up: /bin/true (launcher)", "ms", "lo", "start.plain", None, "start.launcher",
+     None, None),
+]
+
+
+def fmt(v, unit):
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return v
+    if unit in ("req/s", "1/s"):
+        return f"{v:,.0f}"
+    if unit == "Gbit/s":
+        return f"{v:.2f}"
+    if unit == "ms":
+        return f"{v:.3f}"
+    return f"{v:.1f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fr(r):
+    return "—" if r is None else f"{r:.2f}×"
+
+
+table = []
+for (name, unit, better, kp, ks, kx, ref, target) in ROWS:
+    def val(k):
+        if k is None:
+            return None
+        if failed_key(k) and not raw.get(k):
+            return "ERR"
+        return med(k)
+    p, s, x = val(kp), val(ks), val(kx)
+    rv = val(ref[1]) if ref else None
+    num = lambda v: v if isinstance(v, float) else None
+    rp, rs = ratio(num(x), num(p)), ratio(num(x), num(s))
+    rr = ratio(num(x), num(rv))
+    measured, result = "", "info"
+    if target:
+        text, kind, thr = target
+        if x == "ERR" or num(x) is None:
+            result, measured = "ERR", "shim run failed"
+        elif kind == "both":
+            if rp is None or rs is None:
+                result = "ERR"
+            else:
+                result = "PASS" if rp >= thr[0] and rs >= thr[1] else "MISS"
+            measured = f"{fr(rp)} plain, {fr(rs)} stunnel"
+        elif kind in ("plain", "stunnel", "ref"):
+            r = {"plain": rp, "stunnel": rs, "ref": rr}[kind]
+            lbl = {"plain": "plain", "stunnel": "stunnel", "ref": ref[0] if ref else ""}[kind]
+            result = "ERR" if r is None else ("PASS" if r >= thr else "MISS")
+            measured = f"{fr(r)} {lbl}"
+        elif kind == "abs_le":
+            result = "PASS" if x <= thr else "MISS"
+            measured = f"{x:.1f} {unit}"
+        elif kind == "delta_le":
+            if num(p) is None:
+                result = "ERR"
+            else:
+                d = x - p
+                result = "PASS" if d <= thr else "MISS"
+                measured = f"+{d:.2f} ms" if d >= 0 else f"{d:.2f} ms"
+    else:
+        text = "—"
+    runs = max(nruns(kp), nruns(ks), nruns(kx))
+    table.append(dict(
+        workload=name, unit=unit, plain=p, stunnel=s, shim=x,
+        ref_label=ref[0] if ref else "", ref=rv,
+        shim_plain=rp, shim_stunnel=rs, shim_ref=rr,
+        target=text, measured=measured, result=result, runs=runs, better=better))
+
+# ---- console table
+hdr = ["#", "workload", "unit", "plain", "stunnel", "shim", "ref", "shim/plain",
+       "shim/stunnel", "target", "measured", "result"]
+lines = []
+for i, r in enumerate(table, 1):
+    refcell = f"{r['ref_label']} {fmt(r['ref'], r['unit'])}" if r["ref_label"] else "—"
+    lines.append([str(i), r["workload"], r["unit"], fmt(r["plain"], r["unit"]),
+                  fmt(r["stunnel"], r["unit"]), fmt(r["shim"], r["unit"]), refcell,
+                  fr(r["shim_plain"]), fr(r["shim_stunnel"]), r["target"], r["measured"] or "—",
+                  r["result"]])
+widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(hdr)]
+right = {0, 3, 4, 5, 7, 8}
+
+
+def row_text(cells):
+    return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                     for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+
+print()
+print(f"mtlsshim benchmark — {meta.get('date', '')} — {meta.get('machine', '')}")
+print(row_text(hdr))
+print(row_text(["-" * w for w in widths]))
+for l in lines:
+    print(row_text(l))
+print()
+for k in ("probe_server", "probe_client", "rss_plain", "rss_stunnel", "rss_shim",
+          "startup_tool", "params", "versions", "shim", "elapsed", "shim_log"):
+    if k in meta:
+        print(f"  {k}: {meta[k]}")
+print()
+
+# ---- CSV (numbers unformatted)
+def num_or_blank(v):
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    return f"{v:.6g}"
+
+
+with open(os.path.join(OUT, "bench.csv"), "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["workload", "unit", "plain", "stunnel", "shim", "reference", "reference_value",
+                "shim_over_plain", "shim_over_stunnel", "shim_over_reference", "target",
+                "measured", "result", "runs"])
+    for r in table:
+        w.writerow([r["workload"], r["unit"], num_or_blank(r["plain"]), num_or_blank(r["stunnel"]),
+                    num_or_blank(r["shim"]), r["ref_label"], num_or_blank(r["ref"]),
+                    num_or_blank(r["shim_plain"]), num_or_blank(r["shim_stunnel"]),
+                    num_or_blank(r["shim_ref"]), r["target"], r["measured"], r["result"], r["runs"]])
+
+# ---- markdown for the README
+md = []
+md.append("<!-- generated by bench/run.sh; paste into README.md, section Performance -->")
+md.append(f"Measured with `make bench` (runs `bash bench/run.sh`) on {meta.get('date', '?')}, "
+          f"{meta.get('machine', '?')}; {meta.get('versions', '')}; mtlsshim {meta.get('shim', '?')}. "
+          "Loopback only; *plain* is the same programs without TLS, *stunnel* puts a stunnel "
+          "client and server (verify = 2, both with certificates) between them, *shim* runs both "
+          "programs under mtlsshim. Figures are medians of the runs (iperf3 5 s each); "
+          "ratios are shim divided by the baseline.")
+md.append("")
+md.append("| workload | unit | plain | stunnel | mtlsshim | shim / plain | shim / stunnel | target | measured | |")
+md.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |")
+for r in table:
+    shim_cell = fmt(r["shim"], r["unit"])
+    meas = r["measured"] or "—"
+    if r["ref_label"]:
+        meas = f"{meas} ({r['ref_label']}: {fmt(r['ref'], r['unit'])})"
+    md.append(f"| {r['workload']} | {r['unit']} | {fmt(r['plain'], r['unit'])} | "
+              f"{fmt(r['stunnel'], r['unit'])} | {shim_cell} | {fr(r['shim_plain'])} | "
+              f"{fr(r['shim_stunnel'])} | {r['target']} | {meas} | {r['result']} |")
+md.append("")
+notes = []
+if "probe_server" in meta or "probe_client" in meta:
+    notes.append("Session resumption: " + "; ".join(
+        meta[k] for k in ("probe_server", "probe_client") if k in meta) +
+        ". The resumption row runs the shim with `BENCH_SHIM_RESUME_OPTS` (empty: what exists "
+        "today); stunnel's client resumes by default, its full-handshake row sets `sessionResume = no`.")
+for k in ("rss_plain", "rss_stunnel", "rss_shim"):
+    if k in meta:
+        notes.append(f"RSS {k[4:]}: {meta[k]}" + (" (stunnel server + redis)" if k == "rss_stunnel" else ""))
+if "startup_tool" in meta:
+    notes.append(f"Start-up: {meta['startup_tool']}; both commands run through `env`.")
+if "params" in meta:
+    notes.append(f"Parameters: {meta['params']}.")
+for n in notes:
+    md.append(f"- {n}")
+with open(os.path.join(OUT, "README-table.md"), "w") as f:
+    f.write("\n".join(md) + "\n")
+
+# ---- chart data: throughput-like rows (higher is better), ratios
+with open(os.path.join(W, "chart.dat"), "w") as f:
+    f.write("label\tshim/plain\tshim/stunnel\tshim/reference\n")
+    for r in table:
+        if r["better"] != "hi":
+            continue
+        lab = (r["workload"].replace("conn/request: ", "").replace(", full handshake", " full")
+               .replace(", resumption", " resumed").replace(": iperf3 1 stream, 5 s", "")
+               .replace("handshakes/s (s_time -new)", "handshakes/s"))
+        vals = [r["shim_plain"], r["shim_stunnel"], r["shim_ref"]]
+        f.write(lab + "\t" + "\t".join("NaN" if v is None else f"{v:.4f}" for v in vals) + "\n")

@@ -1,0 +1,569 @@
+#!/usr/bin/env bash
+# bench/run.sh: mtlsshim performance benchmark, the entry point of `make bench`.
+#
+# Every workload runs three ways in the same run, on loopback only:
+#   plain    the program pair talking plaintext TCP;
+#   stunnel  client -> stunnel client -> stunnel server -> server (verify = 2 on both,
+#            each with cert, key and CAfile), the programs themselves plaintext;
+#   shim     both programs under build/mtlsshim (a server rule and a client rule).
+# Workloads: iperf3 bulk, redis-benchmark GET/SET at -c 1 and -c 50 (and p50
+# latency), redis-benchmark -k 0 (a new connection per request) with and without
+# session resumption, TLS handshakes per second (openssl s_time -new) beside
+# openssl s_server, server RSS per idle mTLS connection (1,000 connections), and
+# the start-up cost of /bin/true with the preload.
+#
+# It installs what it lacks from Debian's packages (as root), makes a throwaway
+# EC P-256 PKI, picks free ports, starts every server itself and stops each by
+# PID. Output: one table on stdout, and under bench/results/ bench.csv, bench.png
+# and README-table.md (scratch files and logs go to bench/results/work/).
+#
+# Knobs (environment): BENCH_REPS (3) runs per short measurement, median kept;
+# BENCH_C1_REPS (5) for redis -c 1, the noisiest;
+# BENCH_IPERF_REPS (3); BENCH_REDIS_N1 (10000) and BENCH_REDIS_N50 (50000)
+# requests per test at -c 1 and -c 50; BENCH_K0_N (2000) and BENCH_K0_C (10) for
+# -k 0; BENCH_HS_TIME (4) seconds per s_time run; BENCH_RSS_N (1000);
+# BENCH_SHIM_LOG_LEVEL (warn); MTLSSHIM_BUILD (build); BENCH_SHIM_RESUME_OPTS:
+# extra top-level config lines for the "resumed" shim run (empty until the shim
+# has a session-resumption option; that run then measures what exists).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+BENCH=$ROOT/bench
+OUT=$BENCH/results
+W=$OUT/work
+B=${MTLSSHIM_BUILD:-build}
+case $B in /*) ;; *) B=$ROOT/$B ;; esac
+LIB=$B/libmtlsshim.so
+LAUNCHER=$B/mtlsshim
+
+REPS=${BENCH_REPS:-3}
+C1_REPS=${BENCH_C1_REPS:-5}
+IPERF_REPS=${BENCH_IPERF_REPS:-3}
+IPERF_TIME=5
+RB_N1=${BENCH_REDIS_N1:-10000}
+RB_N50=${BENCH_REDIS_N50:-50000}
+K0_N=${BENCH_K0_N:-2000}
+K0_C=${BENCH_K0_C:-10}
+HS_TIME=${BENCH_HS_TIME:-4}
+RSS_N=${BENCH_RSS_N:-1000}
+LOGLEVEL=${BENCH_SHIM_LOG_LEVEL:-warn}
+RESUME_OPTS=${BENCH_SHIM_RESUME_OPTS:-}
+
+T0=$EPOCHREALTIME
+
+# ---------------------------------------------------------------- helpers
+
+say() { printf '[%6.1fs] %s\n' "$(awk "BEGIN{print $EPOCHREALTIME - $T0}")" "$*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+calc() { awk "BEGIN{printf \"%.${2:-3}f\", $1}"; }
+
+# rec KEY VALUE: one raw measurement (several per KEY: the report keeps the median).
+rec() { echo "$1 $2" >> "$W/raw.txt"; }
+# meta KEY VALUE...: a fact about the run for the report.
+meta() { local k=$1; shift; printf '%s\t%s\n' "$k" "$*" >> "$W/meta.txt"; }
+# fail KEY WHAT [LOG...]: a measurement that did not complete; the evidence goes to
+# errors.txt and stderr, and the table shows ERR for KEY.
+fail() {
+	local key=$1 what=$2 f
+	shift 2
+	{
+		printf '== %s: %s\n' "$key" "$what"
+		for f in "$@"; do
+			[ -s "$f" ] || continue
+			printf -- '-- %s (last lines)\n' "${f#"$ROOT"/}"
+			tail -n 15 "$f"
+		done
+		if [ -s "$W/logs/shim.log" ]; then
+			printf -- '-- bench/results/work/logs/shim.log (last lines)\n'
+			tail -n 10 "$W/logs/shim.log"
+		fi
+	} | tee -a "$W/errors.txt" >&2
+	echo "$key" >> "$W/failed.txt"
+}
+
+PIDS=()
+# spawn LOG CMD...: start CMD in the background, stdin from /dev/null, stdout and
+# stderr to LOG; sets SPAWNED to its PID (the program itself: the launcher execs).
+spawn() {
+	local log=$1
+	shift
+	"$@" </dev/null >"$log" 2>&1 &
+	SPAWNED=$!
+	PIDS+=("$SPAWNED")
+}
+# stop PID: TERM, up to 5 s, then KILL; reaps it.
+stop() {
+	local p=$1 i
+	kill -TERM "$p" 2>/dev/null || true
+	for i in $(seq 1 50); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+}
+cleanup() {
+	local p
+	trap - EXIT
+	for p in "${PIDS[@]}"; do
+		stop "$p"
+	done
+	PIDS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_port PORT [PID]: bounded (10 s) wait until something listens on 127.0.0.1:PORT.
+wait_port() {
+	local i
+	for i in $(seq 1 100); do
+		[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
+		if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
+			break
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# wait_line FILE ERE SECONDS PID: bounded wait for ERE in FILE while PID lives.
+wait_line() {
+	local i n=$(($3 * 10))
+	for i in $(seq 1 "$n"); do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$4" 2>/dev/null || { grep -Eq -- "$2" "$1" 2>/dev/null; return; }
+		sleep 0.1
+	done
+	return 1
+}
+
+vmrss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# ---------------------------------------------------------------- dependencies
+
+install_deps() {
+	local pkgs="iperf3 redis-server redis-tools stunnel4 gnuplot-nox openssl python3 procps iproute2 coreutils"
+	local missing=() p want_hf=0
+	for p in $pkgs; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	command -v hyperfine >/dev/null 2>&1 || want_hf=1
+	[ ${#missing[@]} -eq 0 ] && [ $want_hf = 0 ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		[ ${#missing[@]} -eq 0 ] && return 0    # hyperfine is optional
+		die "missing packages: ${missing[*]}; run as root or install them"
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	say "apt-get update (missing: ${missing[*]:-none}${want_hf:+, hyperfine?})"
+	apt-get update -qq
+	if [ $want_hf = 1 ]; then
+		if apt-cache policy hyperfine 2>/dev/null | grep -Eq 'Candidate: [^( ]'; then
+			missing+=(hyperfine)
+		else
+			say "hyperfine is not available here: start-up is timed with a bash loop"
+		fi
+	fi
+	[ ${#missing[@]} -eq 0 ] && return 0
+	say "installing: ${missing[*]}"
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ---------------------------------------------------------------- setup
+
+install_deps
+if [ ! -f "$LIB" ] || [ ! -x "$LAUNCHER" ]; then
+	say "building (make all)"
+	make -C "$ROOT" -s all
+fi
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+
+rm -rf "$W"
+mkdir -p "$W/logs" "$W/pki" "$W/bin"
+# A snapshot of the build under test, so that a rebuild during the run changes nothing
+# (the launcher loads the libmtlsshim.so that sits beside it).
+cp "$LIB" "$LAUNCHER" "$W/bin/"
+BUILT="$(sha256sum "$LIB" | cut -c1-12), built $(date -u -r "$LIB" '+%Y-%m-%d %H:%M UTC')"
+LIB=$W/bin/libmtlsshim.so
+LAUNCHER=$W/bin/mtlsshim
+: > "$W/raw.txt"
+: > "$W/meta.txt"
+: > "$W/errors.txt"
+: > "$W/failed.txt"
+ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+[ "$(ulimit -n)" -ge $((2 * RSS_N + 200)) ] || die "need $((2 * RSS_N + 200)) descriptors, have $(ulimit -n)"
+
+say "throwaway PKI (EC P-256) in ${W#"$ROOT"/}/pki"
+(
+	set -e
+	cd "$W/pki"
+	ec="-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+	cat > ext.cnf <<-'CNF'
+	[srv]
+	basicConstraints = CA:FALSE
+	keyUsage = digitalSignature
+	extendedKeyUsage = serverAuth, clientAuth
+	subjectAltName = DNS:localhost, IP:127.0.0.1
+	[cli]
+	basicConstraints = CA:FALSE
+	keyUsage = digitalSignature
+	extendedKeyUsage = clientAuth, serverAuth
+	subjectAltName = DNS:client.test
+	CNF
+	# shellcheck disable=SC2086
+	openssl req -x509 $ec -keyout ca.key -out ca.crt -subj "/CN=mtlsshim bench CA" -days 2
+	for n in server client; do
+		s=srv
+		[ $n = client ] && s=cli
+		# shellcheck disable=SC2086
+		openssl req -new $ec -keyout $n.key -out $n.csr -subj "/CN=$n"
+		openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+			-extfile ext.cnf -extensions $s -out $n.crt
+	done
+) > "$W/logs/pki.log" 2>&1 || { cat "$W/logs/pki.log" >&2; die "PKI generation failed"; }
+PKI=$W/pki
+
+# Distinct free ports, all held at once while they are chosen.
+# shellcheck disable=SC2046
+set -- $("$PY" - <<'EOF'
+import socket
+socks = []
+for _ in range(15):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+)
+P_REDIS=$1 P_REDIS_SHIM=$2 P_IPERF=$3 P_IPERF_SHIM=$4
+P_ST_REDIS_S=$5 P_ST_REDIS_C=$6 P_ST_REDISFULL_C=$7 P_ST_IPERF_S=$8 P_ST_IPERF_C=$9
+P_SSERVER=${10} P_RSS_PLAIN=${11} P_RSS_ST=${12} P_RSS_ST_S=${13} P_RSS_ST_C=${14}
+P_RSS_SHIM=${15}
+set --
+
+# The shim's configuration: one server rule and one client rule per shimmed port.
+shim_conf() { # FILE EXTRA-TOP-LEVEL-LINES
+	cat > "$1" <<-EOF
+	# generated by bench/run.sh
+	log_level = "$LOGLEVEL"
+	log_file = "$W/logs/shim.log"
+	ca_file = "pki/ca.crt"
+	cert_file = "pki/server.crt"
+	key_file = "pki/server.key"
+	handshake_timeout = 10
+	$2
+	server "redis" { port = $P_REDIS_SHIM }
+	client "redis-c" { port = $P_REDIS_SHIM  host = "127.0.0.1"  cert_file = "pki/client.crt"  key_file = "pki/client.key" }
+	server "iperf" { port = $P_IPERF_SHIM }
+	client "iperf-c" { port = $P_IPERF_SHIM  host = "127.0.0.1"  cert_file = "pki/client.crt"  key_file = "pki/client.key" }
+	server "rss" { port = $P_RSS_SHIM }
+	client "rss-c" { port = $P_RSS_SHIM  host = "127.0.0.1"  cert_file = "pki/client.crt"  key_file = "pki/client.key" }
+	client "probe-c" { port = $P_SSERVER  host = "127.0.0.1"  cert_file = "pki/client.crt"  key_file = "pki/client.key" }
+	EOF
+}
+SHIMCONF=$W/shim.conf
+RESUMECONF=$W/shim-resume.conf
+STARTCONF=$W/shim-start.conf
+shim_conf "$SHIMCONF" ""
+shim_conf "$RESUMECONF" "$RESUME_OPTS"
+# Start-up: the usual both-ends configuration, one server and one client rule.
+cat > "$STARTCONF" <<-EOF
+log_level = "$LOGLEVEL"
+ca_file = "pki/ca.crt"
+cert_file = "pki/server.crt"
+key_file = "pki/server.key"
+server "redis" { port = $P_REDIS_SHIM }
+client "redis-c" { port = $P_REDIS_SHIM  host = "127.0.0.1"  cert_file = "pki/client.crt"  key_file = "pki/client.key" }
+EOF
+"$LAUNCHER" check -c "$SHIMCONF" > "$W/logs/check.log" 2>&1 || { cat "$W/logs/check.log" >&2; die "mtlsshim check failed"; }
+
+# stunnel_conf FILE client|server SERVICE ACCEPT CONNECT [EXTRA] [SERVICE ...]
+stunnel_conf() {
+	local f=$1 role=$2 cert=server
+	shift 2
+	[ "$role" = client ] && cert=client
+	{
+		echo "; generated by bench/run.sh"
+		echo "foreground = yes"
+		echo "pid ="
+		echo "syslog = no"
+		echo "debug = 4"
+		while [ $# -gt 0 ]; do
+			echo "[$1]"
+			[ "$role" = client ] && echo "client = yes"
+			echo "accept = 127.0.0.1:$2"
+			echo "connect = 127.0.0.1:$3"
+			echo "cert = $PKI/$cert.crt"
+			echo "key = $PKI/$cert.key"
+			echo "CAfile = $PKI/ca.crt"
+			echo "verify = 2"
+			[ -n "$4" ] && echo "$4"
+			shift 4
+		done
+	} > "$f"
+}
+stunnel_conf "$W/stunnel-srv.conf" server \
+	redis "$P_ST_REDIS_S" "$P_REDIS" "" \
+	iperf "$P_ST_IPERF_S" "$P_IPERF" ""
+stunnel_conf "$W/stunnel-cli.conf" client \
+	redis "$P_ST_REDIS_C" "$P_ST_REDIS_S" "" \
+	redis-full "$P_ST_REDISFULL_C" "$P_ST_REDIS_S" "sessionResume = no" \
+	iperf "$P_ST_IPERF_C" "$P_ST_IPERF_S" ""
+
+STUNNEL=$(command -v stunnel4 || command -v stunnel)
+REDIS_ARGS=(--bind 127.0.0.1 --save "" --appendonly no --protected-mode no --maxclients $((RSS_N + 1000)) --dir "$W")
+
+# start NAME PORT CMD...: spawn a server and wait until it listens; sets SPAWNED.
+start() {
+	local name=$1 port=$2
+	shift 2
+	spawn "$W/logs/$name.out" "$@"
+	wait_port "$port" "$SPAWNED" || { cat "$W/logs/$name.out" >&2; die "$name did not listen on $port"; }
+}
+
+meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+meta command "make bench (bash bench/run.sh)"
+meta machine "$(nproc) cores, $(uname -sr), $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+meta versions "$(openssl version | cut -d' ' -f1-2); $(redis-server --version | cut -d' ' -f1-3); $(iperf3 --version | head -1 | cut -d' ' -f1-2); $("$STUNNEL" -version 2>&1 | grep -m1 -o 'stunnel [0-9.]*')"
+meta shim "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet -- src 2>/dev/null || echo '+dirty'); libmtlsshim.so $BUILT"
+meta rss_n "$RSS_N"
+meta params "reps=$REPS c1_reps=$C1_REPS iperf_reps=$IPERF_REPS iperf_time=${IPERF_TIME}s redis_n1=$RB_N1 redis_n50=$RB_N50 k0_n=$K0_N k0_c=$K0_C hs_time=${HS_TIME}s rss_n=$RSS_N"
+
+say "starting servers"
+start redis-plain "$P_REDIS" redis-server --port "$P_REDIS" "${REDIS_ARGS[@]}" --logfile "$W/logs/redis-plain.log"
+start redis-shim "$P_REDIS_SHIM" "$LAUNCHER" -c "$SHIMCONF" redis-server --port "$P_REDIS_SHIM" "${REDIS_ARGS[@]}" --logfile "$W/logs/redis-shim.log"
+start iperf-plain "$P_IPERF" iperf3 -s -p "$P_IPERF" -B 127.0.0.1
+start iperf-shim "$P_IPERF_SHIM" "$LAUNCHER" -c "$SHIMCONF" iperf3 -s -p "$P_IPERF_SHIM" -B 127.0.0.1
+start stunnel-srv "$P_ST_REDIS_S" "$STUNNEL" "$W/stunnel-srv.conf"
+start stunnel-cli "$P_ST_REDIS_C" "$STUNNEL" "$W/stunnel-cli.conf"
+start s_server "$P_SSERVER" openssl s_server -accept "127.0.0.1:$P_SSERVER" -cert "$PKI/server.crt" \
+	-key "$PKI/server.key" -CAfile "$PKI/ca.crt" -Verify 2 -verify_quiet -www -quiet
+for p in "$P_ST_REDISFULL_C" "$P_ST_IPERF_C" "$P_ST_IPERF_S"; do
+	wait_port "$p" || die "stunnel does not listen on $p"
+done
+
+# Every workload: which port the client uses and whether it runs under the shim.
+port_of() { # MODE WORKLOAD
+	case $1/$2 in
+	plain/redis) echo "$P_REDIS" ;;
+	stunnel/redis) echo "$P_ST_REDIS_C" ;;
+	stunnel_full/redis) echo "$P_ST_REDISFULL_C" ;;
+	shim*/redis) echo "$P_REDIS_SHIM" ;;
+	plain/iperf) echo "$P_IPERF" ;;
+	stunnel/iperf) echo "$P_ST_IPERF_C" ;;
+	shim/iperf) echo "$P_IPERF_SHIM" ;;
+	esac
+}
+# wrap MODE: sets WRAP to the prefix that runs a client of MODE (the shim for shim modes).
+wrap() {
+	case $1 in
+	shim_resumed) WRAP=("$LAUNCHER" -c "$RESUMECONF") ;;
+	shim*) WRAP=("$LAUNCHER" -c "$SHIMCONF") ;;
+	*) WRAP=() ;;
+	esac
+}
+
+# ---------------------------------------------------------------- 1. bulk
+
+iperf_run() { # MODE REP
+	local mode=$1 log=$W/logs/iperf-$1-$2
+	wrap "$mode"
+	if ! timeout $((IPERF_TIME + 25)) "${WRAP[@]}" iperf3 -c 127.0.0.1 -p "$(port_of "$mode" iperf)" -t "$IPERF_TIME" -J \
+		> "$log.json" 2> "$log.err"; then
+		fail "bulk.$mode" "iperf3 client failed or timed out (rep $2)" "$log.err" "$log.json" "$W/logs/iperf-$mode.out"
+		return 0
+	fi
+	local g
+	if g=$("$PY" -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+if "error" in d: sys.exit(d["error"])
+print("%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' "$log.json" 2>>"$log.err"); then
+		rec "bulk.$mode" "$g"
+	else
+		fail "bulk.$mode" "iperf3 reported an error (rep $2)" "$log.err"
+	fi
+}
+
+say "1. bulk: iperf3 single stream, ${IPERF_TIME}s x $IPERF_REPS per mode"
+for r in $(seq 1 "$IPERF_REPS"); do
+	for m in plain stunnel shim; do
+		iperf_run "$m" "$r"
+	done
+done
+
+# ---------------------------------------------------------------- 2, 3. redis
+
+# rb KEY MODE REP ARGS...: one redis-benchmark run, recording KEY.MODE.{get,set}.{rps,p50}.
+rb() {
+	local key=$1 mode=$2 rep=$3 log
+	shift 3
+	log=$W/logs/rb-$key-$mode-$rep
+	wrap "$mode"
+	if ! timeout 120 "${WRAP[@]}" redis-benchmark -h 127.0.0.1 -p "$(port_of "$mode" redis)" --csv "$@" > "$log.csv" 2> "$log.err"; then
+		fail "$key.$mode" "redis-benchmark $* failed or timed out (rep $rep)" "$log.err" "$log.csv"
+		return 0
+	fi
+	local n
+	n=$(tr -d '"' < "$log.csv" | awk -F, -v k="$key.$mode" -v raw="$W/raw.txt" '
+		NR > 1 && $2 + 0 > 0 { t = tolower($1); print k "." t ".rps " $2 >> raw; print k "." t ".p50 " $5 >> raw; n++ }
+		END { print n + 0 }')
+	[ "$n" -gt 0 ] || fail "$key.$mode" "redis-benchmark $* printed no result (rep $rep)" "$log.err" "$log.csv"
+}
+
+say "2. request/response: redis-benchmark GET,SET at -c 1 (n=$RB_N1, $C1_REPS reps) and -c 50 (n=$RB_N50, $REPS reps)"
+for r in $(seq 1 "$(( C1_REPS > REPS ? C1_REPS : REPS ))"); do
+	for m in plain stunnel shim; do
+		if [ "$r" -le "$C1_REPS" ]; then rb c1 "$m" "$r" -t set,get -c 1 -n "$RB_N1"; fi
+		if [ "$r" -le "$REPS" ]; then rb c50 "$m" "$r" -t set,get -c 50 -n "$RB_N50"; fi
+	done
+done
+
+say "3. connection per request: redis-benchmark -k 0 -t get -c $K0_C -n $K0_N, $REPS reps"
+for r in $(seq 1 "$REPS"); do
+	for m in plain stunnel_full stunnel shim shim_resumed; do
+		rb k0 "$m" "$r" -t get -k 0 -c "$K0_C" -n "$K0_N"
+	done
+done
+
+# Does resumption happen? Server side: openssl s_client saves the session of a first
+# connection to the shimmed redis (PING, QUIT) and offers it on 3 more. Client side:
+# the shimmed client (resumed config) asks openssl s_server -www 4 times in a row.
+say "   resumption probes"
+rm -f "$W/sess.pem"
+n=0
+for i in 1 2 3 4; do
+	sess=()
+	[ -f "$W/sess.pem" ] && sess=(-sess_in "$W/sess.pem")
+	printf 'PING\r\nQUIT\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$P_REDIS_SHIM" -ign_eof \
+		-cert "$PKI/client.crt" -key "$PKI/client.key" -CAfile "$PKI/ca.crt" \
+		-sess_out "$W/sess.new" "${sess[@]}" > "$W/logs/probe-server-$i.out" 2>&1 || true
+	if [ -s "$W/sess.new" ]; then mv "$W/sess.new" "$W/sess.pem"; fi
+	if [ "$i" -gt 1 ] && grep -aq '^Reused,' "$W/logs/probe-server-$i.out"; then n=$((n + 1)); fi
+done
+meta probe_server "the shimmed server resumed $n of 3 offered sessions (openssl s_client -sess_in)"
+if out=$(timeout 30 "$LAUNCHER" -c "$RESUMECONF" "$PY" "$BENCH/resumeprobe.py" 127.0.0.1 "$P_SSERVER" 4 2> "$W/logs/probe-client.err"); then
+	meta probe_client "the shimmed client (resumed config) resumed ${out#reused } connections to openssl s_server"
+else
+	meta probe_client "shimmed client probe failed: $(tail -n 3 "$W/logs/probe-client.err" | tr '\n' ' ')"
+fi
+
+# ---------------------------------------------------------------- 4. handshakes
+
+hs_run() { # MODE PORT REP
+	local log=$W/logs/hs-$1-$3 t1 t2 n
+	t1=$EPOCHREALTIME
+	timeout $((HS_TIME + 20)) openssl s_time -connect "127.0.0.1:$2" -new -time "$HS_TIME" \
+		-cert "$PKI/client.crt" -key "$PKI/client.key" -CAfile "$PKI/ca.crt" > "$log" 2>&1 || true
+	t2=$EPOCHREALTIME
+	n=$(grep -Eo '^[0-9]+ connections in [0-9.]+s' "$log" | awk '{print $1; exit}')
+	if [ -n "$n" ] && [ "$n" -gt 0 ] && ! grep -q ERROR "$log"; then
+		rec "hs.$1" "$(calc "$n / ($t2 - $t1)" 1)"
+	else
+		fail "hs.$1" "openssl s_time -new against port $2 made no connection (rep $3)" "$log"
+	fi
+}
+
+say "4. handshakes/s: openssl s_time -new ${HS_TIME}s vs s_server, stunnel server, shimmed redis-server"
+for r in $(seq 1 "$REPS"); do
+	hs_run s_server "$P_SSERVER" "$r"
+	hs_run stunnel "$P_ST_REDIS_S" "$r"
+	hs_run shim "$P_REDIS_SHIM" "$r"
+done
+
+# ---------------------------------------------------------------- 5. RSS
+
+# rss_run MODE PORT CLIENTMODE SERVERPID...: KiB of server RSS per idle connection.
+rss_run() {
+	local mode=$1 port=$2 cmode=$3 log=$W/logs/rss-$1 p before=0 after=0 cpid
+	shift 3
+	wrap "$cmode"
+	if ! timeout 60 "${WRAP[@]}" "$PY" "$BENCH/rssclient.py" 127.0.0.1 "$port" 20 0 > "$log-warm.out" 2>&1; then
+		fail "rss.$mode" "warm-up client failed" "$log-warm.out"
+		return 0
+	fi
+	sleep 1
+	for p in "$@"; do before=$((before + $(vmrss "$p"))); done
+	spawn "$log.out" "${WRAP[@]}" "$PY" "$BENCH/rssclient.py" 127.0.0.1 "$port" "$RSS_N" 120
+	cpid=$SPAWNED
+	if wait_line "$log.out" '^ready' 90 "$cpid"; then
+		sleep 1
+		for p in "$@"; do after=$((after + $(vmrss "$p"))); done
+		rec "rss.$mode" "$(calc "($after - $before) / $RSS_N" 1)"
+		meta "rss_$mode" "server VmRSS ${before} KiB -> ${after} KiB with $RSS_N idle connections ($(awk '{print $3 "s to open"}' "$log.out"))"
+	else
+		fail "rss.$mode" "$RSS_N connections were not all up within 90 s" "$log.out"
+	fi
+	stop "$cpid"
+}
+
+say "5. server RSS per idle connection: $RSS_N connections, fresh servers"
+start rss-redis-plain "$P_RSS_PLAIN" redis-server --port "$P_RSS_PLAIN" "${REDIS_ARGS[@]}" --logfile "$W/logs/rss-redis-plain.log"
+rss_run plain "$P_RSS_PLAIN" plain "$SPAWNED"
+stop "$SPAWNED"
+start rss-redis-st "$P_RSS_ST" redis-server --port "$P_RSS_ST" "${REDIS_ARGS[@]}" --logfile "$W/logs/rss-redis-st.log"
+rpid=$SPAWNED
+stunnel_conf "$W/stunnel-rss-srv.conf" server rss "$P_RSS_ST_S" "$P_RSS_ST" ""
+stunnel_conf "$W/stunnel-rss-cli.conf" client rss "$P_RSS_ST_C" "$P_RSS_ST_S" ""
+start stunnel-rss-srv "$P_RSS_ST_S" "$STUNNEL" "$W/stunnel-rss-srv.conf"
+spid=$SPAWNED
+start stunnel-rss-cli "$P_RSS_ST_C" "$STUNNEL" "$W/stunnel-rss-cli.conf"
+cpid=$SPAWNED
+rss_run stunnel "$P_RSS_ST_C" plain "$spid" "$rpid"
+for p in "$cpid" "$spid" "$rpid"; do stop "$p"; done
+start rss-redis-shim "$P_RSS_SHIM" "$LAUNCHER" -c "$SHIMCONF" redis-server --port "$P_RSS_SHIM" "${REDIS_ARGS[@]}" --logfile "$W/logs/rss-redis-shim.log"
+rss_run shim "$P_RSS_SHIM" shim "$SPAWNED"
+stop "$SPAWNED"
+
+# ---------------------------------------------------------------- 6. start-up
+
+say "6. start-up: /bin/true with and without the preload"
+if ! env LD_PRELOAD="$LIB" MTLSSHIM_CONFIG="$STARTCONF" /bin/true 2> "$W/logs/start.err"; then
+	fail "start.shim" "/bin/true under the preload failed" "$W/logs/start.err"
+elif command -v hyperfine > /dev/null 2>&1; then
+	meta startup_tool "hyperfine -N, 30 warm-up + 300 runs each, median"
+	if timeout 180 hyperfine -N --style none --warmup 30 --runs 300 --export-json "$W/hyperfine.json" \
+		-n plain "env /bin/true" \
+		-n shim "env 'LD_PRELOAD=$LIB' 'MTLSSHIM_CONFIG=$STARTCONF' /bin/true" \
+		-n launcher "'$LAUNCHER' -c '$STARTCONF' /bin/true" > "$W/logs/hyperfine.out" 2>&1; then
+		"$PY" -c 'import json,sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print("start.%s %.3f" % (r["command"], r["median"] * 1000))' "$W/hyperfine.json" >> "$W/raw.txt"
+	else
+		fail "start.shim" "hyperfine failed" "$W/logs/hyperfine.out"
+	fi
+else
+	meta startup_tool "bash loop of 300 runs x $REPS, mean per run, median of the $REPS"
+	loop_ms() { # CMD...: mean ms per run over 300 runs
+		local i t1 t2
+		t1=$EPOCHREALTIME
+		for ((i = 0; i < 300; i++)); do "$@"; done
+		t2=$EPOCHREALTIME
+		calc "($t2 - $t1) * 1000 / 300"
+	}
+	for r in $(seq 1 "$REPS"); do
+		rec start.plain "$(loop_ms env /bin/true)"
+		rec start.shim "$(loop_ms env LD_PRELOAD="$LIB" MTLSSHIM_CONFIG="$STARTCONF" /bin/true)"
+		rec start.launcher "$(loop_ms "$LAUNCHER" -c "$STARTCONF" /bin/true)"
+	done
+fi
+
+# ---------------------------------------------------------------- report
+
+meta elapsed "$(calc "$EPOCHREALTIME - $T0" 0) s"
+if [ -s "$W/logs/shim.log" ]; then
+	meta shim_log "$(wc -l < "$W/logs/shim.log") lines in bench/results/work/logs/shim.log"
+fi
+cleanup
+say "report"
+"$PY" "$BENCH/report.py" "$W" "$OUT"
+if command -v gnuplot > /dev/null 2>&1; then
+	gnuplot -e "datafile='$W/chart.dat'; outfile='$OUT/bench.png'; subtitle='$(sed -n 's/^date\t//p' "$W/meta.txt")'" \
+		"$BENCH/chart.gp" 2> "$W/logs/gnuplot.err" || { cat "$W/logs/gnuplot.err" >&2; echo "bench: chart failed" >&2; }
+fi
+echo "wrote ${OUT#"$ROOT"/}/bench.csv, bench.png, README-table.md (logs in ${W#"$ROOT"/}/logs)"
+if [ -s "$W/failed.txt" ]; then
+	echo "bench: $(sort -u "$W/failed.txt" | wc -l) measurement(s) failed; evidence in ${W#"$ROOT"/}/errors.txt" >&2
+	exit 1
+fi
