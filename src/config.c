@@ -14,12 +14,27 @@
 static const char *level_names[] = { "error", "warn", "info", "debug" };
 
 /* Rule-level options; NODEFAULT so that "not given" means "inherit". */
-#define RULE_OPTS(...) { \
-	CFG_INT("port", 0, CFGF_NODEFAULT), \
+/* Options a rule inherits from the top level. */
+#define SHARED_OPTS \
 	CFG_STR("ca_file", NULL, CFGF_NODEFAULT), \
 	CFG_STR("cert_file", NULL, CFGF_NODEFAULT), \
 	CFG_STR("key_file", NULL, CFGF_NODEFAULT), \
+	CFG_STR("crl_file", NULL, CFGF_NODEFAULT), \
 	CFG_INT("handshake_timeout", 0, CFGF_NODEFAULT), \
+	CFG_STR_LIST("allow_cn", NULL, CFGF_NODEFAULT), \
+	CFG_STR_LIST("allow_dns", NULL, CFGF_NODEFAULT), \
+	CFG_STR_LIST("allow_uri", NULL, CFGF_NODEFAULT), \
+	CFG_STR_LIST("allow_ip", NULL, CFGF_NODEFAULT), \
+	CFG_STR("min_tls_version", NULL, CFGF_NODEFAULT), \
+	CFG_STR("ciphers", NULL, CFGF_NODEFAULT), \
+	CFG_STR("ciphersuites", NULL, CFGF_NODEFAULT), \
+	CFG_STR("groups", NULL, CFGF_NODEFAULT), \
+	CFG_BOOL("session_resumption", cfg_true, CFGF_NODEFAULT), \
+	CFG_BOOL("allow_expired_cert", cfg_false, CFGF_NODEFAULT)
+
+#define RULE_OPTS(...) { \
+	CFG_INT("port", 0, CFGF_NODEFAULT), \
+	SHARED_OPTS, \
 	__VA_ARGS__ \
 	CFG_END() }
 
@@ -86,10 +101,119 @@ config_dirname(const char *path)
 	return strdup(abs);
 }
 
-static const char *
-cfg_str_or(cfg_t *sec, const char *name, const char *dflt)
+/* The section that sets name: the rule, else the top level, else NULL. */
+static cfg_t *
+cfg_from(cfg_t *sec, cfg_t *top, const char *name)
 {
-	return cfg_size(sec, name) > 0 ? cfg_getstr(sec, name) : dflt;
+	if (cfg_size(sec, name) > 0)
+		return sec;
+	return cfg_size(top, name) > 0 ? top : NULL;
+}
+
+static const char *
+cfg_inherit_str(cfg_t *sec, cfg_t *top, const char *name)
+{
+	cfg_t *c = cfg_from(sec, top, name);
+
+	return c ? cfg_getstr(c, name) : NULL;
+}
+
+static int
+cfg_inherit_bool(cfg_t *sec, cfg_t *top, const char *name, int dflt)
+{
+	cfg_t *c = cfg_from(sec, top, name);
+
+	return c ? cfg_getbool(c, name) == cfg_true : dflt;
+}
+
+static char *
+strdup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int
+cfg_inherit_list(cfg_t *sec, cfg_t *top, const char *name, struct strlist *l)
+{
+	cfg_t *c = cfg_from(sec, top, name);
+	size_t i;
+
+	if (c == NULL)
+		return 0;
+	l->n = cfg_size(c, name);
+	if ((l->v = calloc(l->n, sizeof(*l->v))) == NULL)
+		return -1;
+	for (i = 0; i < l->n; i++)
+		if ((l->v[i] = strdup(cfg_getnstr(c, name, i))) == NULL)
+			return -1;
+	return 0;
+}
+
+int
+rule_has_allow(const struct rule *r)
+{
+	return r->allow_cn.n || r->allow_dns.n || r->allow_uri.n || r->nallow_ip;
+}
+
+/* Identity, protocol and resumption options of a rule. */
+static int
+config_rule_tls(struct rule *r, cfg_t *sec, cfg_t *top, const char *path,
+    const char *kname, char *err, size_t errlen)
+{
+	struct strlist ips = { NULL, 0 };
+	const char *v;
+	size_t i;
+
+	if (cfg_inherit_list(sec, top, "allow_cn", &r->allow_cn) == -1 ||
+	    cfg_inherit_list(sec, top, "allow_dns", &r->allow_dns) == -1 ||
+	    cfg_inherit_list(sec, top, "allow_uri", &r->allow_uri) == -1 ||
+	    cfg_inherit_list(sec, top, "allow_ip", &ips) == -1)
+		goto nomem;
+	if (ips.n > 0 && (r->allow_ip = calloc(ips.n, sizeof(*r->allow_ip))) == NULL)
+		goto nomem;
+	for (i = 0; i < ips.n; i++) {
+		if (cidr_parse(ips.v[i], &r->allow_ip[i]) == -1) {
+			snprintf(err, errlen, "%s: %s \"%s\": allow_ip \"%s\" is not an "
+			    "IPv4/IPv6 address or CIDR", path, kname, r->name, ips.v[i]);
+			goto fail;
+		}
+		r->nallow_ip++;
+	}
+	v = cfg_inherit_str(sec, top, "min_tls_version");
+	if (v == NULL || strcmp(v, "1.2") == 0)
+		r->min_tls_version = 12;
+	else if (strcmp(v, "1.3") == 0)
+		r->min_tls_version = 13;
+	else {
+		snprintf(err, errlen, "%s: %s \"%s\": min_tls_version \"%s\" is not "
+		    "\"1.2\" or \"1.3\"", path, kname, r->name, v);
+		goto fail;
+	}
+	r->ciphers = strdup_or_null(cfg_inherit_str(sec, top, "ciphers"));
+	r->ciphersuites = strdup_or_null(cfg_inherit_str(sec, top, "ciphersuites"));
+	r->groups = strdup_or_null(cfg_inherit_str(sec, top, "groups"));
+	if (r->kind == RULE_CLIENT && cfg_size(sec, "server_name") > 0) {
+		v = cfg_getstr(sec, "server_name");
+		if (*v == '\0') {
+			snprintf(err, errlen, "%s: %s \"%s\": server_name is empty",
+			    path, kname, r->name);
+			goto fail;
+		}
+		r->server_name = strdup(v);
+	}
+	r->session_resumption = cfg_inherit_bool(sec, top, "session_resumption", 1);
+	r->allow_expired_cert = cfg_inherit_bool(sec, top, "allow_expired_cert", 0);
+	for (i = 0; i < ips.n; i++)
+		free(ips.v[i]);
+	free(ips.v);
+	return 0;
+ nomem:
+	snprintf(err, errlen, "%s: out of memory", path);
+ fail:
+	for (i = 0; i < ips.n; i++)
+		free(ips.v[i]);
+	free(ips.v);
+	return -1;
 }
 
 static int
@@ -124,12 +248,16 @@ config_rule(struct rule *r, cfg_t *sec, enum rule_kind kind, cfg_t *top,
 		}
 		r->has_host = 1;
 	}
-	r->ca_file = config_abspath(dir, cfg_str_or(sec, "ca_file", cfg_getstr(top, "ca_file")));
-	r->cert_file = config_abspath(dir, cfg_str_or(sec, "cert_file", cfg_getstr(top, "cert_file")));
-	r->key_file = config_abspath(dir, cfg_str_or(sec, "key_file", cfg_getstr(top, "key_file")));
+	r->ca_file = config_abspath(dir, cfg_inherit_str(sec, top, "ca_file"));
+	r->cert_file = config_abspath(dir, cfg_inherit_str(sec, top, "cert_file"));
+	r->key_file = config_abspath(dir, cfg_inherit_str(sec, top, "key_file"));
+	r->crl_file = config_abspath(dir, cfg_inherit_str(sec, top, "crl_file"));
 	r->handshake_timeout = cfg_size(sec, "handshake_timeout") > 0 ?
 	    (int)cfg_getint(sec, "handshake_timeout") :
-	    (int)cfg_getint(top, "handshake_timeout");
+	    cfg_size(top, "handshake_timeout") > 0 ?
+	    (int)cfg_getint(top, "handshake_timeout") : DEFAULT_TIMEOUT;
+	if (config_rule_tls(r, sec, top, path, kname, err, errlen) == -1)
+		return -1;
 	if (r->handshake_timeout < 1 || r->handshake_timeout > 3600) {
 		snprintf(err, errlen, "%s: %s \"%s\": handshake_timeout must be "
 		    "1..3600 seconds", path, kname, r->name);
@@ -205,14 +333,12 @@ struct config *
 config_load(const char *path, char *err, size_t errlen)
 {
 	cfg_opt_t server_opts[] = RULE_OPTS();
-	cfg_opt_t client_opts[] = RULE_OPTS(CFG_STR("host", NULL, CFGF_NODEFAULT),);
+	cfg_opt_t client_opts[] = RULE_OPTS(CFG_STR("host", NULL, CFGF_NODEFAULT),
+	    CFG_STR("server_name", NULL, CFGF_NODEFAULT),);
 	cfg_opt_t opts[] = {
 		CFG_STR("log_level", "info", CFGF_NONE),
 		CFG_STR("log_file", "stderr", CFGF_NONE),
-		CFG_STR("ca_file", NULL, CFGF_NONE),
-		CFG_STR("cert_file", NULL, CFGF_NONE),
-		CFG_STR("key_file", NULL, CFGF_NONE),
-		CFG_INT("handshake_timeout", DEFAULT_TIMEOUT, CFGF_NONE),
+		SHARED_OPTS,
 		CFG_SEC("server", server_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 		CFG_SEC("client", client_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 		CFG_END()
@@ -271,7 +397,8 @@ config_load(const char *path, char *err, size_t errlen)
 	}
 	c->log_file = (strcmp(logf, "stderr") == 0 || strcmp(logf, "syslog") == 0) ?
 	    strdup(logf) : config_abspath(dir, logf);
-	c->handshake_timeout = (int)cfg_getint(cfg, "handshake_timeout");
+	c->handshake_timeout = cfg_size(cfg, "handshake_timeout") > 0 ?
+	    (int)cfg_getint(cfg, "handshake_timeout") : DEFAULT_TIMEOUT;
 	ns = cfg_size(cfg, "server");
 	nc = cfg_size(cfg, "client");
 	c->nrules = ns + nc;
@@ -304,6 +431,16 @@ config_load(const char *path, char *err, size_t errlen)
 	return rv;
 }
 
+static void
+strlist_free(struct strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
 void
 config_free(struct config *c)
 {
@@ -312,10 +449,20 @@ config_free(struct config *c)
 	if (c == NULL)
 		return;
 	for (i = 0; i < c->nrules; i++) {
-		free(c->rules[i].name);
-		free(c->rules[i].ca_file);
-		free(c->rules[i].cert_file);
-		free(c->rules[i].key_file);
+		struct rule *r = &c->rules[i];
+		free(r->name);
+		free(r->ca_file);
+		free(r->cert_file);
+		free(r->key_file);
+		free(r->crl_file);
+		strlist_free(&r->allow_cn);
+		strlist_free(&r->allow_dns);
+		strlist_free(&r->allow_uri);
+		free(r->allow_ip);
+		free(r->server_name);
+		free(r->ciphers);
+		free(r->ciphersuites);
+		free(r->groups);
 	}
 	free(c->rules);
 	free(c->path);

@@ -12,6 +12,11 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 enum rule_kind { RULE_SERVER, RULE_CLIENT };
 
+struct strlist {
+	char		**v;
+	size_t		  n;
+};
+
 struct rule {
 	enum rule_kind	 kind;
 	char		*name;
@@ -22,7 +27,21 @@ struct rule {
 	char		*cert_file;
 	char		*key_file;
 	int		 handshake_timeout;	/* seconds */
+
+	/* Who may connect: any pattern of any list; no lists, anyone the CA vouches for. */
+	struct strlist	 allow_cn, allow_dns, allow_uri;
+	struct cidr	*allow_ip;
+	size_t		 nallow_ip;
+	char		*server_name;	/* client rules: SNI and the name to verify */
+	char		*crl_file;	/* absolute, or NULL */
+	int		 min_tls_version; /* 12 or 13 */
+	char		*ciphers, *ciphersuites, *groups;	/* NULL: OpenSSL's defaults */
+	int		 session_resumption;
+	int		 allow_expired_cert;
 };
+
+/* 1 if the rule restricts peer identities at all. */
+int		 rule_has_allow(const struct rule *);
 
 struct config {
 	char		*path;		/* the file this came from */

@@ -56,7 +56,7 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 	e = errno;
 	if (r == -1 && e != EINPROGRESS && e != EINTR && e != EALREADY && e != EISCONN)
 		return -1;
-	if ((s = session_new(fd, rule, shim_ctx(rule), 0, sa, len, r == -1)) == NULL) {
+	if ((s = session_new(fd, rule, shim_holder(rule), 0, sa, len, r == -1)) == NULL) {
 		REAL(shutdown)(fd, SHUT_RDWR);	/* never plaintext */
 		errno = ENOBUFS;
 		return -1;

@@ -5,9 +5,24 @@
 #include <stddef.h>
 #include <openssl/x509.h>
 
+struct rule;
+
 /* RFC 2253 one-line subject, e.g. "CN=client,O=Example". */
 char	*identity_subject(X509 *, char *buf, size_t len);
 /* Comma-separated SANs, e.g. "DNS:a.example,IP:10.0.0.1,URI:spiffe://t/x"; "" if none. */
 char	*identity_sans(X509 *, char *buf, size_t len);
+
+/*
+ * Glob match of value against pattern: '*' matches one or more characters
+ * within a segment (not sep), '**' one or more across segments.  Returns 1
+ * on a match.  nocase folds ASCII case (DNS names, CNs).
+ */
+int	identity_glob(const char *pattern, const char *value, char sep, int nocase);
+
+/*
+ * 1 if cert is admitted by the rule's allow_cn/allow_dns/allow_uri/allow_ip
+ * lists (a rule without lists admits every certificate), else 0.
+ */
+int	identity_allowed(X509 *cert, const struct rule *);
 
 #endif

@@ -75,7 +75,7 @@ listener_destroy(struct fdobj *o)
 }
 
 struct listener *
-listener_new(int fd, const struct rule *r, SSL_CTX *ctx)
+listener_new(int fd, const struct rule *r, struct tlsholder *tls)
 {
 	struct listener *l;
 
@@ -86,7 +86,7 @@ listener_new(int fd, const struct rule *r, SSL_CTX *ctx)
 	pthread_mutex_init(&l->lock, NULL);
 	l->fd = fd;
 	l->rule = r;
-	l->ctx = ctx;
+	l->tls = tls;
 	l->pfd = l->tfd = -1;
 	return l;
 }
@@ -171,7 +171,7 @@ listener_add(struct listener *l, int fd, struct sockaddr *sa, socklen_t salen)
 	int r;
 
 	if (listener_pollfd_locked(l) < 0 ||
-	    (s = session_new(fd, l->rule, l->ctx, 1, sa, salen, 0)) == NULL) {
+	    (s = session_new(fd, l->rule, l->tls, 1, sa, salen, 0)) == NULL) {
 		log_error("rule=%s: dropping a connection: %s", l->rule->name, strerror(errno));
 		raw_close(fd);
 		return;

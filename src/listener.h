@@ -11,13 +11,14 @@
 #include "fdtable.h"
 
 struct session;
+struct tlsholder;
 
 struct listener {
 	struct fdobj		 hdr;
 	pthread_mutex_t		 lock;
 	int			 fd;
 	const struct rule	*rule;
-	SSL_CTX			*ctx;
+	struct tlsholder	*tls;
 	/* Handshakes in flight wait in an epoll set of our own, with a
 	 * timerfd for the oldest deadline, so one fd shows all their progress. */
 	int			 pfd, tfd;
@@ -26,7 +27,7 @@ struct listener {
 	int			 npending, nready;
 };
 
-struct listener	*listener_new(int fd, const struct rule *, SSL_CTX *);
+struct listener	*listener_new(int fd, const struct rule *, struct tlsholder *);
 /* The body of accept4() on a matched listening socket. */
 int		 listener_accept(struct listener *, struct sockaddr *, socklen_t *, int flags);
 /* The kernel says fd is readable: take what connections wait, without blocking. */

@@ -140,9 +140,11 @@ session_destroy(struct fdobj *o)
 }
 
 struct session *
-session_new(int fd, const struct rule *r, SSL_CTX *ctx, int is_server,
+session_new(int fd, const struct rule *r, struct tlsholder *tls, int is_server,
     const struct sockaddr *peer, socklen_t peerlen, int connecting)
 {
+	SSL_CTX *ctx;
+	char peerstr[64];
 	struct timespec timeout;
 	struct session *s;
 	BIO *bio;
@@ -150,7 +152,9 @@ session_new(int fd, const struct rule *r, SSL_CTX *ctx, int is_server,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	ERR_set_mark();
+	ctx = tlsholder_get(tls);
 	s->ssl = SSL_new(ctx);
+	SSL_CTX_free(ctx);	/* the SSL holds its own reference */
 	bio = BIO_new(bio_method);
 	if (s->ssl == NULL || bio == NULL) {
 		SSL_free(s->ssl);
@@ -166,8 +170,11 @@ session_new(int fd, const struct rule *r, SSL_CTX *ctx, int is_server,
 	SSL_set_bio(s->ssl, bio, bio);
 	if (is_server)
 		SSL_set_accept_state(s->ssl);
-	else
+	else {
 		SSL_set_connect_state(s->ssl);
+		tlsholder_client_prepare(tls, s->ssl, peer && peerlen ?
+		    sockaddr_str(peer, peerstr, sizeof(peerstr)) : NULL);
+	}
 	s->hdr.kind = FD_SESSION;
 	s->hdr.destroy = session_destroy;
 	pthread_mutex_init(&s->lock, NULL);
@@ -214,9 +221,10 @@ session_log_result(struct session *s, const char *reason)
 	identity_subject(cert, subj, sizeof(subj));
 	identity_sans(cert, sans, sizeof(sans));
 	X509_free(cert);
-	log_info("%s rule=%s peer=%s subject=\"%s\" san=\"%s\" version=%s cipher=%s",
-	    s->is_server ? "accepted" : "connected", s->rule->name, peer, subj,
-	    sans, SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl));
+	log_info("%s rule=%s peer=%s subject=\"%s\" san=\"%s\" version=%s cipher=%s "
+	    "resumed=%s", s->is_server ? "accepted" : "connected", s->rule->name, peer,
+	    subj, sans, SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl),
+	    SSL_session_reused(s->ssl) ? "yes" : "no");
 }
 
 /* Why a handshake failed, in OpenSSL's words; also picks the errno for the caller. */
@@ -225,7 +233,12 @@ session_reason(struct session *s, int ssl_err, char *buf, size_t len)
 {
 	long v = SSL_get_verify_result(s->ssl);
 	unsigned long e = ERR_peek_last_error();
+	const char *ours = tlsctx_refusal(s->ssl);
 
+	if (ours != NULL) {
+		snprintf(buf, len, "%s", ours);
+		return ECONNREFUSED;
+	}
 	if (v != X509_V_OK) {
 		snprintf(buf, len, "certificate verify failed: %s",
 		    X509_verify_cert_error_string(v));

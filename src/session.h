@@ -59,8 +59,9 @@ struct session {
 };
 
 int		 session_global_init(void);
-/* A session over a connected (or connecting) socket; NULL on ENOMEM. */
-struct session	*session_new(int fd, const struct rule *, SSL_CTX *, int is_server,
+struct tlsholder;
+/* A session over a connected (or connecting) socket, on the rule's current context. */
+struct session	*session_new(int fd, const struct rule *, struct tlsholder *, int is_server,
 		    const struct sockaddr *peer, socklen_t peerlen, int connecting);
 
 /* The following take the session lock themselves. */

@@ -23,7 +23,7 @@
 
 static pthread_once_t	 shim_once = PTHREAD_ONCE_INIT;
 static struct config	*shim_cfg;
-static SSL_CTX		**shim_ctxs;
+static struct tlsholder	*shim_holders;
 
 /* Fail closed: one line naming the file and the problem, then exit before main(). */
 static void
@@ -56,6 +56,10 @@ shim_atfork_parent_one(int fd, struct fdobj *o, void *arg)
 static void
 shim_atfork_child(void)
 {
+	size_t i;
+
+	for (i = 0; shim_cfg && i < shim_cfg->nrules; i++)
+		pthread_mutex_init(&shim_holders[i].lock, NULL);
 	fdtable_atfork_child();
 	epollset_atfork_child();
 	fdtable_foreach(shim_atfork_child_one, NULL);
@@ -89,11 +93,11 @@ shim_init(void)
 	log_setup(shim_cfg->log_level, shim_cfg->log_file);
 	if (session_global_init() == -1)
 		shim_die("cannot set up the TLS engine");
-	if ((shim_ctxs = calloc(shim_cfg->nrules + 1, sizeof(*shim_ctxs))) == NULL)
+	if ((shim_holders = calloc(shim_cfg->nrules + 1, sizeof(*shim_holders))) == NULL)
 		shim_die("out of memory");
 	for (i = 0; i < shim_cfg->nrules; i++)
-		if ((shim_ctxs[i] = tlsctx_new(shim_cfg, &shim_cfg->rules[i], err,
-		    sizeof(err))) == NULL)
+		if (tlsholder_init(&shim_holders[i], shim_cfg, &shim_cfg->rules[i], err,
+		    sizeof(err)) == -1)
 			shim_die(err);
 	pthread_atfork(shim_atfork_prepare, shim_atfork_parent, shim_atfork_child);
 	log_debug("loaded %s: %zu rules", shim_cfg->path, shim_cfg->nrules);
@@ -115,10 +119,10 @@ shim_constructor(void)
 	shim_config();
 }
 
-SSL_CTX *
-shim_ctx(const struct rule *r)
+struct tlsholder *
+shim_holder(const struct rule *r)
 {
-	return shim_ctxs[r - shim_cfg->rules];
+	return &shim_holders[r - shim_cfg->rules];
 }
 
 static int
@@ -156,7 +160,7 @@ shim_listener_for(int fd)
 		errno = saved;
 		return NULL;
 	}
-	if ((l = listener_new(fd, r, shim_ctx(r))) == NULL) {
+	if ((l = listener_new(fd, r, shim_holder(r))) == NULL) {
 		errno = saved;
 		return NULL;
 	}

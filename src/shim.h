@@ -7,10 +7,12 @@
 
 #include "config.h"
 #include "fdtable.h"
+#include "tlsctx.h"
 
 /* Loads everything on first use; a bad config ends the process (status 78). */
 const struct config	*shim_config(void);
-SSL_CTX			*shim_ctx(const struct rule *);
+/* The rule's live TLS context (rebuilt when its files change). */
+struct tlsholder	*shim_holder(const struct rule *);
 
 /* A listening TCP socket under a server rule becomes a listener (returned held); else NULL. */
 struct fdobj		*shim_listener_for(int fd);

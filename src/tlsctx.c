@@ -1,12 +1,35 @@
-/* tlsctx.c: builds the OpenSSL context of a rule: certificate, key, CA and peer verification. */
+/* tlsctx.c: a rule's OpenSSL context: certificate, key, CA, CRL, peer verification, rotation. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "identity.h"
+#include "log.h"
 #include "tlsctx.h"
+
+#define EXPIRY_WARN_DAYS	7
+
+static int		refusal_idx = -1, peerkey_idx = -1;
+static pthread_once_t	idx_once = PTHREAD_ONCE_INIT;
+
+static void
+free_string(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	free(ptr);
+}
+
+/* Our own ex_data indexes: the program's OpenSSL use keeps its own. */
+static void
+idx_init(void)
+{
+	refusal_idx = SSL_get_ex_new_index(0, "mtlsshim refusal", NULL, NULL, free_string);
+	peerkey_idx = SSL_get_ex_new_index(0, "mtlsshim peer", NULL, NULL, free_string);
+}
 
 const char *
 tlsctx_errstr(char *buf, size_t len)
@@ -19,9 +42,62 @@ tlsctx_errstr(char *buf, size_t len)
 	return buf;
 }
 
+const char *
+tlsctx_refusal(SSL *ssl)
+{
+	pthread_once(&idx_once, idx_init);
+	return SSL_get_ex_data(ssl, refusal_idx);
+}
+
+/* Chain verified: now the leaf's identity against the rule's allow-lists. */
+static int
+verify_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tlsholder *h = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+	X509 *cert = X509_STORE_CTX_get_current_cert(x);
+	char subj[256], sans[512], *why;
+
+	if (!ok || h == NULL || X509_STORE_CTX_get_error_depth(x) != 0 ||
+	    identity_allowed(cert, h->rule))
+		return ok;
+	identity_subject(cert, subj, sizeof(subj));
+	identity_sans(cert, sans, sizeof(sans));
+	if (asprintf(&why, "identity not allowed: subject=%s san=%s", subj, sans) >= 0 &&
+	    !SSL_set_ex_data(ssl, refusal_idx, why))
+		free(why);
+	X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
+	return 0;
+}
+
+/* Keeps the client's newest session per server, for resumption. */
+static int
+new_session_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tlsholder *h = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	const char *key = SSL_get_ex_data(ssl, peerkey_idx);
+	int i, slot = -1;
+
+	if (h == NULL || key == NULL)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	for (i = 0; i < TLSCTX_CACHE; i++)
+		if (h->cache[i].sess && strcmp(h->cache[i].key, key) == 0)
+			slot = i;
+	if (slot < 0) {
+		slot = h->cache_next;
+		h->cache_next = (h->cache_next + 1) % TLSCTX_CACHE;
+	}
+	SSL_SESSION_free(h->cache[slot].sess);
+	snprintf(h->cache[slot].key, sizeof(h->cache[slot].key), "%s", key);
+	h->cache[slot].sess = sess;
+	pthread_mutex_unlock(&h->lock);
+	return 1;	/* we keep the reference */
+}
+
 /* Checks a file can be opened, so the error names errno rather than a PEM routine. */
 static int
-tlsctx_readable(const char *path, const char *cfg, const char *what,
+readable(const char *path, const char *cfg, const char *what,
     const struct rule *r, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
@@ -36,6 +112,64 @@ tlsctx_readable(const char *path, const char *cfg, const char *what,
 	return 0;
 }
 
+/* Days until cert expires (negative: expired). */
+static int
+days_left(X509 *cert)
+{
+	int days = 0, secs = 0;
+
+	ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert));
+	return days - (secs < 0);
+}
+
+static int
+tlsctx_options(SSL_CTX *ctx, const struct config *c, const struct rule *r,
+    const char *kind, char *err, size_t errlen)
+{
+	char why[256];
+
+	SSL_CTX_set_min_proto_version(ctx, r->min_tls_version == 13 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION);
+	if (r->ciphers && SSL_CTX_set_cipher_list(ctx, r->ciphers) != 1) {
+		snprintf(err, errlen, "%s: %s \"%s\": ciphers \"%s\": %s", c->path, kind,
+		    r->name, r->ciphers, tlsctx_errstr(why, sizeof(why)));
+		return -1;
+	}
+	if (r->ciphersuites && SSL_CTX_set_ciphersuites(ctx, r->ciphersuites) != 1) {
+		snprintf(err, errlen, "%s: %s \"%s\": ciphersuites \"%s\": %s", c->path,
+		    kind, r->name, r->ciphersuites, tlsctx_errstr(why, sizeof(why)));
+		return -1;
+	}
+	if (r->groups && SSL_CTX_set1_groups_list(ctx, r->groups) != 1) {
+		snprintf(err, errlen, "%s: %s \"%s\": groups \"%s\": %s", c->path, kind,
+		    r->name, r->groups, tlsctx_errstr(why, sizeof(why)));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+tlsctx_crl(SSL_CTX *ctx, const struct config *c, const struct rule *r,
+    const char *kind, char *err, size_t errlen)
+{
+	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+	X509_LOOKUP *lu;
+	char why[256];
+
+	if (r->crl_file == NULL)
+		return 0;
+	if (readable(r->crl_file, c->path, "crl_file", r, err, errlen) == -1)
+		return -1;
+	if ((lu = X509_STORE_add_lookup(st, X509_LOOKUP_file())) == NULL ||
+	    X509_load_crl_file(lu, r->crl_file, X509_FILETYPE_PEM) <= 0) {
+		snprintf(err, errlen, "%s: %s \"%s\": crl_file %s: %s", c->path, kind,
+		    r->name, r->crl_file, tlsctx_errstr(why, sizeof(why)));
+		return -1;
+	}
+	X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+	return 0;
+}
+
 SSL_CTX *
 tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errlen)
 {
@@ -43,11 +177,13 @@ tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errle
 	STACK_OF(X509_NAME) *cas;
 	SSL_CTX *ctx = NULL;
 	char why[256];
+	int days;
 
+	pthread_once(&idx_once, idx_init);
 	ERR_set_mark();
-	if (tlsctx_readable(r->ca_file, c->path, "ca_file", r, err, errlen) == -1 ||
-	    tlsctx_readable(r->cert_file, c->path, "cert_file", r, err, errlen) == -1 ||
-	    tlsctx_readable(r->key_file, c->path, "key_file", r, err, errlen) == -1)
+	if (readable(r->ca_file, c->path, "ca_file", r, err, errlen) == -1 ||
+	    readable(r->cert_file, c->path, "cert_file", r, err, errlen) == -1 ||
+	    readable(r->key_file, c->path, "key_file", r, err, errlen) == -1)
 		goto fail;
 	ctx = SSL_CTX_new(r->kind == RULE_SERVER ? TLS_server_method() : TLS_client_method());
 	if (ctx == NULL) {
@@ -55,7 +191,6 @@ tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errle
 		    c->path, kind, r->name, tlsctx_errstr(why, sizeof(why)));
 		goto fail;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	/*
 	 * A transparent byte stream: TCP FIN is EOF as it was in plaintext,
 	 * renegotiation is refused, and idle connections give their buffers back.
@@ -63,6 +198,8 @@ tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errle
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (tlsctx_options(ctx, c, r, kind, err, errlen) == -1)
+		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, r->cert_file) != 1) {
 		snprintf(err, errlen, "%s: %s \"%s\": cert_file %s: %s", c->path,
 		    kind, r->name, r->cert_file, tlsctx_errstr(why, sizeof(why)));
@@ -79,21 +216,40 @@ tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errle
 		    "cert_file %s", c->path, kind, r->name, r->key_file, r->cert_file);
 		goto fail;
 	}
+	if ((days = days_left(SSL_CTX_get0_certificate(ctx))) < 0 && !r->allow_expired_cert) {
+		snprintf(err, errlen, "%s: %s \"%s\": cert_file %s has expired (set "
+		    "allow_expired_cert = true to use it anyway)", c->path, kind, r->name,
+		    r->cert_file);
+		goto fail;
+	}
 	if (SSL_CTX_load_verify_locations(ctx, r->ca_file, NULL) != 1) {
 		snprintf(err, errlen, "%s: %s \"%s\": ca_file %s: %s", c->path,
 		    kind, r->name, r->ca_file, tlsctx_errstr(why, sizeof(why)));
 		goto fail;
 	}
+	if (tlsctx_crl(ctx, c, r, kind, err, errlen) == -1)
+		goto fail;
 	if (r->kind == RULE_SERVER) {
 		/* Tells clients such as curl which certificate to present. */
 		if ((cas = SSL_load_client_CA_file(r->ca_file)) != NULL)
 			SSL_CTX_set_client_CA_list(ctx, cas);
 		SSL_CTX_set_session_id_context(ctx, (const unsigned char *)r->name,
 		    (unsigned int)strnlen(r->name, SSL_MAX_SID_CTX_LENGTH));
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+		    verify_cb);
+		if (!r->session_resumption) {
+			SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+			SSL_CTX_set_num_tickets(ctx, 0);
+			SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		}
 	} else {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+		if (r->session_resumption) {
+			SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+			    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+			SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
+		} else
+			SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	}
 	ERR_pop_to_mark();
 	return ctx;
@@ -101,4 +257,162 @@ tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errle
 	SSL_CTX_free(ctx);
 	ERR_pop_to_mark();
 	return NULL;
+}
+
+/* ---- rotation ---- */
+
+static void
+stamp(const char *path, struct filestamp *f)
+{
+	struct stat st;
+
+	memset(f, 0, sizeof(*f));
+	if (path == NULL)
+		return;
+	if (stat(path, &st) == -1) {
+		f->missing = 1;
+		return;
+	}
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->size = st.st_size;
+	f->mtim = st.st_mtim;
+	f->ctim = st.st_ctim;
+}
+
+static void
+stamp_all(const struct rule *r, struct filestamp f[TLSCTX_FILES])
+{
+	stamp(r->ca_file, &f[0]);
+	stamp(r->cert_file, &f[1]);
+	stamp(r->key_file, &f[2]);
+	stamp(r->crl_file, &f[3]);
+}
+
+static time_t
+now_sec(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
+
+/* Warns, once a day, when our own certificate nears its end; h->lock held. */
+static void
+warn_expiry(struct tlsholder *h)
+{
+	X509 *cert = SSL_CTX_get0_certificate(h->ctx);
+	int days;
+
+	if (cert == NULL || (h->warned && now_sec() - h->warned < 86400))
+		return;
+	if ((days = days_left(cert)) <= EXPIRY_WARN_DAYS) {
+		h->warned = now_sec();
+		if (days < 0)
+			log_warn("rule=%s: cert_file %s has expired", h->rule->name,
+			    h->rule->cert_file);
+		else
+			log_warn("rule=%s: cert_file %s expires in %d days", h->rule->name,
+			    h->rule->cert_file, days);
+	}
+}
+
+int
+tlsholder_init(struct tlsholder *h, const struct config *c, const struct rule *r,
+    char *err, size_t errlen)
+{
+	memset(h, 0, sizeof(*h));
+	pthread_mutex_init(&h->lock, NULL);
+	h->cfg = c;
+	h->rule = r;
+	stamp_all(r, h->seen);
+	if ((h->ctx = tlsctx_new(c, r, err, errlen)) == NULL)
+		return -1;
+	SSL_CTX_set_app_data(h->ctx, h);
+	h->checked = now_sec();
+	warn_expiry(h);
+	return 0;
+}
+
+/*
+ * Files replaced on disk (spiffe-helper, vault agent and cert-manager
+ * rename new ones into place) give new connections a new context; open
+ * ones keep theirs.  Half-written or mismatched material is refused and
+ * the previous context stays until the files change again.  h->lock held.
+ */
+static void
+tlsholder_reload(struct tlsholder *h)
+{
+	struct filestamp now[TLSCTX_FILES];
+	char err[1024];
+	SSL_CTX *ctx;
+
+	stamp_all(h->rule, now);
+	if (memcmp(now, h->seen, sizeof(now)) == 0)
+		return;
+	memcpy(h->seen, now, sizeof(now));
+	if ((ctx = tlsctx_new(h->cfg, h->rule, err, sizeof(err))) == NULL) {
+		log_error("reload failed rule=%s: %s; keeping the previous certificate",
+		    h->rule->name, err);
+		return;
+	}
+	SSL_CTX_set_app_data(ctx, h);
+	SSL_CTX_free(h->ctx);
+	h->ctx = ctx;
+	h->warned = 0;
+	log_info("reloaded rule=%s cert_file=%s", h->rule->name, h->rule->cert_file);
+}
+
+SSL_CTX *
+tlsholder_get(struct tlsholder *h)
+{
+	SSL_CTX *ctx;
+	time_t t = now_sec();
+
+	pthread_mutex_lock(&h->lock);
+	if (t != h->checked) {
+		h->checked = t;
+		tlsholder_reload(h);
+		warn_expiry(h);
+	}
+	ctx = h->ctx;
+	SSL_CTX_up_ref(ctx);
+	pthread_mutex_unlock(&h->lock);
+	return ctx;
+}
+
+void
+tlsholder_client_prepare(struct tlsholder *h, SSL *ssl, const char *peer)
+{
+	const struct rule *r = h->rule;
+	unsigned char ip[16];
+	char *key;
+	int i;
+
+	if (r->server_name) {
+		if (inet_pton(AF_INET, r->server_name, ip) == 1 ||
+		    inet_pton(AF_INET6, r->server_name, ip) == 1)
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), r->server_name);
+		else {
+			SSL_set_tlsext_host_name(ssl, r->server_name);
+			X509_VERIFY_PARAM_set_hostflags(SSL_get0_param(ssl),
+			    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+			SSL_set1_host(ssl, r->server_name);
+		}
+	}
+	if (!r->session_resumption || peer == NULL || (key = strdup(peer)) == NULL)
+		return;
+	if (!SSL_set_ex_data(ssl, peerkey_idx, key)) {
+		free(key);
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	for (i = 0; i < TLSCTX_CACHE; i++)
+		if (h->cache[i].sess && strcmp(h->cache[i].key, peer) == 0 &&
+		    SSL_SESSION_is_resumable(h->cache[i].sess)) {
+			SSL_set_session(ssl, h->cache[i].sess);
+			break;
+		}
+	pthread_mutex_unlock(&h->lock);
 }

@@ -1,21 +1,61 @@
-/* tlsctx.h: builds the OpenSSL context of a rule: certificate, key, CA and peer verification. */
+/* tlsctx.h: a rule's OpenSSL context: certificate, key, CA, CRL, peer verification, rotation. */
 #ifndef MTLSSHIM_TLSCTX_H
 #define MTLSSHIM_TLSCTX_H
 
+#include <pthread.h>
 #include <stddef.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <openssl/ssl.h>
 
 #include "config.h"
 
 /*
  * A context presenting the rule's certificate and demanding a peer that
- * verifies against its CA (servers: a client certificate is required).
- * Every file is read now.  On error returns NULL with one line in err
- * naming the config file, the rule, the option and the file.
+ * verifies against its CA (and CRL, and allow-lists).  Every file is read
+ * now.  On error returns NULL with one line in err naming the config file,
+ * the rule, the option and the file.
  */
 SSL_CTX	*tlsctx_new(const struct config *, const struct rule *, char *err, size_t errlen);
 
 /* OpenSSL's reason for the most recent error, in words, and clears it. */
 const char *tlsctx_errstr(char *buf, size_t len);
+
+/* Why our own checks refused the peer of ssl (identity lists), or NULL. */
+const char *tlsctx_refusal(SSL *);
+
+#define TLSCTX_FILES	4	/* ca, cert, key, crl */
+#define TLSCTX_CACHE	32	/* client sessions kept per rule */
+
+struct filestamp {
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtim, ctim;
+	int		 missing;
+};
+
+/* The live context of a rule; rebuilt when its files change on disk. */
+struct tlsholder {
+	pthread_mutex_t		 lock;
+	const struct config	*cfg;
+	const struct rule	*rule;
+	SSL_CTX			*ctx;
+	struct filestamp	 seen[TLSCTX_FILES];	/* what ctx (or the last failed try) was built from */
+	time_t			 checked;		/* monotonic second of the last look */
+	time_t			 warned;		/* last expiry warning */
+	struct {
+		char		 key[64];
+		SSL_SESSION	*sess;
+	}			 cache[TLSCTX_CACHE];
+	int			 cache_next;
+};
+
+int	 tlsholder_init(struct tlsholder *, const struct config *, const struct rule *,
+	    char *err, size_t errlen);
+/* The current context, with a reference for the caller (SSL_CTX_free it). */
+SSL_CTX	*tlsholder_get(struct tlsholder *);
+/* Client side: SNI, name to verify, and a cached session for peer (e.g. "10.0.0.5:5432"). */
+void	 tlsholder_client_prepare(struct tlsholder *, SSL *, const char *peer);
 
 #endif

@@ -351,3 +351,65 @@ show() {
 	echo "output: ${output:0:3000}"
 	[ -z "${stderr:-}" ] || echo "stderr: ${stderr:0:3000}"
 }
+
+# ---------------------------------------------------------------------------------------------
+# Identity, rotation and check suites (authz.bats, rotate.bats, check.bats): extra certificates.
+# ---------------------------------------------------------------------------------------------
+
+# issue_cert DIR NAME SUBJECT EXT [DAYS] [CA] [KEY]: DIR/NAME.{crt,key} signed by DIR/CA.{crt,key}.
+#   EXT   extension lines, e.g. $'extendedKeyUsage = clientAuth\nsubjectAltName = URI:spiffe://t/x';
+#         basicConstraints = CA:FALSE is always added. "" for no further extensions.
+#   DAYS  validity (default 30); CA default "ca"; KEY "ec" (P-256, default) or "rsa:BITS".
+# The key is left mode 600.
+issue_cert() {
+	local d=$1 name=$2 subj=$3 ext=$4 days=${5:-30} ca=${6:-ca} key=${7:-ec} kopt
+	case $key in
+	ec) kopt="-newkey ec -pkeyopt ec_paramgen_curve:P-256" ;;
+	rsa:*) kopt="-newkey $key" ;;
+	*) echo "issue_cert: bad key type $key" >&2; return 1 ;;
+	esac
+	(
+	set -e
+	cd "$d"
+	printf '[x]\nbasicConstraints = CA:FALSE\n%s\n' "$ext" > "$name.ext"
+	openssl req -new $kopt -nodes -keyout "$name.key" -out "$name.csr" -subj "$subj"
+	openssl x509 -req -in "$name.csr" -CA "$ca.crt" -CAkey "$ca.key" -CAcreateserial \
+		-days "$days" -extfile "$name.ext" -extensions x -out "$name.crt"
+	chmod 600 "$name.key"
+	) >"$d/$name.log" 2>&1 || { cat "$d/$name.log" >&2; return 1; }
+}
+
+# mkcrl DIR OUT [CERT...]: writes OUT, a PEM CRL signed by DIR/ca revoking each CERT (none: an
+# empty CRL), using its own `openssl ca` database in a fresh directory beside OUT.
+mkcrl() {
+	local d=$1 out=$2; shift 2
+	local db; db=$(mktemp -d "$(dirname "$out")/cadb.XXXXXX")
+	(
+	set -e
+	: > "$db/index.txt"
+	echo 1000 > "$db/crlnumber"
+	echo 2000 > "$db/serial"
+	cat > "$db/openssl.cnf" <<-CNF
+	[ca]
+	default_ca = crl
+	[crl]
+	database = $db/index.txt
+	serial = $db/serial
+	crlnumber = $db/crlnumber
+	new_certs_dir = $db
+	certificate = $d/ca.crt
+	private_key = $d/ca.key
+	default_md = sha256
+	default_crl_days = 30
+	policy = any
+	[any]
+	commonName = supplied
+	CNF
+	local c
+	for c in "$@"; do
+		openssl ca -batch -config "$db/openssl.cnf" -revoke "$c"
+	done
+	openssl ca -batch -config "$db/openssl.cnf" -gencrl -out "$out.tmp"
+	mv "$out.tmp" "$out"
+	) >"$db/log" 2>&1 || { cat "$db/log" >&2; return 1; }
+}
