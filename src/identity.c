@@ -12,21 +12,32 @@
 #include "identity.h"
 #include "rules.h"
 
-char *
-identity_subject(X509 *cert, char *buf, size_t len)
+static char *
+name_str(X509_NAME *name, char *buf, size_t len)
 {
 	BIO *b;
 	int n;
 
 	buf[0] = '\0';
-	if (cert == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
+	if (name == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
 		return buf;
-	X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
-	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
 	n = BIO_read(b, buf, (int)len - 1);
 	buf[n > 0 ? n : 0] = '\0';
 	BIO_free(b);
 	return buf;
+}
+
+char *
+identity_subject(X509 *cert, char *buf, size_t len)
+{
+	return name_str(cert ? X509_get_subject_name(cert) : NULL, buf, len);
+}
+
+char *
+identity_issuer(X509 *cert, char *buf, size_t len)
+{
+	return name_str(cert ? X509_get_issuer_name(cert) : NULL, buf, len);
 }
 
 /* Appends "sep tag:value" to buf, dropping quotes so a log line stays parseable. */

@@ -1,5 +1,8 @@
 /* main.c: the mtlsshim launcher: run a program under the preload, or check a config. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +25,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: mtlsshim [-c FILE] [--] PROGRAM [ARGS...]\n"
-	    "       mtlsshim check [-c FILE]\n"
+	    "       mtlsshim check [-c FILE] [--json]\n"
 	    "Runs PROGRAM with its matching TCP connections wrapped in mutual TLS.\n"
 	    "FILE defaults to $MTLSSHIM_CONFIG, else " CONFIG_DEFAULT_PATH ".\n");
 	exit(EX_USAGE);
@@ -49,67 +52,343 @@ find_library(void)
 	return path;
 }
 
-static void
-print_cert(const char *what, const char *file)
-{
-	char subj[512], sans[1024], issuer[512];
-	const ASN1_TIME *na;
-	BIO *b = BIO_new_file(file, "r");
-	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-	int days = 0, secs = 0;
+#define MAXNOTES 16
 
-	BIO_free(b);
-	if (x == NULL)
+/* What check found for one rule. */
+struct report {
+	const struct rule	*r;
+	char			 subject[512], sans[1024], issuer[512];
+	char			 not_before[32], not_after[32];
+	int			 have_cert, days_left, key_matches, chains, crl_loaded, revoked;
+	char			*warnings[MAXNOTES], *errors[MAXNOTES];
+	int			 nwarn, nerr;
+};
+
+static void
+note(char **v, int *n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*n >= MAXNOTES)
 		return;
-	identity_subject(x, subj, sizeof(subj));
-	identity_sans(x, sans, sizeof(sans));
-	X509_NAME_oneline(X509_get_issuer_name(x), issuer, sizeof(issuer));
-	na = X509_get0_notAfter(x);
-	ASN1_TIME_diff(&days, &secs, NULL, na);
-	printf("    %s: subject=\"%s\" san=\"%s\" issuer=\"%s\" expires in %d days%s\n",
-	    what, subj, sans, issuer, days, days < 0 ? " (EXPIRED)" : "");
-	X509_free(x);
+	va_start(ap, fmt);
+	if (vasprintf(&v[*n], fmt, ap) >= 0)
+		(*n)++;
+	va_end(ap);
+}
+
+static void
+asn1_time_str(const ASN1_TIME *t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) == 1)
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	else
+		snprintf(buf, len, "?");
+}
+
+static X509 *
+load_chain(const char *file, STACK_OF(X509) **rest)
+{
+	BIO *b = BIO_new_file(file, "r");
+	X509 *leaf = NULL, *x;
+
+	*rest = sk_X509_new_null();
+	if (b == NULL)
+		return NULL;
+	leaf = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	while (leaf && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(*rest, x);
+	BIO_free(b);
+	ERR_clear_error();
+	return leaf;
+}
+
+static void
+check_key(struct report *rp, X509 *cert)
+{
+	const struct rule *r = rp->r;
+	struct stat st;
+	EVP_PKEY *pk;
+	BIO *b;
+	int bits, id;
+
+	if (stat(r->key_file, &st) == 0 && (st.st_mode & S_IROTH))
+		note(rp->warnings, &rp->nwarn, "key_file %s is readable by every user "
+		    "(chmod 600 it)", r->key_file);
+	if ((b = BIO_new_file(r->key_file, "r")) == NULL)
+		return;
+	pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	ERR_clear_error();
+	if (pk == NULL)
+		return;
+	rp->key_matches = cert && X509_check_private_key(cert, pk) == 1;
+	bits = EVP_PKEY_get_bits(pk);
+	id = EVP_PKEY_get_base_id(pk);
+	if (((id == EVP_PKEY_RSA || id == EVP_PKEY_DSA || id == EVP_PKEY_DH) && bits < 2048) ||
+	    (id == EVP_PKEY_EC && bits < 256))
+		note(rp->warnings, &rp->nwarn, "weak key: %s %d bits", OBJ_nid2sn(id), bits);
+	EVP_PKEY_free(pk);
+	ERR_clear_error();
+}
+
+/* Does our own certificate chain to the CA (and pass the CRL)? */
+static void
+check_chain(struct report *rp, X509 *cert, STACK_OF(X509) *rest)
+{
+	const struct rule *r = rp->r;
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *x = X509_STORE_CTX_new();
+	X509_LOOKUP *lu;
+	int err;
+
+	if (st == NULL || x == NULL || X509_STORE_load_file(st, r->ca_file) != 1)
+		goto out;
+	if (r->crl_file && (lu = X509_STORE_add_lookup(st, X509_LOOKUP_file())) != NULL &&
+	    X509_load_crl_file(lu, r->crl_file, X509_FILETYPE_PEM) > 0) {
+		rp->crl_loaded = 1;
+		X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+	}
+	if (X509_STORE_CTX_init(x, st, cert, rest) != 1)
+		goto out;
+	/* Expiry is reported on its own; the chain is what matters here. */
+	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(x), X509_V_FLAG_NO_CHECK_TIME);
+	if (X509_verify_cert(x) == 1)
+		rp->chains = 1;
+	else if ((err = X509_STORE_CTX_get_error(x)) == X509_V_ERR_CERT_REVOKED) {
+		rp->chains = 1;
+		rp->revoked = 1;
+		note(rp->errors, &rp->nerr, "cert_file %s is revoked by crl_file %s",
+		    r->cert_file, r->crl_file);
+	} else
+		note(rp->errors, &rp->nerr, "cert_file %s does not chain to ca_file %s: %s",
+		    r->cert_file, r->ca_file, X509_verify_cert_error_string(err));
+ out:
+	X509_STORE_CTX_free(x);
+	X509_STORE_free(st);
+	ERR_clear_error();
+}
+
+static void
+check_rule(const struct config *c, struct report *rp)
+{
+	const struct rule *r = rp->r;
+	STACK_OF(X509) *rest = NULL;
+	uint32_t xku;
+	char err[1024];
+	SSL_CTX *ctx;
+	X509 *cert;
+
+	/* Exactly what the library would do at start-up. */
+	if ((ctx = tlsctx_new(c, r, err, sizeof(err))) == NULL)
+		note(rp->errors, &rp->nerr, "%s", err);
+	SSL_CTX_free(ctx);
+	if ((cert = load_chain(r->cert_file, &rest)) == NULL)
+		goto out;
+	rp->have_cert = 1;
+	identity_subject(cert, rp->subject, sizeof(rp->subject));
+	identity_sans(cert, rp->sans, sizeof(rp->sans));
+	identity_issuer(cert, rp->issuer, sizeof(rp->issuer));
+	asn1_time_str(X509_get0_notBefore(cert), rp->not_before, sizeof(rp->not_before));
+	asn1_time_str(X509_get0_notAfter(cert), rp->not_after, sizeof(rp->not_after));
+	rp->days_left = tlsctx_days_left(cert);
+	if (rp->days_left < 0 && r->allow_expired_cert)
+		note(rp->warnings, &rp->nwarn, "cert_file %s has expired (allowed by "
+		    "allow_expired_cert)", r->cert_file);
+	else if (rp->days_left >= 0 && rp->days_left <= 7)
+		note(rp->warnings, &rp->nwarn, "cert_file %s expires in %d days",
+		    r->cert_file, rp->days_left);
+	check_key(rp, cert);
+	check_chain(rp, cert, rest);
+	if (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) {
+		xku = X509_get_extended_key_usage(cert);
+		if (r->kind == RULE_SERVER && !(xku & XKU_SSL_SERVER))
+			note(rp->warnings, &rp->nwarn, "cert_file %s lacks the serverAuth "
+			    "extended key usage a server rule needs", r->cert_file);
+		if (r->kind == RULE_CLIENT && !(xku & XKU_SSL_CLIENT))
+			note(rp->warnings, &rp->nwarn, "cert_file %s lacks the clientAuth "
+			    "extended key usage a client rule needs", r->cert_file);
+	}
+ out:
+	X509_free(cert);
+	sk_X509_pop_free(rest, X509_free);
+	ERR_clear_error();
+}
+
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void
+json_list(char **v, int n)
+{
+	int i;
+
+	putchar('[');
+	for (i = 0; i < n; i++) {
+		if (i)
+			putchar(',');
+		json_str(v[i]);
+	}
+	putchar(']');
+}
+
+/* SANs are kept comma-separated; JSON gets them as a list. */
+static void
+json_sans(const char *sans)
+{
+	char *copy = strdup(sans), *tok, *save = NULL;
+	int first = 1;
+
+	putchar('[');
+	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!first)
+			putchar(',');
+		json_str(tok);
+		first = 0;
+	}
+	putchar(']');
+	free(copy);
+}
+
+static void
+print_json(const struct config *c, struct report *rp, size_t n, int ok)
+{
+	size_t i;
+
+	printf("{\"config\":");
+	json_str(c->path);
+	printf(",\"ok\":%s,\"rules\":[", ok ? "true" : "false");
+	for (i = 0; i < n; i++) {
+		const struct rule *r = rp[i].r;
+		printf("%s{\"name\":", i ? "," : "");
+		json_str(r->name);
+		printf(",\"kind\":\"%s\",\"port\":%d,\"cert\":",
+		    r->kind == RULE_SERVER ? "server" : "client", r->port);
+		if (rp[i].have_cert) {
+			printf("{\"file\":");
+			json_str(r->cert_file);
+			printf(",\"subject\":");
+			json_str(rp[i].subject);
+			printf(",\"san\":");
+			json_sans(rp[i].sans);
+			printf(",\"issuer\":");
+			json_str(rp[i].issuer);
+			printf(",\"not_before\":\"%s\",\"not_after\":\"%s\",\"days_left\":%d}",
+			    rp[i].not_before, rp[i].not_after, rp[i].days_left);
+		} else
+			printf("null");
+		printf(",\"key\":{\"file\":");
+		json_str(r->key_file);
+		printf(",\"matches\":%s},\"ca_file\":", rp[i].key_matches ? "true" : "false");
+		json_str(r->ca_file);
+		printf(",\"chains_to_ca\":%s,\"crl\":", rp[i].chains ? "true" : "false");
+		if (r->crl_file) {
+			printf("{\"file\":");
+			json_str(r->crl_file);
+			printf(",\"loaded\":%s,\"revoked\":%s}", rp[i].crl_loaded ? "true" : "false",
+			    rp[i].revoked ? "true" : "false");
+		} else
+			printf("null");
+		printf(",\"warnings\":");
+		json_list(rp[i].warnings, rp[i].nwarn);
+		printf(",\"errors\":");
+		json_list(rp[i].errors, rp[i].nerr);
+		printf("}");
+	}
+	printf("]}\n");
+}
+
+static void
+print_text(const struct config *c, struct report *rp, size_t n, int ok)
+{
+	size_t i;
+	int j;
+
+	printf("%s: %zu rule%s, log_level=%s log_file=%s\n", c->path, n, n == 1 ? "" : "s",
+	    config_level_name(c->log_level), c->log_file);
+	for (i = 0; i < n; i++) {
+		const struct rule *r = rp[i].r;
+		printf("  %s \"%s\": port %d, handshake_timeout %ds, min TLS 1.%d%s%s\n",
+		    r->kind == RULE_SERVER ? "server" : "client", r->name, r->port,
+		    r->handshake_timeout, r->min_tls_version - 10,
+		    r->server_name ? ", server_name " : "", r->server_name ? r->server_name : "");
+		if (rp[i].have_cert) {
+			printf("    cert: %s\n      subject: %s\n      san: %s\n      issuer: %s\n"
+			    "      valid: %s .. %s (%d days left)\n", r->cert_file,
+			    rp[i].subject, rp[i].sans[0] ? rp[i].sans : "(none)", rp[i].issuer,
+			    rp[i].not_before, rp[i].not_after, rp[i].days_left);
+		}
+		printf("    key: %s %s\n", r->key_file, rp[i].key_matches ?
+		    "matches the certificate" : "does NOT match the certificate");
+		printf("    ca: %s (%s)\n", r->ca_file, rp[i].chains ?
+		    "the certificate chains to it" : "the certificate does NOT chain to it");
+		if (r->crl_file)
+			printf("    crl: %s (%s%s)\n", r->crl_file, rp[i].crl_loaded ? "loaded" :
+			    "NOT loaded", rp[i].revoked ? ", our certificate is REVOKED" : "");
+		if (rule_has_allow(r))
+			printf("    allow: %zu cn, %zu dns, %zu uri, %zu ip patterns\n",
+			    r->allow_cn.n, r->allow_dns.n, r->allow_uri.n, r->nallow_ip);
+		for (j = 0; j < rp[i].nwarn; j++)
+			printf("    warning: %s\n", rp[i].warnings[j]);
+		for (j = 0; j < rp[i].nerr; j++)
+			printf("    error: %s\n", rp[i].errors[j]);
+	}
+	printf("%s\n", ok ? "ok" : "FAILED");
 }
 
 static int
-check(const char *path)
+check(const char *path, int json)
 {
+	struct report *rp;
 	char err[1024];
 	struct config *c;
-	SSL_CTX *ctx;
 	size_t i;
-	int rv = 0;
+	int ok = 1, j;
 
 	if ((c = config_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "mtlsshim: %s\n", err);
 		return EX_CONFIG;
 	}
-	printf("%s: %zu rule%s, log_level=%s log_file=%s\n", c->path, c->nrules,
-	    c->nrules == 1 ? "" : "s", config_level_name(c->log_level), c->log_file);
+	if ((rp = calloc(c->nrules + 1, sizeof(*rp))) == NULL)
+		return 1;
 	for (i = 0; i < c->nrules; i++) {
-		const struct rule *r = &c->rules[i];
-		char host[64] = "any";
-
-		if (r->has_host)
-			snprintf(host, sizeof(host), "a configured network");
-		printf("  %s \"%s\": port %d%s%s, handshake_timeout %ds\n",
-		    r->kind == RULE_SERVER ? "server" : "client", r->name, r->port,
-		    r->kind == RULE_CLIENT ? ", host " : "",
-		    r->kind == RULE_CLIENT ? host : "", r->handshake_timeout);
-		if ((ctx = tlsctx_new(c, r, err, sizeof(err))) == NULL) {
-			fprintf(stderr, "mtlsshim: %s\n", err);
-			rv = EX_CONFIG;
+		rp[i].r = &c->rules[i];
+		check_rule(c, &rp[i]);
+		if (rp[i].nerr)
+			ok = 0;
+	}
+	if (json)
+		print_json(c, rp, c->nrules, ok);
+	else
+		print_text(c, rp, c->nrules, ok);
+	/* The first error, in the fail-closed form, for scripts reading stderr. */
+	for (i = 0; !ok && i < c->nrules; i++)
+		if (rp[i].nerr) {
+			fprintf(stderr, "mtlsshim: %s\n", rp[i].errors[0]);
 			break;
 		}
-		print_cert("cert", r->cert_file);
-		printf("    key: %s matches the certificate\n", r->key_file);
-		printf("    ca: %s\n", r->ca_file);
-		SSL_CTX_free(ctx);
-	}
-	if (rv == 0)
-		printf("ok\n");
+	for (i = 0; i < c->nrules; i++)
+		for (j = 0; j < MAXNOTES; j++) {
+			free(rp[i].warnings[j]);
+			free(rp[i].errors[j]);
+		}
+	free(rp);
 	config_free(c);
-	return rv;
+	return ok ? 0 : EX_CONFIG;
 }
 
 int
@@ -117,7 +396,7 @@ main(int argc, char *argv[])
 {
 	const char *conf = NULL, *lib, *old;
 	char abs[PATH_MAX], *preload;
-	int i = 1, do_check = 0;
+	int i = 1, do_check = 0, json = 0;
 
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
 		do_check = 1;
@@ -126,6 +405,8 @@ main(int argc, char *argv[])
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf = argv[++i];
+		else if (do_check && strcmp(argv[i], "--json") == 0)
+			json = 1;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
 			usage();
 		else if (strcmp(argv[i], "--") == 0) {
@@ -141,7 +422,7 @@ main(int argc, char *argv[])
 	if (do_check) {
 		if (i != argc)
 			usage();
-		return check(conf);
+		return check(conf, json);
 	}
 	if (i >= argc)
 		usage();

@@ -112,9 +112,8 @@ readable(const char *path, const char *cfg, const char *what,
 	return 0;
 }
 
-/* Days until cert expires (negative: expired). */
-static int
-days_left(X509 *cert)
+int
+tlsctx_days_left(X509 *cert)
 {
 	int days = 0, secs = 0;
 
@@ -216,7 +215,7 @@ tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errle
 		    "cert_file %s", c->path, kind, r->name, r->key_file, r->cert_file);
 		goto fail;
 	}
-	if ((days = days_left(SSL_CTX_get0_certificate(ctx))) < 0 && !r->allow_expired_cert) {
+	if ((days = tlsctx_days_left(SSL_CTX_get0_certificate(ctx))) < 0 && !r->allow_expired_cert) {
 		snprintf(err, errlen, "%s: %s \"%s\": cert_file %s has expired (set "
 		    "allow_expired_cert = true to use it anyway)", c->path, kind, r->name,
 		    r->cert_file);
@@ -307,7 +306,7 @@ warn_expiry(struct tlsholder *h)
 
 	if (cert == NULL || (h->warned && now_sec() - h->warned < 86400))
 		return;
-	if ((days = days_left(cert)) <= EXPIRY_WARN_DAYS) {
+	if ((days = tlsctx_days_left(cert)) <= EXPIRY_WARN_DAYS) {
 		h->warned = now_sec();
 		if (days < 0)
 			log_warn("rule=%s: cert_file %s has expired", h->rule->name,
@@ -316,6 +315,16 @@ warn_expiry(struct tlsholder *h)
 			log_warn("rule=%s: cert_file %s expires in %d days", h->rule->name,
 			    h->rule->cert_file, days);
 	}
+}
+
+static void
+warn_key_mode(const struct rule *r)
+{
+	struct stat st;
+
+	if (stat(r->key_file, &st) == 0 && (st.st_mode & S_IROTH))
+		log_warn("rule=%s: key_file %s is readable by every user", r->name,
+		    r->key_file);
 }
 
 int
@@ -332,6 +341,7 @@ tlsholder_init(struct tlsholder *h, const struct config *c, const struct rule *r
 	SSL_CTX_set_app_data(h->ctx, h);
 	h->checked = now_sec();
 	warn_expiry(h);
+	warn_key_mode(r);
 	return 0;
 }
 

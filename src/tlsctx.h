@@ -21,6 +21,9 @@ SSL_CTX	*tlsctx_new(const struct config *, const struct rule *, char *err, size_
 /* OpenSSL's reason for the most recent error, in words, and clears it. */
 const char *tlsctx_errstr(char *buf, size_t len);
 
+/* Days until cert expires; negative once it has. */
+int	 tlsctx_days_left(X509 *);
+
 /* Why our own checks refused the peer of ssl (identity lists), or NULL. */
 const char *tlsctx_refusal(SSL *);
 
