@@ -148,7 +148,7 @@ assert_fail_closed() {
 	refused stg az 'CN=web san=DNS:web\.staging\.example\.test,URI:spiffe://example\.test/ns/staging/sa/web"'
 	refused deep az 'CN=deep san=DNS:a\.web\.prod\.example\.test'
 	refused client az 'CN=client san=DNS:client\.test"'
-	kill_bg
+	kill_bg || true
 	PORT=$(free_port)
 	start_py "$(srv az2 "$PORT" 'allow_dns = {"**.example.test"}')"
 	admitted deep az2
@@ -190,7 +190,7 @@ assert_fail_closed() {
 	admitted ip6 az
 	refused ip192 az 'CN=ip192 san=IP:192\.168\.7\.7"'
 	refused client az 'CN=client '
-	kill_bg
+	kill_bg || true
 	# The peer connects from 127.0.0.1, but its certificate names no address: refused.
 	PORT=$(free_port)
 	start_py "$(srv az2 "$PORT" 'allow_ip = {"127.0.0.0/8", "::1"}')"
@@ -324,7 +324,7 @@ socat_sink() {
 	show
 	[ "$status" -eq 0 ]
 	[ "$output" = "effips" ]
-	kill_bg
+	kill_bg || true
 	socat_sink stg
 	c=$(cli pin2 "$SPORT" 'allow_uri = {"spiffe://example.test/ns/prod/sa/*"}')
 	run --separate-stderr shim "$c" timeout 15 "$PROGS/client" 127.0.0.1 "$SPORT" $'to staging\n'
@@ -381,7 +381,7 @@ socat_sink() {
 	sleep 0.5
 	[ ! -s "$RECV" ]
 	# The SAN name is fine.
-	kill_bg
+	kill_bg || true
 	s_server_rev cnonly
 	c=$(cli sni2 "$SPORT" 'server_name = "other.example.test"')
 	run shim "$c" timeout 15 "$PROGS/client" -l 1 127.0.0.1 "$SPORT" $'by san\n'
@@ -397,7 +397,7 @@ socat_sink() {
 	show
 	[ "$status" -eq 0 ]
 	[ "$output" = "pi yb" ]
-	kill_bg
+	kill_bg || true
 	socat_sink server
 	c=$(cli sni2 "$SPORT" 'server_name = "10.9.9.9"')
 	run --separate-stderr shim "$c" timeout 15 "$PROGS/client" 127.0.0.1 "$SPORT" $'wrong ip\n'
@@ -456,7 +456,7 @@ socat_sink() {
 	wait_for "$BATS_TEST_TMPDIR/crlc.log" "refused rule=crlc peer=127\\.0\\.0\\.1:$SPORT reason=\"[^\"]*certificate revoked"
 	sleep 0.5
 	[ ! -s "$RECV" ]
-	kill_bg
+	kill_bg || true
 	s_server_rev server
 	run shim "$c" timeout 15 "$PROGS/client" -l 1 127.0.0.1 "$SPORT" $'fine\n'
 	show
