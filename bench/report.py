@@ -79,9 +79,9 @@ ROWS = [
     ("p50 latency SET -c 50", "ms", "lo", "c50.plain.set.p50", "c50.stunnel.set.p50", "c50.shim.set.p50",
      None, None),
     ("conn/request: GET -k 0, full handshake", "req/s", "hi", "k0.plain.get.rps",
-     "k0.stunnel_full.get.rps", "k0.shim.get.rps", None, ("≥2× stunnel", "stunnel", 2.0)),
+     "k0.stunnel_full.get.rps", "k0.shim_full.get.rps", None, ("≥2× stunnel", "stunnel", 2.0)),
     ("conn/request: GET -k 0, resumption", "req/s", "hi", "k0.plain.get.rps",
-     "k0.stunnel.get.rps", "k0.shim_resumed.get.rps", ("shim full", "k0.shim.get.rps"),
+     "k0.stunnel.get.rps", "k0.shim_resumed.get.rps", ("shim full", "k0.shim_full.get.rps"),
      ("≥3× shim full", "ref", 3.0)),
     ("handshakes/s (s_time -new)", "1/s", "hi", None, "hs.stunnel", "hs.shim",
      ("s_server", "hs.s_server"), ("≥0.95× s_server", "ref", 0.95)),
@@ -164,6 +164,8 @@ for (name, unit, better, kp, ks, kx, ref, target) in ROWS:
         workload=name, unit=unit, plain=p, stunnel=s, shim=x,
         ref_label=ref[0] if ref else "", ref=rv,
         shim_plain=rp, shim_stunnel=rs, shim_ref=rr,
+        runs_plain=raw.get(kp, []) if kp else [], runs_stunnel=raw.get(ks, []) if ks else [],
+        runs_shim=raw.get(kx, []) if kx else [],
         target=text, measured=measured, result=result, runs=runs, better=better))
 
 # ---- console table
@@ -192,7 +194,7 @@ print(row_text(["-" * w for w in widths]))
 for l in lines:
     print(row_text(l))
 print()
-for k in ("probe_server", "probe_client", "rss_plain", "rss_stunnel", "rss_shim",
+for k in ("probe_server", "probe_client", "resumption_conf", "rss_plain", "rss_stunnel", "rss_shim",
           "startup_tool", "params", "versions", "shim", "elapsed", "shim_log"):
     if k in meta:
         print(f"  {k}: {meta[k]}")
@@ -211,12 +213,13 @@ with open(os.path.join(OUT, "bench.csv"), "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["workload", "unit", "plain", "stunnel", "shim", "reference", "reference_value",
                 "shim_over_plain", "shim_over_stunnel", "shim_over_reference", "target",
-                "measured", "result", "runs"])
+                "measured", "result", "runs", "plain_runs", "stunnel_runs", "shim_runs"])
     for r in table:
         w.writerow([r["workload"], r["unit"], num_or_blank(r["plain"]), num_or_blank(r["stunnel"]),
                     num_or_blank(r["shim"]), r["ref_label"], num_or_blank(r["ref"]),
                     num_or_blank(r["shim_plain"]), num_or_blank(r["shim_stunnel"]),
-                    num_or_blank(r["shim_ref"]), r["target"], r["measured"], r["result"], r["runs"]])
+                    num_or_blank(r["shim_ref"]), r["target"], r["measured"], r["result"], r["runs"],
+                    *(" ".join(f"{v:g}" for v in r[k]) for k in ("runs_plain", "runs_stunnel", "runs_shim"))])
 
 # ---- markdown for the README
 md = []
@@ -228,7 +231,7 @@ md.append(f"Measured with `make bench` (runs `bash bench/run.sh`) on {meta.get('
           "programs under mtlsshim. Figures are medians of the runs (iperf3 5 s each); "
           "ratios are shim divided by the baseline.")
 md.append("")
-md.append("| workload | unit | plain | stunnel | mtlsshim | shim / plain | shim / stunnel | target | measured | |")
+md.append("| workload | unit | plain | stunnel | mtlsshim | shim / plain | shim / stunnel | target | measured | result |")
 md.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |")
 for r in table:
     shim_cell = fmt(r["shim"], r["unit"])
@@ -243,15 +246,19 @@ notes = []
 if "probe_server" in meta or "probe_client" in meta:
     notes.append("Session resumption: " + "; ".join(
         meta[k] for k in ("probe_server", "probe_client") if k in meta) +
-        ". The resumption row runs the shim with `BENCH_SHIM_RESUME_OPTS` (empty: what exists "
-        "today); stunnel's client resumes by default, its full-handshake row sets `sessionResume = no`.")
+        ". " + meta.get("resumption_conf", "") + "; stunnel's client resumes by default, its "
+        "full-handshake row sets `sessionResume = no`.")
 for k in ("rss_plain", "rss_stunnel", "rss_shim"):
     if k in meta:
         notes.append(f"RSS {k[4:]}: {meta[k]}" + (" (stunnel server + redis)" if k == "rss_stunnel" else ""))
 if "startup_tool" in meta:
     notes.append(f"Start-up: {meta['startup_tool']}; both commands run through `env`.")
 if "params" in meta:
-    notes.append(f"Parameters: {meta['params']}.")
+    notes.append(f"Parameters: {meta['params']}. Request/response and -k 0 rows are redis-benchmark "
+                 "`-t get,set` / `-t get -k 0`; handshakes are `openssl s_time -new` against "
+                 "`openssl s_server`, the stunnel server and the shimmed redis-server.")
+notes.append("Every run's figures are in bench/results/bench.csv (plain_runs, stunnel_runs, shim_runs): "
+             "on a shared 2-core machine they can differ by 2x from run to run.")
 for n in notes:
     md.append(f"- {n}")
 with open(os.path.join(OUT, "README-table.md"), "w") as f:

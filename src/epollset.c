@@ -186,6 +186,15 @@ reg_arm(struct epreg *r, int op)
 {
 	struct epoll_event ev;
 
+	/*
+	 * Bytes the kernel no longer holds (read ahead with the handshake, or
+	 * left by an earlier read) would never wake this registration.
+	 */
+	if (r->obj && r->obj->kind == FD_SESSION && session_buffered((struct session *)r->obj))
+		r->checking = 1;
+	else if (r->obj && r->obj->kind == FD_LISTENER && listener_nready((struct listener *)r->obj) > 0)
+		r->checking = 1;
+
 	ev.events = reg_real_events(r);
 	if (op == EPOLL_CTL_ADD)
 		ev.events |= r->app_events & EPOLLEXCLUSIVE;

@@ -130,6 +130,25 @@ fdtable_clear(int fd)
 	return old != NULL;
 }
 
+int
+fdtable_clear_if(int fd, struct fdobj *o)
+{
+	_Atomic(struct fdobj *) *s = fdtable_slot(fd, 0);
+	struct fdobj *expect = o;
+
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&fdtable_lock);
+	if (!atomic_compare_exchange_strong(s, &expect, NULL)) {
+		pthread_mutex_unlock(&fdtable_lock);
+		return 0;
+	}
+	atomic_fetch_sub(&o->slots, 1);
+	pthread_mutex_unlock(&fdtable_lock);
+	fdobj_put(o);
+	return 1;
+}
+
 void
 fdtable_foreach(void (*fn)(int, struct fdobj *, void *), void *arg)
 {

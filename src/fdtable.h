@@ -29,6 +29,8 @@ int		 fdtable_set(int fd, struct fdobj *);
 struct fdobj	*fdtable_publish(int fd, struct fdobj *);
 /* Empties the slot, dropping its reference; returns 1 if it held something. */
 int		 fdtable_clear(int fd);
+/* Empties the slot only if it still holds o. */
+int		 fdtable_clear_if(int fd, struct fdobj *);
 /* Calls fn for every occupied slot (under the table lock; fn must not call back in). */
 void		 fdtable_foreach(void (*fn)(int fd, struct fdobj *, void *), void *arg);
 /* In a child after fork: the lock may have been held by a thread that is gone. */

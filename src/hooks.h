@@ -21,7 +21,10 @@ hook_session(int fd)
 	return NULL;
 }
 
-/* Forgets fd before the real close: close_notify if it was the session's last name. */
-void	hook_forget_fd(int fd);
+/*
+ * Forgets fd before the real close: close_notify if it was the session's
+ * last name.  Returns 1 if the close is deferred to threads still blocked on it.
+ */
+int	hook_forget_fd(int fd);
 
 #endif

@@ -55,29 +55,36 @@ move_to_other_name(struct fdobj *o, int fd)
 	}
 }
 
-void
+int
 hook_forget_fd(int fd)
 {
 	struct fdobj *o;
+	int deferred = 0;
 
 	if (!fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
-		return;
+		return 0;
 	epollset_forget_fd(fd);
 	if (o->kind == FD_SESSION && atomic_load(&o->slots) == 1)
 		/* The last name: close_notify goes out while the fd is still ours. */
-		session_close((struct session *)o);
+		deferred = session_close((struct session *)o);
 	else if (atomic_load(&o->slots) > 1)
 		move_to_other_name(o, fd);
-	fdtable_clear(fd);
+	if (!deferred)
+		fdtable_clear(fd);
 	fdobj_put(o);
+	return deferred;
 }
 
+/* 0, or -1 with EBADF/EINTR/EIO as close(2); a wrapped fd ends its session first. */
 HOOK int
 close(int fd)
 {
 	int saved = errno;
 
-	hook_forget_fd(fd);
+	if (hook_forget_fd(fd)) {
+		errno = saved;
+		return 0;	/* a thread blocked on it closes it as it leaves */
+	}
 	errno = saved;
 	return REAL(close)(fd);
 }
@@ -115,8 +122,11 @@ dup3(int oldfd, int newfd, int flags)
 		errno = saved;
 	}
 	r = REAL(dup3)(oldfd, newfd, flags);
-	if (r >= 0 && fdtable_known(oldfd))
-		dup_follow(oldfd, r);
+	if (r >= 0) {
+		fdtable_clear(r);	/* a close deferred to blocked threads ends here */
+		if (fdtable_known(oldfd))
+			dup_follow(oldfd, r);
+	}
 	return r;
 }
 
@@ -130,8 +140,11 @@ dup2(int oldfd, int newfd)
 		errno = saved;
 	}
 	r = REAL(dup2)(oldfd, newfd);
-	if (r >= 0 && oldfd != newfd && fdtable_known(oldfd))
-		dup_follow(oldfd, r);
+	if (r >= 0 && oldfd != newfd) {
+		fdtable_clear(r);
+		if (fdtable_known(oldfd))
+			dup_follow(oldfd, r);
+	}
 	return r;
 }
 
@@ -200,8 +213,11 @@ forget_range(unsigned int first, unsigned int last)
 	size_t i;
 
 	fdtable_foreach(range_collect, &r);
-	for (i = 0; i < r.n; i++)
+	/* The real call closes every number, deferred or not. */
+	for (i = 0; i < r.n; i++) {
 		hook_forget_fd(r.fds[i]);
+		fdtable_clear(r.fds[i]);
+	}
 	free(r.fds);
 }
 

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -252,7 +254,8 @@ session_reason(struct session *s, int ssl_err, char *buf, size_t len)
 		snprintf(buf, len, "%s", strerror(s->bio_errno));
 		return s->bio_errno;
 	}
-	snprintf(buf, len, "peer closed the connection during the handshake");
+	snprintf(buf, len, s->state == SS_OPEN ? "peer closed the connection" :
+	    "peer closed the connection during the handshake");
 	return ECONNRESET;
 }
 
@@ -439,6 +442,34 @@ wait_fd(int fd, short events, int timeout_ms)
 	return r < 0 ? -1 : 0;
 }
 
+/*
+ * Waits for events on the session's socket with s->lock released; counted,
+ * so that a close() from another thread can wake us.  Called and returns
+ * with s->lock held; keeps wait_fd's errno.
+ */
+static int
+session_wait_unlocked(struct session *s, short events, int ms)
+{
+	int fd = s->fd, r, e;
+
+	s->waiters++;
+	pthread_mutex_unlock(&s->lock);
+	r = wait_fd(fd, events, ms);
+	e = errno;
+	pthread_mutex_lock(&s->lock);
+	if (--s->waiters == 0 && s->close_ino != 0) {
+		/* The program closed fd while we waited: the close is ours to finish. */
+		struct stat st;
+		if (fstat(fd, &st) == 0 && st.st_ino == s->close_ino)
+			syscall(SYS_close, fd);
+		s->close_ino = 0;
+		/* Until now the number still named us, so stray calls got EBADF, not the socket. */
+		fdtable_clear_if(fd, &s->hdr);
+	}
+	errno = e;
+	return r;
+}
+
 /* SO_RCVTIMEO of a blocking socket, as a poll timeout. */
 static int
 rcvtimeo_ms(int fd)
@@ -480,9 +511,7 @@ session_ready_locked(struct session *s, int flags)
 			errno = EAGAIN;
 			return -1;
 		}
-		pthread_mutex_unlock(&s->lock);
-		r = wait_fd(s->fd, (short)r, ms_until(&s->deadline));
-		pthread_mutex_lock(&s->lock);
+		r = session_wait_unlocked(s, (short)r, ms_until(&s->deadline));
 		if (s->closed) {
 			errno = EBADF;
 			return -1;
@@ -585,7 +614,7 @@ session_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 {
 	size_t total = 0, want = 0, got, off = 0;
 	ssize_t rv = -1;
-	int i = 0, r, e, ms, fd;
+	int i = 0, r, e, ms;
 	short ev;
 
 	for (r = 0; r < iovcnt; r++)
@@ -648,10 +677,7 @@ session_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 			ms = rcvtimeo_ms(s->fd);
 			/* Our own records still waiting for the kernel go out meanwhile. */
 			ev = (short)(POLLIN | (s->wlen ? POLLOUT : 0));
-			fd = s->fd;
-			pthread_mutex_unlock(&s->lock);
-			r = wait_fd(fd, ev, ms);
-			pthread_mutex_lock(&s->lock);
+			r = session_wait_unlocked(s, ev, ms);
 			if (s->closed) {
 				errno = EBADF;
 				goto out;
@@ -762,9 +788,7 @@ session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 				goto out;
 			}
 			/* Blocking: the caller expects its bytes on their way when we return. */
-			pthread_mutex_unlock(&s->lock);
-			r = wait_fd(s->fd, POLLOUT, -1);
-			pthread_mutex_lock(&s->lock);
+			r = session_wait_unlocked(s, POLLOUT, -1);
 			if (s->closed) {
 				errno = EBADF;
 				r = -1;
@@ -832,15 +856,10 @@ static void
 session_drain_locked(struct session *s, int ms)
 {
 	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L }, d;
-	int fd;
 
 	d = deadline_after(&t);
-	while (session_flush(s) == POLLOUT && (ms = ms_until(&d)) > 0) {
-		fd = s->fd;
-		pthread_mutex_unlock(&s->lock);
-		wait_fd(fd, POLLOUT, ms);
-		pthread_mutex_lock(&s->lock);
-	}
+	while (session_flush(s) == POLLOUT && (ms = ms_until(&d)) > 0)
+		session_wait_unlocked(s, POLLOUT, ms);
 }
 
 /*
@@ -872,9 +891,12 @@ session_shutdown_write(struct session *s)
 	return now;
 }
 
-void
+int
 session_close(struct session *s)
 {
+	struct stat st;
+	int deferred = 0;
+
 	pthread_mutex_lock(&s->lock);
 	/* close_notify only from a process that still owns the session. */
 	if (s->state == SS_OPEN && !s->shut_wr && s->wr_err == 0 &&
@@ -887,9 +909,22 @@ session_close(struct session *s)
 	/* The kernel would still deliver what was written; so do we, for a while. */
 	if (!s->forked || s->used)
 		session_drain_locked(s, 1000 * s->rule->handshake_timeout);
-	/* Threads still inside a call on this session must not touch the reused fd. */
+	/*
+	 * Threads still inside a call on this session must not touch the fd
+	 * once the number is free (it may name another socket by then).
+	 */
 	s->closed = 1;
+	if (s->waiters > 0 && !s->forked && fstat(s->fd, &st) == 0) {
+		/*
+		 * Keep the number until the waiters leave, so it cannot name
+		 * another socket under their poll; SHUT_RD wakes them now.
+		 */
+		REAL(shutdown)(s->fd, SHUT_RD);
+		s->close_ino = st.st_ino;
+		deferred = 1;
+	}
 	pthread_mutex_unlock(&s->lock);
+	return deferred;
 }
 
 int

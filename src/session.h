@@ -52,6 +52,8 @@ struct session {
 	size_t			 wlen, woff, wcap;
 	int			 shut_pending;	/* SHUT_WR waits for wbuf to drain */
 	int			 closed;	/* the fd was closed under us */
+	int			 waiters;	/* threads waiting in poll on fd, unlocked */
+	ino_t			 close_ino;	/* close deferred until the waiters leave */
 
 	/* Listener queues (pending handshake, ready for accept). */
 	struct session		*lnext, *lprev;
@@ -81,8 +83,12 @@ int		 session_shutdown_write(struct session *);
 int		 session_has_output(struct session *);
 /* Sends what waits; 0 when all is out, POLLOUT if not, -1 on error. */
 int		 session_flush_output(struct session *);
-/* The last fd naming s is being closed: close_notify if this process owns it. */
-void		 session_close(struct session *);
+/*
+ * The last fd naming s is being closed: close_notify if this process owns
+ * it.  Returns 1 if threads still wait on the fd: the last of them closes it
+ * (the caller must not), so the number cannot be reused under them.
+ */
+int		 session_close(struct session *);
 /* Decrypted bytes available without blocking (FIONREAD). */
 int		 session_nread(struct session *);
 /* Consumes the error of a failed handshake for getsockopt(SO_ERROR). */

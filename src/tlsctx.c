@@ -197,6 +197,8 @@ tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errle
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* One recv takes every record the kernel holds, not a header then a body. */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	if (tlsctx_options(ctx, c, r, kind, err, errlen) == -1)
 		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, r->cert_file) != 1) {
@@ -357,6 +359,7 @@ tlsholder_reload(struct tlsholder *h)
 	struct filestamp now[TLSCTX_FILES];
 	char err[1024];
 	SSL_CTX *ctx;
+	int i;
 
 	stamp_all(h->rule, now);
 	if (memcmp(now, h->seen, sizeof(now)) == 0)
@@ -371,6 +374,11 @@ tlsholder_reload(struct tlsholder *h)
 	SSL_CTX_free(h->ctx);
 	h->ctx = ctx;
 	h->warned = 0;
+	/* Sessions made with the old material would keep presenting (and trusting) it. */
+	for (i = 0; i < TLSCTX_CACHE; i++) {
+		SSL_SESSION_free(h->cache[i].sess);
+		h->cache[i].sess = NULL;
+	}
 	log_info("reloaded rule=%s cert_file=%s", h->rule->name, h->rule->cert_file);
 }
 

@@ -458,6 +458,7 @@ socat_sink() {
 	[ ! -s "$RECV" ]
 	kill_bg || true
 	s_server_rev server
+	c=$(cli crlc2 "$SPORT" "crl_file = \"$PKI/crl.pem\"")
 	run shim "$c" timeout 15 "$PROGS/client" -l 1 127.0.0.1 "$SPORT" $'fine\n'
 	show
 	[ "$status" -eq 0 ]
@@ -728,4 +729,59 @@ resumed_seq() {
 		rm -f "$sess"
 	done
 	refute_file_has "$BATS_TEST_TMPDIR/res.log" 'resumed=yes'
+}
+
+@test "a session from a permissive rule cannot be resumed on a stricter rule of the same process" {
+	# One echo_server process, two listening ports: "open" admits any client, "admin" only CN=client.
+	PORT=$(free_port)
+	local p2; p2=$(free_port)
+	local c; c=$(conf two <<-EOF
+	cert_file = "$PKI/server.crt"
+	key_file = "$PKI/server.key"
+	server "open" {
+	    port = $PORT
+	}
+	server "admin" {
+	    port = $p2
+	    allow_cn = {"client"}
+	}
+	EOF
+	)
+	SRVLOG=$BATS_TEST_TMPDIR/two.log
+	# Two shimmed servers from one config are two processes; one process with both ports needs
+	# a program that listens twice: python's socketserver in two threads.
+	local py=$BATS_TEST_TMPDIR/two.py
+	cat > "$py" <<-'PY'
+	import socketserver, sys, threading
+	class Echo(socketserver.StreamRequestHandler):
+	    def handle(self):
+	        for line in self.rfile:
+	            self.wfile.write(line)
+	socketserver.ThreadingTCPServer.allow_reuse_address = True
+	servers = [socketserver.ThreadingTCPServer(("127.0.0.1", int(p)), Echo) for p in sys.argv[1:]]
+	for s in servers[1:]:
+	    threading.Thread(target=s.serve_forever, daemon=True).start()
+	print("listening", flush=True)
+	servers[0].serve_forever()
+	PY
+	shim_bg "$BATS_TEST_TMPDIR/two.out" "$c" python3 -u "$py" "$PORT" "$p2"
+	wait_port "$PORT"
+	wait_port "$p2"
+	local v sess
+	for v in tls1_3 tls1_2; do
+		sess=$BATS_TEST_TMPDIR/$v.sess
+		run bash -c "(printf 'open $v\n'; sleep 1) | timeout 10 openssl s_client -$v -sess_out '$sess' -CAfile '$PKI/ca.crt' \
+			-cert '$PKI/client2.crt' -key '$PKI/client2.key' -connect 127.0.0.1:$PORT 2>&1"
+		show
+		assert_contains "$output" "open $v"
+		[ -s "$sess" ]
+		# The same session offered to the admin port: no resumption, and client2 is refused there.
+		run bash -c "(printf 'admin $v\n'; sleep 1) | timeout 10 openssl s_client -$v -sess_in '$sess' -CAfile '$PKI/ca.crt' \
+			-cert '$PKI/client2.crt' -key '$PKI/client2.key' -connect 127.0.0.1:$p2 2>&1"
+		show
+		refute_contains "$output" "Reused,"
+		refute_contains "$output" "admin $v"
+	done
+	refute_file_has "$SRVLOG" 'accepted rule=admin'
+	assert_file_has "$SRVLOG" 'refused rule=admin .*identity not allowed: subject=CN=client2'
 }

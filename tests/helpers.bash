@@ -359,12 +359,13 @@ show() {
 # issue_cert DIR NAME SUBJECT EXT [DAYS] [CA] [KEY]: DIR/NAME.{crt,key} signed by DIR/CA.{crt,key}.
 #   EXT   extension lines, e.g. $'extendedKeyUsage = clientAuth\nsubjectAltName = URI:spiffe://t/x';
 #         basicConstraints = CA:FALSE is always added. "" for no further extensions.
-#   DAYS  validity (default 30); CA default "ca"; KEY "ec" (P-256, default) or "rsa:BITS".
+#   DAYS  validity (default 30); CA default "ca"; KEY "ec" (P-256, default), "ec:CURVE" or "rsa:BITS".
 # The key is left mode 600.
 issue_cert() {
 	local d=$1 name=$2 subj=$3 ext=$4 days=${5:-30} ca=${6:-ca} key=${7:-ec} kopt
 	case $key in
 	ec) kopt="-newkey ec -pkeyopt ec_paramgen_curve:P-256" ;;
+	ec:*) kopt="-newkey ec -pkeyopt ec_paramgen_curve:${key#ec:}" ;;
 	rsa:*) kopt="-newkey $key" ;;
 	*) echo "issue_cert: bad key type $key" >&2; return 1 ;;
 	esac

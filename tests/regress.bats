@@ -46,15 +46,17 @@ wait_exit() {
 @test "TCP Fast Open (sendto and sendmsg) to a matched port never sends plaintext to a non-TLS server" {
 	start_rawpeek raw -n 2 -q 1500
 	local c; c=$(client_conf tfo "$RPORT")
-	run shim "$c" timeout 30 "$PROGS/tfo" -m sendto 127.0.0.1 "$RPORT" "$SECRET"
-	show
-	refute_contains "$output" "sendto(MSG_FASTOPEN) = ${#SECRET}"
-	run shim "$c" timeout 30 "$PROGS/tfo" -m sendmsg 127.0.0.1 "$RPORT" "$SECRET"
-	show
-	refute_contains "$output" "sendmsg(MSG_FASTOPEN) = ${#SECRET}"
+	local out1 out2
+	out1=$(shim "$c" timeout 30 "$PROGS/tfo" -m sendto 127.0.0.1 "$RPORT" "$SECRET" 2>&1) || true
+	out2=$(shim "$c" timeout 30 "$PROGS/tfo" -m sendmsg 127.0.0.1 "$RPORT" "$SECRET" 2>&1) || true
+	echo "client: $out1"
+	echo "client: $out2"
 	wait_exit "$RAWPID" 20
 	cat "$RAWOUT"
 	no_plaintext_seen "$RAWOUT" 2
+	# A TLS handshake with a plain server cannot succeed: the program must not be told it sent.
+	refute_contains "$out1" "sendto(MSG_FASTOPEN) = ${#SECRET}"
+	refute_contains "$out2" "sendmsg(MSG_FASTOPEN) = ${#SECRET}"
 }
 
 @test "both ends shimmed: TCP Fast Open (sendto and sendmsg) payload arrives intact through TLS" {
@@ -108,17 +110,22 @@ eintr_case() {
 
 @test "close() while another thread is blocked in recv(): the reader gets an error, never the new connection's bytes" {
 	start_echo_server crsrv
-	start_rawpeek plain -g HELLO-PLAIN -q 3000
-	local c; c=$(client_conf cr "$PORT")
-	run shim "$c" timeout 40 "$PROGS/closerace" 127.0.0.1 "$PORT" "$RPORT" HELLO-PLAIN
-	show
-	[ "$status" -eq 0 ]
-	[[ "$output" =~ reader:\ recv\ =\ -1\  ]]
-	refute_contains "$output" "reader got:"
-	assert_contains "$output" "new connection: got HELLO-PLAIN"
-	# The new connection was plain: it is not under the rule, and its peer saw no TLS.
+	start_rawpeek plain -n 10 -g HELLO-PLAIN -q 300
+	local c i; c=$(client_conf cr "$PORT")
+	# The outcome may depend on when the old peer's close arrives: ten rounds.
+	for i in $(seq 1 10); do
+		run shim "$c" timeout 40 "$PROGS/closerace" 127.0.0.1 "$PORT" "$RPORT" HELLO-PLAIN
+		echo "round $i"
+		show
+		refute_contains "$output" "reader got:"
+		refute_contains "$output" "reader still blocked"
+		[[ "$output" =~ reader:\ recv\ =\ -1\  ]]
+		assert_contains "$output" "new connection: got HELLO-PLAIN"
+		[ "$status" -eq 0 ]
+	done
+	# The new connections were plain (no rule): their peer saw nothing, TLS or otherwise.
 	wait_exit "$RAWPID" 20
-	assert_file_has "$RAWOUT" '^conn 1 bytes=0 first=none$'
+	[ "$(count "$RAWOUT" '^conn [0-9]+ bytes=0 first=none$')" -eq 10 ]
 }
 
 @test "both ends shimmed: shutdown(SHUT_WR) with a full send path returns at once; the peer gets every byte, then EOF" {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +30,12 @@ static ssize_t rres;
 static int rerr;
 static char rbuf[256];
 
+static _Atomic pid_t reader_tid;
+
 static void *reader(void *arg)
 {
 	(void)arg;
+	reader_tid = (pid_t)syscall(SYS_gettid);
 	rres = recv(s1, rbuf, sizeof rbuf - 1, 0);
 	rerr = errno;
 	return NULL;
@@ -61,7 +65,27 @@ int main(int argc, char **argv)
 		return 4;
 	pthread_t t;
 	pthread_create(&t, NULL, reader, NULL);
-	usleep(300000);		/* let the reader block (the outcome must not depend on it) */
+	/*
+	 * Close only once the reader sleeps inside recv(): a reader that has not
+	 * reached recv() yet would race for the reused number with or without
+	 * the shim.  Bounded: 5 s.
+	 */
+	for (int i = 0; i < 500; i++) {
+		char path[64], st[256] = "";
+		FILE *f;
+		usleep(10000);
+		if (reader_tid == 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)reader_tid);
+		if ((f = fopen(path, "r")) != NULL) {
+			if (fgets(st, sizeof st, f) == NULL)
+				st[0] = '\0';
+			fclose(f);
+		}
+		char *p = strrchr(st, ')');
+		if (p && p[1] == ' ' && p[2] == 'S' && i >= 10)
+			break;
+	}
 	int old = s1;
 	close(old);
 	int s2 = conn(argv[1], atoi(argv[3]));
