@@ -301,22 +301,32 @@ now_sec(void)
 
 /* Warns, once a day, when our own certificate nears its end; h->lock held. */
 static void
+warn_cert(const struct rule *r, const char *what, const char *file, X509 *cert)
+{
+	int days = tlsctx_days_left(cert);
+
+	if (days < 0)
+		log_warn("rule=%s: %s %s has expired", r->name, what, file);
+	else if (days <= EXPIRY_WARN_DAYS)
+		log_warn("rule=%s: %s %s expires in %d days", r->name, what, file, days);
+}
+
+/* Warns, once a day, when our certificate or a CA certificate nears its end; h->lock held. */
+static void
 warn_expiry(struct tlsholder *h)
 {
-	X509 *cert = SSL_CTX_get0_certificate(h->ctx);
-	int days;
+	STACK_OF(X509_OBJECT) *objs;
+	X509 *cert = SSL_CTX_get0_certificate(h->ctx), *ca;
+	int i;
 
 	if (cert == NULL || (h->warned && now_sec() - h->warned < 86400))
 		return;
-	if ((days = tlsctx_days_left(cert)) <= EXPIRY_WARN_DAYS) {
-		h->warned = now_sec();
-		if (days < 0)
-			log_warn("rule=%s: cert_file %s has expired", h->rule->name,
-			    h->rule->cert_file);
-		else
-			log_warn("rule=%s: cert_file %s expires in %d days", h->rule->name,
-			    h->rule->cert_file, days);
-	}
+	h->warned = now_sec();
+	warn_cert(h->rule, "cert_file", h->rule->cert_file, cert);
+	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(h->ctx));
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
+		if ((ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i))) != NULL)
+			warn_cert(h->rule, "ca_file", h->rule->ca_file, ca);
 }
 
 static void
