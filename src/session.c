@@ -470,14 +470,14 @@ session_wait_unlocked(struct session *s, short events, int ms)
 	return r;
 }
 
-/* SO_RCVTIMEO of a blocking socket, as a poll timeout. */
+/* SO_RCVTIMEO or SO_SNDTIMEO of a blocking socket, as a poll timeout (-1: none). */
 static int
-rcvtimeo_ms(int fd)
+timeo_ms(int fd, int opt)
 {
 	struct timeval tv = { 0, 0 };
 	socklen_t len = sizeof(tv);
 
-	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == -1 ||
+	if (REAL(getsockopt)(fd, SOL_SOCKET, opt, &tv, &len) == -1 ||
 	    (tv.tv_sec == 0 && tv.tv_usec == 0))
 		return -1;
 	return (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
@@ -674,7 +674,7 @@ session_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 				errno = EAGAIN;
 				goto out;
 			}
-			ms = rcvtimeo_ms(s->fd);
+			ms = timeo_ms(s->fd, SO_RCVTIMEO);
 			/* Our own records still waiting for the kernel go out meanwhile. */
 			ev = (short)(POLLIN | (s->wlen ? POLLOUT : 0));
 			r = session_wait_unlocked(s, ev, ms);
@@ -788,7 +788,7 @@ session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 				goto out;
 			}
 			/* Blocking: the caller expects its bytes on their way when we return. */
-			r = session_wait_unlocked(s, POLLOUT, -1);
+			r = session_wait_unlocked(s, POLLOUT, timeo_ms(s->fd, SO_SNDTIMEO));
 			if (s->closed) {
 				errno = EBADF;
 				r = -1;

@@ -229,3 +229,19 @@ preadd_case() {
 	assert_file_has "$BATS_TEST_TMPDIR/sink.out" '^eof$'
 	assert_contains "$output" "peer: total=$n hash=$h"
 }
+
+@test "both ends shimmed: SO_RCVTIMEO and SO_SNDTIMEO bound blocking recv and send (EAGAIN or a short count)" {
+	local port gate=$BATS_TEST_TMPDIR/gate
+	port=$(free_port)
+	local sc; sc=$(server_conf sinksrv "$port")
+	shim_bg "$BATS_TEST_TMPDIR/sink.out" "$sc" "$PROGS/sinksrv" "$port" "$gate"
+	local spid=$BGPID
+	wait_port "$port"
+	local c; c=$(client_conf timeo "$port")
+	run shim "$c" timeout 60 "$PROGS/timeo" 127.0.0.1 "$port" "$gate"
+	show
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "recv = -1 (Resource temporarily unavailable)"
+	[[ "$output" =~ send\ =\ ([0-9]+)\ of\ 67108864 || "$output" =~ send\ =\ -1\ \(Resource\ temporarily\ unavailable\) ]]
+	wait_exit "$spid" 30
+}
