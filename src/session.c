@@ -443,6 +443,26 @@ wait_fd(int fd, short events, int timeout_ms)
 }
 
 /*
+ * The program closed fd while threads waited on it: the last of them closes
+ * it.  Until now the number named us, so stray calls got EBADF.  The slot
+ * empties before the number is free (a new socket may get it at once), and
+ * the socket is shut first so nothing can cross it in between.  s->lock held.
+ */
+static void
+session_finish_close(struct session *s, int fd)
+{
+	struct stat st;
+	int ours = fstat(fd, &st) == 0 && st.st_ino == s->close_ino;
+
+	s->close_ino = 0;
+	if (ours)
+		REAL(shutdown)(fd, SHUT_RDWR);
+	fdtable_clear_if(fd, &s->hdr);
+	if (ours)
+		syscall(SYS_close, fd);
+}
+
+/*
  * Waits for events on the session's socket with s->lock released; counted,
  * so that a close() from another thread can wake us.  Called and returns
  * with s->lock held; keeps wait_fd's errno.
@@ -457,15 +477,8 @@ session_wait_unlocked(struct session *s, short events, int ms)
 	r = wait_fd(fd, events, ms);
 	e = errno;
 	pthread_mutex_lock(&s->lock);
-	if (--s->waiters == 0 && s->close_ino != 0) {
-		/* The program closed fd while we waited: the close is ours to finish. */
-		struct stat st;
-		if (fstat(fd, &st) == 0 && st.st_ino == s->close_ino)
-			syscall(SYS_close, fd);
-		s->close_ino = 0;
-		/* Until now the number still named us, so stray calls got EBADF, not the socket. */
-		fdtable_clear_if(fd, &s->hdr);
-	}
+	if (--s->waiters == 0 && s->close_ino != 0)
+		session_finish_close(s, fd);
 	errno = e;
 	return r;
 }
