@@ -601,7 +601,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	const struct timespec *wait_ts;
 	struct epset *set;
 	struct epreg *r;
-	int n, i, cnt, pending, hs_ms, saved;
+	int n, i, cnt, hs_ms, saved;
 	unsigned stamp;
 
 	if (!fdtable_known(epfd) || (set = set_get(epfd, 0)) == NULL) {
@@ -627,7 +627,6 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		pthread_mutex_lock(&ep_lock);
 		stamp = ++wait_stamp;
 		cnt = 0;
-		pending = 0;
 		hs_ms = -1;
 		for (r = set->regs; r; r = r->snext) {
 			if (!r->checking && r->obj && r->obj->kind == FD_SESSION &&
@@ -644,7 +643,6 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 				continue;
 			r->checking = 0;
 			cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents, stamp);
-			pending |= r->checking;
 		}
 		pthread_mutex_unlock(&ep_lock);
 		wait_ts = NULL;
@@ -691,7 +689,6 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 			break;
 	}
 	saved = errno;
-	(void)pending;
 	if (cnt > 0)
 		memcpy(events, out, (size_t)cnt * sizeof(*out));
 	free(out);

@@ -65,7 +65,7 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 	struct timespec deadline = { 0, 0 }, left = { 0, 0 };
 	struct pollfd *work = NULL;
 	struct fdobj **objs = NULL;
-	nfds_t i, cnt;
+	nfds_t i, cnt, *comp = NULL;
 	int *hint = NULL, r, out = -1, step;
 
 	for (i = 0; i < n; i++)
@@ -76,8 +76,9 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 
 	objs = calloc(n, sizeof(*objs));
 	hint = calloc(n, sizeof(*hint));
+	comp = calloc(n, sizeof(*comp));
 	work = calloc(2 * n, sizeof(*work));
-	if (objs == NULL || hint == NULL || work == NULL) {
+	if (objs == NULL || hint == NULL || comp == NULL || work == NULL) {
 		errno = ENOMEM;
 		goto out;
 	}
@@ -95,6 +96,7 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 			work[i] = fds[i];
 			work[i].revents = 0;
 			hint[i] = 0;
+			comp[i] = 0;
 			if (o == NULL)
 				continue;
 			if (o->kind == FD_SESSION) {
@@ -121,13 +123,10 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 				struct listener *l = (struct listener *)o;
 				if (listener_nready(l) > 0)
 					hint[i] = immediate = 1;
-				hint[i] &= 1;
 				if ((work[cnt].fd = listener_pollfd(l)) >= 0) {
 					work[cnt].events = POLLIN;
 					work[cnt].revents = 0;
-					/* Remember where its companion sits. */
-					hint[i] |= (int)(cnt << 1);
-					cnt++;
+					comp[i] = cnt++;	/* where its companion sits */
 				}
 			}
 		}
@@ -158,7 +157,7 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 				struct listener *l = (struct listener *)o;
 				if (kr & POLLIN)
 					listener_take(l);
-				if ((hint[i] >> 1) && work[hint[i] >> 1].revents)
+				if (comp[i] && work[comp[i]].revents)
 					listener_service(l);
 				fds[i].revents = (short)((listener_nready(l) > 0 ? (fds[i].events & POLLIN) : 0) |
 				    (kr & (POLLERR | POLLHUP | POLLNVAL)));
@@ -176,6 +175,7 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 			fdobj_put(objs[i]);
 	free(objs);
 	free(hint);
+	free(comp);
 	free(work);
 	return out;
 }
