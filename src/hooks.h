@@ -23,8 +23,10 @@ hook_session(int fd)
 
 /*
  * Forgets fd before the real close: close_notify if it was the session's
- * last name.  Returns 1 if the close is deferred to threads still blocked on it.
+ * last name.  Returns 1 if the close is deferred to threads still blocked on
+ * it; with reuse (the caller's real call takes the number next) it waits for
+ * that close instead and returns 0.
  */
-int	hook_forget_fd(int fd);
+int	hook_forget_fd(int fd, int reuse);
 
 #endif

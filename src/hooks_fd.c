@@ -56,7 +56,7 @@ move_to_other_name(struct fdobj *o, int fd)
 }
 
 int
-hook_forget_fd(int fd)
+hook_forget_fd(int fd, int reuse)
 {
 	struct fdobj *o;
 	int deferred = 0;
@@ -69,6 +69,11 @@ hook_forget_fd(int fd)
 		deferred = session_close((struct session *)o);
 	else if (atomic_load(&o->slots) > 1)
 		move_to_other_name(o, fd);
+	if (deferred && reuse) {
+		/* The caller's real call takes the number next: closed first. */
+		session_await_close((struct session *)o);
+		deferred = 0;
+	}
 	if (!deferred)
 		fdtable_clear(fd);
 	fdobj_put(o);
@@ -81,7 +86,7 @@ close(int fd)
 {
 	int saved = errno;
 
-	if (hook_forget_fd(fd)) {
+	if (hook_forget_fd(fd, 0)) {
 		errno = saved;
 		return 0;	/* a thread blocked on it closes it as it leaves */
 	}
@@ -118,7 +123,7 @@ dup3(int oldfd, int newfd, int flags)
 	int r, saved = errno;
 
 	if (oldfd != newfd && fdtable_known(newfd)) {
-		hook_forget_fd(newfd);	/* dup3 closes newfd silently */
+		hook_forget_fd(newfd, 1);	/* dup3 closes newfd silently */
 		errno = saved;
 	}
 	r = REAL(dup3)(oldfd, newfd, flags);
@@ -136,7 +141,7 @@ dup2(int oldfd, int newfd)
 	int r, saved = errno;
 
 	if (oldfd != newfd && fdtable_known(newfd) && fcntl(oldfd, F_GETFD) != -1) {
-		hook_forget_fd(newfd);
+		hook_forget_fd(newfd, 1);
 		errno = saved;
 	}
 	r = REAL(dup2)(oldfd, newfd);
@@ -215,7 +220,7 @@ forget_range(unsigned int first, unsigned int last)
 	fdtable_foreach(range_collect, &r);
 	/* The real call closes every number, deferred or not. */
 	for (i = 0; i < r.n; i++) {
-		hook_forget_fd(r.fds[i]);
+		hook_forget_fd(r.fds[i], 1);
 		fdtable_clear(r.fds[i]);
 	}
 	free(r.fds);

@@ -130,6 +130,18 @@ session_flush(struct session *s)
 	return 0;
 }
 
+/* close_cv runs on the monotonic clock, like every other deadline of ours. */
+static void
+session_cond_init(struct session *s)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->close_cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
 static void
 session_destroy(struct fdobj *o)
 {
@@ -137,6 +149,7 @@ session_destroy(struct fdobj *o)
 
 	SSL_free(s->ssl);
 	free(s->wbuf);
+	pthread_cond_destroy(&s->close_cv);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -180,6 +193,7 @@ session_new(int fd, const struct rule *r, struct tlsholder *tls, int is_server,
 	s->hdr.kind = FD_SESSION;
 	s->hdr.destroy = session_destroy;
 	pthread_mutex_init(&s->lock, NULL);
+	session_cond_init(s);
 	s->fd = fd;
 	s->rule = r;
 	s->is_server = is_server;
@@ -455,11 +469,10 @@ session_finish_close(struct session *s, int fd)
 	int ours = fstat(fd, &st) == 0 && st.st_ino == s->close_ino;
 
 	s->close_ino = 0;
-	if (ours)
-		REAL(shutdown)(fd, SHUT_RDWR);
 	fdtable_clear_if(fd, &s->hdr);
 	if (ours)
 		syscall(SYS_close, fd);
+	pthread_cond_broadcast(&s->close_cv);
 }
 
 /*
@@ -930,14 +943,36 @@ session_close(struct session *s)
 	if (s->waiters > 0 && !s->forked && fstat(s->fd, &st) == 0) {
 		/*
 		 * Keep the number until the waiters leave, so it cannot name
-		 * another socket under their poll; SHUT_RD wakes them now.
+		 * another socket under their poll.  Shutting both directions
+		 * (what close does anyway) makes poll report POLLHUP whatever
+		 * they wait for, so they leave at once, even one that only
+		 * reaches poll after this.
 		 */
-		REAL(shutdown)(s->fd, SHUT_RD);
+		REAL(shutdown)(s->fd, SHUT_RDWR);
 		s->close_ino = st.st_ino;
 		deferred = 1;
 	}
 	pthread_mutex_unlock(&s->lock);
 	return deferred;
+}
+
+/*
+ * A program about to reuse the number (dup2 onto it, close_range) must not
+ * hand it over while a waiter may still be on its way into poll(fd): that
+ * waiter would then sleep on the new socket.  The waiters leave at once
+ * (POLLHUP); the bound only guards against one stopped in a debugger.
+ */
+void
+session_await_close(struct session *s)
+{
+	struct timespec t = { 2, 0 }, d;
+
+	d = deadline_after(&t);
+	pthread_mutex_lock(&s->lock);
+	while (s->close_ino != 0 &&
+	    pthread_cond_timedwait(&s->close_cv, &s->lock, &d) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&s->lock);
 }
 
 int
@@ -957,8 +992,10 @@ session_take_error(struct session *s)
 void
 session_mark_forked(struct session *s, int child)
 {
-	if (child)
+	if (child) {
 		pthread_mutex_init(&s->lock, NULL);
+		session_cond_init(s);
+	}
 	s->forked = 1;
 	s->used = 0;
 }

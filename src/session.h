@@ -54,6 +54,7 @@ struct session {
 	int			 closed;	/* the fd was closed under us */
 	int			 waiters;	/* threads waiting in poll on fd, unlocked */
 	ino_t			 close_ino;	/* close deferred until the waiters leave */
+	pthread_cond_t		 close_cv;	/* signalled when close_ino clears */
 
 	/* Listener queues (pending handshake, ready for accept). */
 	struct session		*lnext, *lprev;
@@ -89,6 +90,8 @@ int		 session_flush_output(struct session *);
  * (the caller must not), so the number cannot be reused under them.
  */
 int		 session_close(struct session *);
+/* Waits (bounded) until a close deferred by session_close has really closed the fd. */
+void		 session_await_close(struct session *);
 /* Decrypted bytes available without blocking (FIONREAD). */
 int		 session_nread(struct session *);
 /* Consumes the error of a failed handshake for getsockopt(SO_ERROR). */
