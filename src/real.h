@@ -4,7 +4,9 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -54,7 +56,19 @@
 	X(int, epoll_ctl, (int, int, int, struct epoll_event *)) \
 	X(int, epoll_wait, (int, struct epoll_event *, int, int)) \
 	X(int, epoll_pwait, (int, struct epoll_event *, int, int, const sigset_t *)) \
-	X(int, epoll_pwait2, (int, struct epoll_event *, int, const struct timespec *, const sigset_t *))
+	X(int, epoll_pwait2, (int, struct epoll_event *, int, const struct timespec *, const sigset_t *)) \
+	X(int, execve, (const char *, char *const [], char *const [])) \
+	X(int, execv, (const char *, char *const [])) \
+	X(int, execvp, (const char *, char *const [])) \
+	X(int, execvpe, (const char *, char *const [], char *const [])) \
+	X(int, fexecve, (int, char *const [], char *const [])) \
+	X(int, execveat, (int, const char *, char *const [], char *const [], int)) \
+	X(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+	    const posix_spawnattr_t *, char *const [], char *const [])) \
+	X(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *, \
+	    const posix_spawnattr_t *, char *const [], char *const [])) \
+	X(int, system, (const char *)) \
+	X(FILE *, popen, (const char *, const char *))
 
 #define REAL_DECLARE(ret, name, args) extern ret (*real_##name) args;
 REAL_FUNCS(REAL_DECLARE)

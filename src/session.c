@@ -210,7 +210,7 @@ session_new(int fd, const struct rule *r, struct tlsholder *tls, int is_server,
 
 /* ---- handshake ---- */
 
-static const char *
+const char *
 session_peerstr(struct session *s, char *buf, size_t len)
 {
 	if (s->peerlen == 0)

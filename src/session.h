@@ -99,6 +99,8 @@ int		 session_take_error(struct session *);
 void		 session_mark_forked(struct session *, int child);
 
 void		 session_log_result(struct session *, const char *reason);
+/* The peer's address as text ("?" if unknown). */
+const char	*session_peerstr(struct session *, char *buf, size_t len);
 /* errno ETIMEDOUT, logged as refused. */
 void		 session_fail_timeout(struct session *);
 

@@ -23,6 +23,7 @@
 
 static pthread_once_t	 shim_once = PTHREAD_ONCE_INIT;
 static struct config	*shim_cfg;
+static pid_t		 shim_pid;	/* as fork handlers saw it; vfork runs none */
 static struct tlsholder	*shim_holders;
 
 /* Fail closed: one line naming the file and the problem, then exit before main(). */
@@ -60,6 +61,7 @@ shim_atfork_child(void)
 
 	for (i = 0; shim_cfg && i < shim_cfg->nrules; i++)
 		pthread_mutex_init(&shim_holders[i].lock, NULL);
+	shim_pid = (pid_t)syscall(SYS_getpid);
 	fdtable_atfork_child();
 	epollset_atfork_child();
 	fdtable_foreach(shim_atfork_child_one, NULL);
@@ -99,6 +101,7 @@ shim_init(void)
 		if (tlsholder_init(&shim_holders[i], shim_cfg, &shim_cfg->rules[i], err,
 		    sizeof(err)) == -1)
 			shim_die(err);
+	shim_pid = (pid_t)syscall(SYS_getpid);
 	pthread_atfork(shim_atfork_prepare, shim_atfork_parent, shim_atfork_child);
 	log_debug("loaded %s: %zu rules", shim_cfg->path, shim_cfg->nrules);
 }
@@ -117,6 +120,12 @@ __attribute__((constructor)) static void
 shim_constructor(void)
 {
 	shim_config();
+}
+
+int
+shim_in_vfork_child(void)
+{
+	return shim_pid != 0 && (pid_t)syscall(SYS_getpid) != shim_pid;
 }
 
 struct tlsholder *

@@ -13,6 +13,8 @@
 const struct config	*shim_config(void);
 /* The rule's live TLS context (rebuilt when its files change). */
 struct tlsholder	*shim_holder(const struct rule *);
+/* 1 in a child that shares our memory (vfork, clone without fork handlers). */
+int			 shim_in_vfork_child(void);
 
 /* A listening TCP socket under a server rule becomes a listener (returned held); else NULL. */
 struct fdobj		*shim_listener_for(int fd);
