@@ -26,7 +26,7 @@ ENGINE_O = $(ENGINE:%=$(B)/%.o)
 UNIT	 = $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 PROGS	 = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
 
-.PHONY: all clean install test unit check deps demo asan bench
+.PHONY: all clean install test unit check deps demo asan bench compat fuzz valgrind
 all: $(B)/libmtlsshim.so $(B)/mtlsshim $(PROGS)
 
 $(B)/%.o: src/%.c src/*.h | $(B)
@@ -87,3 +87,42 @@ clean:
 bench: deps
 	$(MAKE) all
 	bash bench/run.sh
+
+# The compatibility matrix (tests/compat.bats): TAP in $(B)/compat.tap, table into README's compat block.
+# Runs every case, rewrites the table even when some fail, then exits non-zero if any failed.
+compat: deps
+	$(MAKE) all
+	@mkdir -p $(B)
+	@rm -f $(B)/compat.rc
+	{ bats --tap tests/compat.bats; echo $$? > $(B)/compat.rc; } | tee $(B)/compat.tap
+	bash tests/compat-table.sh --readme README.md $(B)/compat.tap
+	@rc=$$(cat $(B)/compat.rc 2>/dev/null || echo 1); \
+	 if [ "$$rc" != 0 ]; then echo "compat: some cases failed (bats exit $$rc); see $(B)/compat.tap" >&2; exit 1; fi
+
+# libFuzzer (clang): the config loader and the server handshake, FUZZ_TIME seconds each, from
+# fuzz/corpus/NAME (seeds and kept crash inputs, replayed every run); new inputs in build-fuzz/.
+FUZZ_CC	?= clang
+FUZZ_TIME ?= 30
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS = config handshake
+fuzz:
+	$(MAKE) B=build-fuzz CC=$(FUZZ_CC) CFLAGS='-O1 -g' \
+		SAN='$(FUZZ_SAN) -fsanitize=fuzzer-no-link' build-fuzz/libmtlsshim-core.a
+	sh fuzz/pki.sh build-fuzz/pki
+	for t in $(FUZZ_TARGETS); do \
+		$(FUZZ_CC) -std=c11 $(WARN) $(DEFS) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer -Isrc \
+			-o build-fuzz/fuzz_$$t fuzz/fuzz_$$t.c build-fuzz/libmtlsshim-core.a $(LIBS) || exit 1; \
+	done
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p build-fuzz/corpus/$$t; \
+		MTLSSHIM_FUZZ_CONFIG=$(CURDIR)/build-fuzz/pki/fuzz.conf build-fuzz/fuzz_$$t \
+			-max_total_time=$(FUZZ_TIME) -keep_seed=1 -artifact_prefix=build-fuzz/$$t- -print_final_stats=1 \
+			build-fuzz/corpus/$$t fuzz/corpus/$$t 2>build-fuzz/$$t.log || \
+			{ tail -n 40 build-fuzz/$$t.log; echo "fuzz_$$t: crash, see build-fuzz/$$t.log"; exit 1; }; \
+		grep -E '^(stat::number_of_executed_units|#[0-9]+[[:space:]]+DONE)' build-fuzz/$$t.log \
+			| sed "s/^/fuzz_$$t: /"; \
+	done
+
+# valgrind memcheck of a shimmed daemon (the suite's test; skipped under ASan).
+valgrind: all
+	bats tests/hostile.bats -f valgrind

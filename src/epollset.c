@@ -51,6 +51,7 @@ struct epset {
 };
 
 #define NBUCKETS	4096
+#define EP_BATCH	256	/* events returned by one wait at most (stack, no malloc) */
 static struct epreg	*buckets[NBUCKETS];
 static pthread_mutex_t	 ep_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t		 cookie_key;
@@ -519,8 +520,13 @@ reg_translate(struct epreg *r, uint32_t kr, int from_check)
 	if ((kr & EPOLLOUT) && session_has_output(s) && session_flush_output(s) == 0 &&
 	    !(want & EPOLLOUT))
 		reg_arm(r, EPOLL_CTL_MOD);	/* all out: stop watching for room */
-	if ((want & EPOLLIN) && (from_check || (kr & (EPOLLIN | EPOLLHUP | EPOLLERR))) &&
-	    session_readable(s)) {
+	/*
+	 * The kernel's word is needed only for bytes it holds: a recheck
+	 * looks at what the session already has, without a read that would
+	 * cost every level-triggered wait a failing recv.
+	 */
+	if ((want & EPOLLIN) && ((kr & (EPOLLIN | EPOLLHUP | EPOLLERR)) ?
+	    session_readable(s) : from_check && session_readable_held(s))) {
 		rev |= EPOLLIN;
 		if (!(want & EPOLLET))
 			check_add(r);
@@ -596,7 +602,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
     const struct timespec *timeout, const sigset_t *sigmask, int precise)
 {
 	static const struct timespec zero = { 0, 0 };
-	struct epoll_event *out;
+	struct epoll_event out[EP_BATCH];
 	struct timespec deadline = { 0, 0 }, left = { 0, 0 }, hs_left;
 	const struct timespec *wait_ts;
 	struct epset *set;
@@ -616,11 +622,9 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		errno = EINVAL;
 		return -1;
 	}
-	if ((out = calloc((size_t)maxevents, sizeof(*out))) == NULL) {
-		fdobj_put(&set->hdr);
-		errno = ENOMEM;
-		return -1;
-	}
+	/* Fewer events than asked is always allowed; the rest wait for the next call. */
+	if (maxevents > EP_BATCH)
+		maxevents = EP_BATCH;
 	if (timeout)
 		deadline = deadline_after(timeout);
 	for (;;) {
@@ -691,7 +695,6 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	saved = errno;
 	if (cnt > 0)
 		memcpy(events, out, (size_t)cnt * sizeof(*out));
-	free(out);
 	fdobj_put(&set->hdr);
 	errno = saved;
 	return cnt;

@@ -19,52 +19,54 @@ extern char **environ;
 #define CALL_REAL(name, ...) \
 	(REAL(name) == NULL ? (errno = ENOSYS, -1) : REAL(name)(__VA_ARGS__))
 
+/* Runs the real exec with the environment relay_before_exec gives; fails closed without it. */
+#define EXEC_WITH(envp, call) do { \
+	char **env_ = relay_before_exec(envp); \
+	int r_, e_; \
+	if (env_ == NULL) \
+		return -1; \
+	r_ = (call); \
+	e_ = errno; \
+	relay_env_free(env_, envp); \
+	errno = e_; \
+	return r_; \
+} while (0)
+
 HOOK int
 execve(const char *path, char *const argv[], char *const envp[])
 {
-	if (relay_before_exec() == -1)
-		return -1;
-	return CALL_REAL(execve, path, argv, envp);
+	EXEC_WITH(envp, CALL_REAL(execve, path, argv, env_));
 }
 
+/* execv and execvp are execve and execvpe on environ. */
 HOOK int
 execv(const char *path, char *const argv[])
 {
-	if (relay_before_exec() == -1)
-		return -1;
-	return CALL_REAL(execv, path, argv);
+	EXEC_WITH(environ, CALL_REAL(execve, path, argv, env_));
 }
 
 HOOK int
 execvp(const char *file, char *const argv[])
 {
-	if (relay_before_exec() == -1)
-		return -1;
-	return CALL_REAL(execvp, file, argv);
+	EXEC_WITH(environ, CALL_REAL(execvpe, file, argv, env_));
 }
 
 HOOK int
 execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	if (relay_before_exec() == -1)
-		return -1;
-	return CALL_REAL(execvpe, file, argv, envp);
+	EXEC_WITH(envp, CALL_REAL(execvpe, file, argv, env_));
 }
 
 HOOK int
 fexecve(int fd, char *const argv[], char *const envp[])
 {
-	if (relay_before_exec() == -1)
-		return -1;
-	return CALL_REAL(fexecve, fd, argv, envp);
+	EXEC_WITH(envp, CALL_REAL(fexecve, fd, argv, env_));
 }
 
 HOOK int
 execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
-	if (relay_before_exec() == -1)
-		return -1;
-	return CALL_REAL(execveat, dirfd, path, argv, envp, flags);
+	EXEC_WITH(envp, CALL_REAL(execveat, dirfd, path, argv, env_, flags));
 }
 
 /*

@@ -1,11 +1,13 @@
 /* hooks_socket.c: connect, listen, accept, shutdown and getsockopt on matched sockets. */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 
 #include "hooks.h"
 #include "listener.h"
 #include "readiness.h"
 #include "real.h"
+#include "relay.h"
 #include "shim.h"
 
 /*
@@ -173,4 +175,31 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	*(int *)val = e;
 	*len = sizeof(int);
 	return 0;
+}
+
+/* A socket relayed into this image (relay.c) shows the TCP connection's addresses. */
+HOOK int
+getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	if (relay_sockname(fd, 1, sa, len) == 0)
+		return 0;
+	return REAL(getpeername)(fd, sa, len);
+}
+
+HOOK int
+getsockname(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	if (relay_sockname(fd, 0, sa, len) == 0)
+		return 0;
+	return REAL(getsockname)(fd, sa, len);
+}
+
+/* ...and takes TCP and IP options (TCP_NODELAY, IP_TOS) as the TCP socket would. */
+HOOK int
+setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	if ((level == IPPROTO_TCP || level == IPPROTO_IP || level == IPPROTO_IPV6) &&
+	    relay_is_relayed(fd))
+		return 0;
+	return REAL(setsockopt)(fd, level, name, val, len);
 }

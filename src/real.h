@@ -30,6 +30,9 @@
 	X(int, fcntl64, (int, int, ...)) \
 	X(int, ioctl, (int, unsigned long, ...)) \
 	X(int, getsockopt, (int, int, int, void *, socklen_t *)) \
+	X(int, setsockopt, (int, int, int, const void *, socklen_t)) \
+	X(int, getpeername, (int, struct sockaddr *, socklen_t *)) \
+	X(int, getsockname, (int, struct sockaddr *, socklen_t *)) \
 	X(int, close_range, (unsigned int, unsigned int, int)) \
 	X(void, closefrom, (int)) \
 	X(ssize_t, read, (int, void *, size_t)) \

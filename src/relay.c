@@ -13,10 +13,13 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +32,20 @@
 #include "shim.h"
 
 #define RELAY_BUF	16384
+#define RELAY_ENV	"MTLSSHIM_RELAYED"
+#define RELAY_MAX	16	/* relayed sockets a new image learns the addresses of */
+
+/*
+ * RELAY_ENV=ENTRY[,ENTRY...], ENTRY = INODE/PEER/LOCAL: the inode of the
+ * socket the new image holds and the TCP addresses in hex.  It passes
+ * through later execs untouched (sh -c 'exec prog'); an entry whose socket
+ * is gone matches nothing.
+ */
+struct relayed {
+	unsigned long		ino;
+	struct sockaddr_storage	addr[2];	/* peer, local */
+	socklen_t		len[2];
+};
 
 /* fds naming sessions, each with a reference, as fdtable_foreach found them. */
 struct names {
@@ -270,8 +287,38 @@ relay_run(struct session *s, int app, int spare)
  * One session, named by fds[0..n-1]: fork the relay (twice, so that it is
  * nobody's child), then put our end of the pair on each name.
  */
+static void
+hex_append(char *buf, size_t size, const void *p, socklen_t len)
+{
+	const unsigned char *b = p;
+	size_t at = strlen(buf);
+	socklen_t i;
+
+	for (i = 0; i < len && at + 2 < size; i++, at += 2)
+		snprintf(buf + at, size - at, "%02x", b[i]);
+}
+
+/* Appends this relay's entry to the RELAY_ENV value being built in env. */
+static void
+relay_note(char *env, size_t size, int fd, struct session *s)
+{
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+	struct stat st;
+	size_t at;
+
+	if (fstat(fd, &st) == -1 || s->peerlen == 0 ||
+	    REAL(getsockname)(s->fd, (struct sockaddr *)&local, &llen) == -1 ||
+	    (at = strlen(env)) + 300 > size)
+		return;
+	snprintf(env + at, size - at, "%s%lu/", at ? "," : "", (unsigned long)st.st_ino);
+	hex_append(env, size, &s->peer, s->peerlen);
+	strncat(env, "/", size - strlen(env) - 1);
+	hex_append(env, size, &local, llen);
+}
+
 static int
-relay_session(struct session *s, const int *fds, size_t n)
+relay_session(struct session *s, const int *fds, size_t n, char *env, size_t envsize)
 {
 	int sp[2], fl, st = 0, e;
 	pid_t pid, grand;
@@ -299,6 +346,7 @@ relay_session(struct session *s, const int *fds, size_t n)
 		goto fail;
 	}
 	syscall(SYS_close, sp[1]);
+	relay_note(env, envsize, sp[0], s);
 	for (i = 0; i < n; i++) {
 		hook_forget_fd(fds[i], 1);
 		REAL(dup2)(sp[0], fds[i]);
@@ -320,25 +368,57 @@ drop_one(int fd, struct fdobj *o, void *arg)
 		syscall(SYS_close, fd);
 }
 
-int
-relay_before_exec(void)
+/* envp with RELAY_ENV extended by add; NULL if out of memory. */
+static char **
+relay_env(char *const envp[], const char *add)
+{
+	static const char key[] = RELAY_ENV "=";
+	const char *old = NULL;
+	char **env, *v;
+	size_t i, n = 0, k = 0;
+
+	for (n = 0; envp != NULL && envp[n] != NULL; n++)
+		if (strncmp(envp[n], key, sizeof(key) - 1) == 0)
+			old = envp[n] + sizeof(key) - 1;
+	if ((env = calloc(n + 2, sizeof(*env))) == NULL)
+		return NULL;
+	if ((v = malloc(sizeof(key) + (old ? strlen(old) + 1 : 0) + strlen(add))) == NULL) {
+		free(env);
+		return NULL;
+	}
+	sprintf(v, "%s%s%s%s", key, old && *old ? old : "", old && *old ? "," : "", add);
+	env[k++] = v;
+	for (i = 0; i < n; i++)
+		if (strncmp(envp[i], key, sizeof(key) - 1) != 0)
+			env[k++] = envp[i];
+	return env;
+}
+
+char **
+relay_before_exec(char *const envp[])
 {
 	struct names nm = { 0 };
 	int saved = errno, r = 0, *fds;
+	char note[RELAY_MAX * 300 + 1] = "", **env = (char **)envp;
 	size_t i, j, k;
 
 	if (shim_config() == NULL)
-		return 0;
+		return env;
 	if (shim_in_vfork_child()) {
 		fdtable_foreach(drop_one, NULL);
 		errno = saved;
-		return 0;
+		return env;
 	}
 	fdtable_foreach(collect_one, &nm);
+	if (nm.n == 0 && !nm.failed) {
+		names_free(&nm);
+		errno = saved;
+		return env;
+	}
 	if (nm.failed || (fds = malloc((nm.n + 1) * sizeof(*fds))) == NULL) {
 		names_free(&nm);
 		errno = ENOMEM;
-		return -1;
+		return NULL;
 	}
 	for (i = 0; i < nm.n && r == 0; i++) {
 		for (j = 0; j < i && nm.obj[j] != nm.obj[i]; j++)
@@ -348,14 +428,105 @@ relay_before_exec(void)
 		for (k = 0, j = i; j < nm.n; j++)
 			if (nm.obj[j] == nm.obj[i])
 				fds[k++] = nm.fd[j];
-		r = relay_session((struct session *)nm.obj[i], fds, k);
+		r = relay_session((struct session *)nm.obj[i], fds, k, note, sizeof(note));
 	}
 	if (r == -1)
 		saved = errno;
 	free(fds);
 	names_free(&nm);
+	if (r == 0 && note[0] != '\0' && (env = relay_env(envp, note)) == NULL)
+		saved = ENOMEM;
 	errno = saved;
-	return r;
+	return r == -1 ? NULL : env;
+}
+
+void
+relay_env_free(char **env, char *const envp[])
+{
+	if (env == NULL || env == (char **)envp)
+		return;
+	free(env[0]);
+	free(env);
+}
+
+/* ---- in the new image ---- */
+
+static struct relayed	relayed[RELAY_MAX];
+static int		nrelayed;
+static pthread_once_t	relayed_once = PTHREAD_ONCE_INIT;
+
+static socklen_t
+unhex(const char *p, const char *end, void *out, size_t size)
+{
+	unsigned char *b = out;
+	socklen_t n = 0;
+	unsigned int v;
+
+	while (p + 1 < end && n < size && sscanf(p, "%2x", &v) == 1) {
+		b[n++] = (unsigned char)v;
+		p += 2;
+	}
+	return n;
+}
+
+static void
+relayed_load(void)
+{
+	const char *p = getenv(RELAY_ENV), *end, *f1, *f2;
+	struct relayed *r;
+
+	while (p != NULL && *p != '\0' && nrelayed < RELAY_MAX) {
+		end = p + strcspn(p, ",");
+		f1 = memchr(p, '/', (size_t)(end - p));
+		f2 = f1 ? memchr(f1 + 1, '/', (size_t)(end - f1 - 1)) : NULL;
+		if (f2 != NULL) {
+			r = &relayed[nrelayed];
+			r->ino = strtoul(p, NULL, 10);
+			r->len[0] = unhex(f1 + 1, f2, &r->addr[0], sizeof(r->addr[0]));
+			r->len[1] = unhex(f2 + 1, end, &r->addr[1], sizeof(r->addr[1]));
+			if (r->len[0] > 0 && r->len[1] > 0)
+				nrelayed++;
+		}
+		p = *end ? end + 1 : end;
+	}
+}
+
+static struct relayed *
+relayed_find(int fd)
+{
+	struct stat st;
+	int i, saved = errno;
+
+	pthread_once(&relayed_once, relayed_load);
+	if (nrelayed == 0)
+		return NULL;
+	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		errno = saved;
+		return NULL;
+	}
+	for (i = 0; i < nrelayed; i++)
+		if (relayed[i].ino == (unsigned long)st.st_ino)
+			return &relayed[i];
+	return NULL;
+}
+
+int
+relay_sockname(int fd, int peer, struct sockaddr *sa, socklen_t *len)
+{
+	struct relayed *r = relayed_find(fd);
+	int i = peer ? 0 : 1;
+
+	if (r == NULL || len == NULL)
+		return -1;
+	memcpy(sa, &r->addr[i], *len < r->len[i] ? *len : r->len[i]);
+	*len = r->len[i];
+	return 0;
+}
+
+int
+relay_is_relayed(int fd)
+{
+	return relayed_find(fd) != NULL;
 }
 
 /* ---- posix_spawn, system, popen ---- */

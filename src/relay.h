@@ -2,16 +2,30 @@
 #ifndef MTLSSHIM_RELAY_H
 #define MTLSSHIM_RELAY_H
 
+#include <sys/socket.h>
+
 /*
  * Called just before the program replaces its image.  Every session whose
  * fd survives exec is handed to a relay process forked here; the fd numbers
  * then name one end of a socket pair whose other end the relay joins to the
  * session, so the new image reads and writes plaintext while the peer still
- * speaks mTLS.  Returns 0, or -1 with errno (ENOMEM, EAGAIN, EMFILE or
- * ENFILE) when a session could not be relayed: the exec must not go ahead,
- * since the new image would speak plaintext on the socket.
+ * speaks mTLS.  Returns the environment to exec with: envp itself, or a copy
+ * telling the new image the relayed sockets' addresses (free it with
+ * relay_env_free if exec returns).  NULL with errno (ENOMEM, EAGAIN, EMFILE
+ * or ENFILE) when a session could not be relayed: the exec must not go
+ * ahead, since the new image would speak plaintext on the socket.
  */
-int	relay_before_exec(void);
+char	**relay_before_exec(char *const envp[]);
+void	  relay_env_free(char **env, char *const envp[]);
+
+/*
+ * In the new image: a relayed socket's addresses are the TCP connection's,
+ * as the program would have seen them without us.  0 if fd is one (the
+ * name is filled in as getpeername/getsockname would), -1 if not.
+ */
+int	relay_sockname(int fd, int peer, struct sockaddr *sa, socklen_t *len);
+/* 1 if fd is a relayed socket (TCP-level options are accepted and ignored). */
+int	relay_is_relayed(int fd);
 
 /*
  * posix_spawn, system and popen start the new image from glibc's own child,

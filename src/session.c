@@ -113,6 +113,12 @@ session_flush(struct session *s)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return POLLOUT;
+			if (s->wr_err == 0) {
+				char peer[64];
+				log_info("closed rule=%s peer=%s reason=\"write: %s\"",
+				    s->rule->name, session_peerstr(s, peer, sizeof(peer)),
+				    strerror(errno));
+			}
 			s->wr_err = errno;
 			return -1;
 		}
@@ -608,6 +614,24 @@ session_readable(struct session *s)
 		r = 0;
 	else
 		r = session_pump_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int
+session_readable_held(struct session *s)
+{
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state == SS_FAILED)
+		r = 1;
+	else if (s->state != SS_OPEN)
+		r = 0;
+	else if (s->rd_eof || s->rd_err || SSL_pending(s->ssl) > 0)
+		r = 1;
+	else
+		r = SSL_has_pending(s->ssl) && session_pump_locked(s);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

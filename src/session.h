@@ -75,6 +75,8 @@ int		 session_deadline_ms(struct session *);
 int		 session_handshake_blocking(struct session *);
 /* 1 if a read would not block: decrypted data, EOF or an error waits. */
 int		 session_readable(struct session *);
+/* session_readable, from what the session holds: no socket read unless a record waits. */
+int		 session_readable_held(struct session *);
 /* 1 if decrypted bytes are left in the session after a read (for edge-triggered epoll). */
 int		 session_buffered(struct session *);
 ssize_t		 session_recv(struct session *, const struct iovec *, int iovcnt, int flags);

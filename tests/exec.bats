@@ -125,3 +125,20 @@ print("got ", h.hexdigest(), n)
 	assert_contains "$output" "echo: after-system"
 	refute_contains "$output" "PLAINTEXT-FROM-CHILD"
 }
+
+@test "inetd-style server: the exec'd service sees the TCP peer and local addresses, and may set TCP options" {
+	start_execserve 1 python3 -c '
+import socket
+s = socket.socket(fileno=0)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+print("family", s.family.name)
+print("peer", s.getpeername()[0])
+print("local", s.getsockname()[0], s.getsockname()[1])
+'
+	run bash -c "echo | timeout 10 openssl s_client -quiet -connect 127.0.0.1:$PORT \
+		-cert '$PKI/client.crt' -key '$PKI/client.key' -CAfile '$PKI/ca.crt' 2>&1"
+	show
+	assert_contains "$output" "family AF_INET"
+	assert_contains "$output" "peer 127.0.0.1"
+	assert_contains "$output" "local 127.0.0.1 $PORT"
+}

@@ -1,0 +1,522 @@
+#!/usr/bin/env bats
+# compat.bats: the compatibility matrix: real daemons and clients under the shim, data checked end to end.
+#
+# Test names read "compat: PROGRAM | MODE"; tests/compat-table.sh turns the TAP output into the README
+# table (make compat). Every case checks that the data arrived intact, not only the exit status.
+
+load helpers
+
+setup_file() {
+	common_setup_file
+	# Shared payloads: 50 MB of random bytes (nginx) and 1 MiB of text (redis, python, socat).
+	head -c 52428800 /dev/urandom > "$BATS_FILE_TMPDIR/big.bin"
+	head -c 786432 /dev/urandom | base64 -w0 > "$BATS_FILE_TMPDIR/mib.txt"
+	export BIG=$BATS_FILE_TMPDIR/big.bin MIB=$BATS_FILE_TMPDIR/mib.txt
+	export BIGSUM MIBSUM
+	BIGSUM=$(sha256sum < "$BIG" | cut -d' ' -f1)
+	MIBSUM=$(sha256sum < "$MIB" | cut -d' ' -f1)
+}
+setup() { require_build; T=$BATS_TEST_TMPDIR; }
+teardown() { common_teardown; }
+
+sum() { sha256sum < "$1" | cut -d' ' -f1; }
+
+# same_file GOT WANT-SUM: GOT exists and its sha256 is WANT-SUM (prints sizes when not).
+same_file() {
+	local got; got=$(sum "$1" 2>/dev/null || true)
+	[ "$got" = "$2" ] && return 0
+	echo "checksum mismatch: $1 ($(stat -c %s "$1" 2>/dev/null || echo missing) bytes) sha256=$got, want $2" >&2
+	return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# redis
+# ---------------------------------------------------------------------------------------------
+
+# start_redis PORT [CONF]: redis-server on 127.0.0.1:PORT, under the shim when CONF is given.
+start_redis() {
+	local args=(redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$T")
+	if [ -n "${2:-}" ]; then shim_bg "$T/redis.out" "$2" "${args[@]}"; else bg "$T/redis.out" "${args[@]}"; fi
+	wait_port "$1"
+}
+
+# redis_roundtrip CLI...: SET/GET a short value and the 1 MiB value through the redis-cli command CLI.
+redis_roundtrip() {
+	local out
+	out=$("$@" SET greeting "hello over mtls" 2>&1) || true
+	[ "$out" = OK ] || { echo "SET greeting: $out" >&2; return 1; }
+	out=$("$@" GET greeting 2>&1) || true
+	[ "$out" = "hello over mtls" ] || { echo "GET greeting: $out" >&2; return 1; }
+	out=$("$@" -x SET mib < "$MIB" 2>&1) || true
+	[ "$out" = OK ] || { echo "SET mib: ${out:0:300}" >&2; return 1; }
+	out=$("$@" STRLEN mib 2>&1) || true
+	[ "$out" = 1048576 ] || { echo "STRLEN mib: $out" >&2; return 1; }
+	"$@" GET mib > "$T/mib.got" 2>&1 || true
+	# redis-cli ends the reply with a newline.
+	truncate -s -1 "$T/mib.got"
+	same_file "$T/mib.got" "$MIBSUM"
+}
+
+@test "compat: redis-server + redis-cli | both shimmed; SET/GET incl. a 1 MiB value" {
+	PORT=$(free_port)
+	start_redis "$PORT" "$(server_conf redis "$PORT")"
+	local c; c=$(client_conf rcli "$PORT")
+	redis_roundtrip shim "$c" timeout 20 redis-cli -h 127.0.0.1 -p "$PORT"
+	assert_file_has "$T/redis.log" 'accepted rule=redis .*subject="[^"]*CN=client'
+	assert_file_has "$T/rcli.log" "connected rule=rcli peer=127\\.0\\.0\\.1:$PORT"
+}
+
+@test "compat: redis-server + redis-benchmark | both shimmed; -c 50 -n 50000 -t get,set" {
+	PORT=$(free_port)
+	start_redis "$PORT" "$(server_conf redis "$PORT")"
+	local c; c=$(client_conf rbench "$PORT")
+	run shim "$c" timeout 100 redis-benchmark -h 127.0.0.1 -p "$PORT" -c 50 -n 50000 -t get,set
+	# Progress lines end in \r; keep the final report lines only.
+	output=$(printf '%s\n' "$output" | tr '\r' '\n' | grep -v '^\(SET\|GET\): rps=' || true)
+	show
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '50000 requests completed in' <<< "$output")" -eq 2 ]
+	assert_contains "$output" "====== SET ======"
+	assert_contains "$output" "====== GET ======"
+	refute_contains "$output" "rror"
+	refute_file_has "$T/redis.log" 'refused rule='
+	[ "$(count "$T/rbench.log" 'connected rule=rbench')" -ge 100 ]
+}
+
+# stunnel_conf NAME BODY: a foreground stunnel config in the test dir; prints its path.
+stunnel_conf() {
+	local f=$T/$1.conf
+	{
+		echo "foreground = yes"
+		echo "pid = $T/$1.pid"
+		echo "debug = 5"
+		echo "[$1]"
+		echo "$2"
+	} > "$f"
+	echo "$f"
+}
+
+@test "compat: redis-server + redis-cli + stunnel | redis-server shimmed; unshimmed redis-cli via a stunnel client (verify = 2)" {
+	PORT=$(free_port)
+	start_redis "$PORT" "$(server_conf redis "$PORT")"
+	local lport st; lport=$(free_port)
+	st=$(stunnel_conf stunnel-cli "client = yes
+accept = 127.0.0.1:$lport
+connect = 127.0.0.1:$PORT
+cert = $PKI/client.crt
+key = $PKI/client.key
+CAfile = $PKI/ca.crt
+verify = 2")
+	bg "$T/stunnel.out" stunnel4 "$st"
+	wait_port "$lport"
+	redis_roundtrip timeout 20 redis-cli -h 127.0.0.1 -p "$lport"
+	assert_file_has "$T/redis.log" 'accepted rule=redis .*subject="[^"]*CN=client'
+}
+
+@test "compat: redis-server + redis-cli + stunnel | redis-cli shimmed; plain redis-server behind a stunnel server (verify = 2)" {
+	local rport st; rport=$(free_port)
+	start_redis "$rport"
+	PORT=$(free_port)
+	st=$(stunnel_conf stunnel-srv "accept = 127.0.0.1:$PORT
+connect = 127.0.0.1:$rport
+cert = $PKI/server.crt
+key = $PKI/server.key
+CAfile = $PKI/ca.crt
+verify = 2")
+	bg "$T/stunnel.out" stunnel4 "$st"
+	wait_port "$PORT"
+	local c; c=$(client_conf rcli "$PORT")
+	redis_roundtrip shim "$c" timeout 20 redis-cli -h 127.0.0.1 -p "$PORT"
+	assert_file_has "$T/rcli.log" "connected rule=rcli peer=127\\.0\\.0\\.1:$PORT .*subject=\"[^\"]*CN=localhost"
+	# stunnel saw and verified our client certificate.
+	assert_file_has "$T/stunnel.out" 'CN=client'
+}
+
+# ---------------------------------------------------------------------------------------------
+# nginx, curl, wget, wrk
+# ---------------------------------------------------------------------------------------------
+
+# nginx_conf DIR LISTEN-LINE [EXTRA-SERVER-LINES]: a test-local nginx (master + 2 workers, epoll,
+# sendfile) serving DIR/html, which holds big.bin (the 50 MB payload) and index.html.
+# Workers run as root: the test directory is private to root, and so is the shim's log file.
+nginx_conf() {
+	local d=$1
+	mkdir -p "$d/html" "$d/tmp"
+	ln -sf "$BIG" "$d/html/big.bin"
+	echo "hello from nginx" > "$d/html/index.html"
+	head -c 262144 "$BIG" > "$d/html/256k.bin"
+	cat > "$d/nginx.conf" <<-EOF
+	daemon off;
+	master_process on;
+	worker_processes 2;
+	user root root;
+	pid $d/nginx.pid;
+	error_log $d/error.log info;
+	events { worker_connections 512; use epoll; }
+	http {
+	    access_log $d/access.log;
+	    sendfile on;
+	    tcp_nopush on;
+	    keepalive_requests 100000;
+	    client_body_temp_path $d/tmp;
+	    proxy_temp_path $d/tmp;
+	    fastcgi_temp_path $d/tmp;
+	    uwsgi_temp_path $d/tmp;
+	    scgi_temp_path $d/tmp;
+	    server {
+	        $2
+	        $3
+	        root $d/html;
+	    }
+	}
+	EOF
+}
+
+# start_nginx DIR [CONF]: nginx from DIR/nginx.conf, under the shim when CONF is given.
+start_nginx() {
+	if [ -n "${2:-}" ]; then
+		shim_bg "$1/out" "$2" nginx -c "$1/nginx.conf" -p "$1"
+	else
+		bg "$1/out" nginx -c "$1/nginx.conf" -p "$1"
+	fi
+	wait_port "$PORT"
+}
+
+# A shimmed nginx with a server rule; sets PORT and NGX (its directory).
+start_shimmed_nginx() {
+	PORT=$(free_port)
+	NGX=$T/nginx
+	nginx_conf "$NGX" "listen 127.0.0.1:$PORT;"
+	start_nginx "$NGX" "$(server_conf nginx "$PORT")"
+}
+
+# A plain nginx terminating TLS itself and requiring a client certificate from the test CA.
+start_tls_nginx() {
+	PORT=$(free_port)
+	NGX=$T/nginx
+	nginx_conf "$NGX" "listen 127.0.0.1:$PORT ssl;" "ssl_certificate $PKI/server.crt;
+	        ssl_certificate_key $PKI/server.key;
+	        ssl_client_certificate $PKI/ca.crt;
+	        ssl_verify_client on;"
+	start_nginx "$NGX"
+}
+
+@test "compat: nginx + curl | nginx shimmed (master + 2 workers, epoll, sendfile); shimmed curl http://, 50 MB" {
+	require_shimmable_curl
+	start_shimmed_nginx
+	local c; c=$(client_conf curl "$PORT")
+	run shim "$c" timeout 60 curl -sS --max-time 50 -o "$T/big.got" -w '%{http_code} %{size_download}' \
+		"http://127.0.0.1:$PORT/big.bin"
+	show
+	[ "$status" -eq 0 ]
+	[ "$output" = "200 52428800" ]
+	same_file "$T/big.got" "$BIGSUM"
+	assert_file_has "$T/nginx.log" 'accepted rule=nginx .*subject="[^"]*CN=client'
+	assert_file_has "$T/curl.log" "connected rule=curl peer=127\\.0\\.0\\.1:$PORT"
+}
+
+@test "compat: nginx + curl | nginx shimmed (master + 2 workers, epoll, sendfile); unshimmed curl --cert https://, 50 MB" {
+	start_shimmed_nginx
+	run mcurl --max-time 50 -o "$T/big.got" -w '%{http_code} %{size_download}' "https://127.0.0.1:$PORT/big.bin"
+	show
+	[ "$status" -eq 0 ]
+	[ "$output" = "200 52428800" ]
+	same_file "$T/big.got" "$BIGSUM"
+	# Without a client certificate nginx never sees the request.
+	run curl -sS --max-time 10 --cacert "$PKI/ca.crt" "https://127.0.0.1:$PORT/index.html"
+	show
+	[ "$status" -ne 0 ]
+	refute_contains "$output" "hello from nginx"
+	wait_for "$T/nginx.log" 'refused rule=nginx' 5
+	[ "$(count "$NGX/access.log" 'GET ')" -eq 1 ]
+}
+
+@test "compat: nginx + wrk | both shimmed; wrk -c 50 -t 2 -d 3s, 256 KiB responses" {
+	start_shimmed_nginx
+	local c; c=$(client_conf wrk "$PORT")
+	# 256 KiB responses: nginx's sendfile runs into full socket buffers on many connections at once.
+	run shim "$c" timeout 60 wrk -c 50 -t 2 -d 3s "http://127.0.0.1:$PORT/256k.bin"
+	show
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "50 connections"
+	# wrk prints these two lines only when there were errors or non-2xx/3xx responses.
+	refute_contains "$output" "Socket errors"
+	refute_contains "$output" "Non-2xx"
+	local n; n=$(sed -n 's/^ *\([0-9]\+\) requests in .*/\1/p' <<< "$output")
+	[ "${n:-0}" -gt 0 ]
+	# nginx answered every request 200 and sent the whole file, but for the responses in flight
+	# (at most one per connection) when wrk stopped and closed its connections.
+	local all full; all=$(wc -l < "$NGX/access.log"); full=$(count "$NGX/access.log" '"GET /256k.bin HTTP/1.1" 200 262144 ')
+	[ "$(count "$NGX/access.log" '"GET /256k.bin HTTP/1.1" 200 ')" -eq "$all" ]
+	[ $((all - full)) -le 50 ] || { echo "$((all - full)) of $all responses cut short" >&2; false; }
+	[ "$full" -ge "$n" ]
+	[ "$(count "$T/wrk.log" 'connected rule=wrk')" -ge 50 ]
+}
+
+@test "compat: curl + nginx | curl shimmed; plain nginx with ssl_verify_client on, 50 MB" {
+	require_shimmable_curl
+	start_tls_nginx
+	local c; c=$(client_conf curl "$PORT")
+	run shim "$c" timeout 60 curl -sS --max-time 50 -o "$T/big.got" -w '%{http_code} %{size_download}' \
+		"http://127.0.0.1:$PORT/big.bin"
+	show
+	[ "$status" -eq 0 ]
+	[ "$output" = "200 52428800" ]
+	same_file "$T/big.got" "$BIGSUM"
+	assert_file_has "$T/curl.log" "connected rule=curl peer=127\\.0\\.0\\.1:$PORT .*subject=\"[^\"]*CN=localhost"
+}
+
+@test "compat: wget + nginx | wget shimmed; plain nginx with ssl_verify_client on, 50 MB" {
+	asan_build && skip "wget hangs under a preloaded ASan runtime, without the shim too"
+	start_tls_nginx
+	local c; c=$(client_conf wget "$PORT")
+	run shim "$c" timeout 60 wget -nv --tries=1 --timeout=50 -O "$T/big.got" "http://127.0.0.1:$PORT/big.bin"
+	show
+	[ "$status" -eq 0 ]
+	same_file "$T/big.got" "$BIGSUM"
+	assert_file_has "$T/wget.log" "connected rule=wget peer=127\\.0\\.0\\.1:$PORT"
+}
+
+@test "compat: curl + nginx | curl shimmed with a foreign-CA cert; nginx (ssl_verify_client on) refuses it" {
+	require_shimmable_curl
+	start_tls_nginx
+	local c; c=$(client_conf curl "$PORT" foreign)
+	run shim "$c" timeout 30 curl -sS --max-time 20 -w '\n%{http_code}\n' "http://127.0.0.1:$PORT/index.html"
+	show
+	# nginx finishes the handshake and answers 400 "The SSL certificate error" instead of the page.
+	refute_contains "$output" "hello from nginx"
+	assert_contains "$output" "The SSL certificate error"
+	[ "${lines[${#lines[@]} - 1]}" = 400 ]
+	assert_file_has "$NGX/error.log" 'client SSL certificate verify error'
+	refute_file_has "$NGX/access.log" '" 200 '
+}
+
+# ---------------------------------------------------------------------------------------------
+# python3
+# ---------------------------------------------------------------------------------------------
+
+# A shimmed, threaded python3 http.server speaking HTTP/1.1 (keep-alive); sets PORT.
+start_python_server() {
+	PORT=$(free_port)
+	mkdir -p "$T/www"
+	cp "$MIB" "$T/www/mib.txt"
+	echo "hello from python" > "$T/www/index.txt"
+	shim_bg "$T/py.out" "$(server_conf pysrv "$PORT")" \
+		python3 -u -m http.server --bind 127.0.0.1 --protocol HTTP/1.1 --directory "$T/www" "$PORT"
+	wait_port "$PORT"
+}
+
+@test "compat: python3 http.server + urllib | both shimmed; 1 MiB file" {
+	start_python_server
+	local c; c=$(client_conf pycli "$PORT")
+	run shim "$c" timeout 30 python3 -c "
+import hashlib, urllib.request
+for path in ('/index.txt', '/mib.txt', '/mib.txt'):
+    body = urllib.request.urlopen('http://127.0.0.1:$PORT' + path, timeout=20).read()
+    print(path, len(body), hashlib.sha256(body).hexdigest())
+"
+	show
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "/index.txt 18 $(printf 'hello from python\n' | sha256sum | cut -d' ' -f1)" ]
+	[ "${lines[1]}" = "/mib.txt 1048576 $MIBSUM" ]
+	[ "${lines[2]}" = "/mib.txt 1048576 $MIBSUM" ]
+	[ "$(count "$T/py.out" '"GET /mib.txt HTTP/1.1" 200')" -eq 2 ]
+	[ "$(count "$T/pycli.log" 'connected rule=pycli')" -eq 3 ]
+}
+
+@test "compat: python3 http.server + asyncio | both shimmed; 4 concurrent connections x 3 keep-alive requests" {
+	start_python_server
+	cat > "$T/aclient.py" <<-'PY'
+	import asyncio, hashlib, sys
+	port = int(sys.argv[1])
+	async def one(n):
+	    r, w = await asyncio.open_connection("127.0.0.1", port)
+	    out = []
+	    for i in range(3):
+	        w.write(b"GET /mib.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+	        await w.drain()
+	        head = await r.readuntil(b"\r\n\r\n")
+	        status = head.split(b"\r\n")[0].decode()
+	        length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+	        body = await r.readexactly(length)
+	        out.append("%d %s %d %s" % (n, status, len(body), hashlib.sha256(body).hexdigest()))
+	    w.close()
+	    await w.wait_closed()
+	    return out
+	async def main():
+	    for res in await asyncio.wait_for(asyncio.gather(*(one(n) for n in range(4))), 40):
+	        print("\n".join(res))
+	asyncio.run(main())
+	PY
+	local c; c=$(client_conf pycli "$PORT")
+	run shim "$c" timeout 60 python3 "$T/aclient.py" "$PORT"
+	show
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 12 ]
+	local l
+	for l in "${lines[@]}"; do
+		[[ "$l" == [0-3]" HTTP/1.1 200 OK 1048576 $MIBSUM" ]]
+	done
+	# Four connections, twelve requests: keep-alive held through the shim.
+	[ "$(count "$T/pycli.log" 'connected rule=pycli')" -eq 4 ]
+	[ "$(count "$T/pysrv.log" 'accepted rule=pysrv')" -eq 4 ]
+	[ "$(count "$T/py.out" '"GET /mib.txt HTTP/1.1" 200')" -eq 12 ]
+}
+
+# ---------------------------------------------------------------------------------------------
+# socat
+# ---------------------------------------------------------------------------------------------
+
+@test "compat: socat | both shimmed; TCP-LISTEN fork + EXEC:cat, 4 parallel clients x 1 MiB" {
+	PORT=$(free_port)
+	shim_bg "$T/socat-srv.out" "$(server_conf socatsrv "$PORT")" \
+		socat TCP-LISTEN:"$PORT",bind=127.0.0.1,fork,reuseaddr EXEC:cat
+	wait_port "$PORT"
+	local c i pids=(); c=$(client_conf socatcli "$PORT")
+	for i in 1 2 3 4; do
+		head -c 1048576 /dev/urandom > "$T/in.$i"
+		# -t 20: after sending everything, wait up to 20 s for the echo to finish.
+		shim "$c" timeout 40 socat -t 20 - TCP:127.0.0.1:"$PORT" < "$T/in.$i" > "$T/out.$i" 2> "$T/err.$i" &
+		pids+=($!)
+	done
+	local rc=0
+	for i in 0 1 2 3; do wait "${pids[$i]}" || { rc=$?; echo "client $((i + 1)) exit $rc" >&2; cat "$T/err.$((i + 1))" >&2; }; done
+	for i in 1 2 3 4; do same_file "$T/out.$i" "$(sum "$T/in.$i")"; done
+	[ "$rc" -eq 0 ]
+	[ "$(count "$T/socatsrv.log" 'accepted rule=socatsrv')" -eq 4 ]
+}
+
+@test "compat: socat | socat shimmed (fork + EXEC:cat); unshimmed socat OPENSSL client with cert, 1 MiB" {
+	PORT=$(free_port)
+	shim_bg "$T/socat-srv.out" "$(server_conf socatsrv "$PORT")" \
+		socat TCP-LISTEN:"$PORT",bind=127.0.0.1,fork,reuseaddr EXEC:cat
+	wait_port "$PORT"
+	run timeout 40 socat -t 20 - "OPENSSL:127.0.0.1:$PORT,cert=$PKI/client.crt,key=$PKI/client.key,cafile=$PKI/ca.crt" \
+		< "$MIB"
+	[ "$status" -eq 0 ] || show
+	[ "$output" = "$(cat "$MIB")" ]
+}
+
+# ---------------------------------------------------------------------------------------------
+# iperf3
+# ---------------------------------------------------------------------------------------------
+
+# iperf3_run ARGS...: a shimmed iperf3 client against a shimmed iperf3 server for 5 s; the
+# client's JSON must report bytes sent and received, received never more than sent. They are not
+# always equal, in plaintext too: the receiver stops counting when the test ends, and what is
+# still queued in socket buffers then (a few MB on loopback) is not counted; allow 32 MiB.
+iperf3_run() {
+	PORT=$(free_port)
+	shim_bg "$T/iperf3-srv.out" "$(server_conf iperfsrv "$PORT")" iperf3 -s -B 127.0.0.1 -p "$PORT"
+	wait_port "$PORT"
+	local c; c=$(client_conf iperfcli "$PORT")
+	shim "$c" timeout 40 iperf3 -c 127.0.0.1 -p "$PORT" -t 5 -J "$@" > "$T/iperf3.json" 2> "$T/iperf3.err" || {
+		echo "iperf3 client failed: $(cat "$T/iperf3.err")" >&2
+		head -c 3000 "$T/iperf3.json" >&2
+		return 1
+	}
+	run python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+if "error" in j:
+    sys.exit("iperf3 error: " + j["error"])
+s, r = j["end"]["sum_sent"]["bytes"], j["end"]["sum_received"]["bytes"]
+print("sent=%d received=%d" % (s, r))
+sys.exit(0 if 0 < r <= s and s - r <= 32 << 20 else 1)' "$T/iperf3.json"
+	show
+	[ "$status" -eq 0 ]
+	# One control and one data connection, both wrapped.
+	[ "$(count "$T/iperfcli.log" 'connected rule=iperfcli')" -eq 2 ]
+	[ "$(count "$T/iperfsrv.log" 'accepted rule=iperfsrv')" -eq 2 ]
+}
+
+@test "compat: iperf3 | both shimmed; -t 5" {
+	iperf3_run
+}
+
+@test "compat: iperf3 | both shimmed; -t 5 -R (server sends)" {
+	iperf3_run -R
+}
+
+# ---------------------------------------------------------------------------------------------
+# openbsd-inetd: the accepted socket crosses fork, dup2 onto 0/1/2, and execve into a plaintext service.
+# ---------------------------------------------------------------------------------------------
+
+# start_inetd [SERVICE ARGV...]: a shimmed inetd running a nowait service on a server-rule port;
+# sets PORT. The default service, an sh script, appends its PID to $T/ran, reads one line and
+# answers it.
+start_inetd() {
+	PORT=$(free_port)
+	cat > "$T/svc.sh" <<-EOF
+	echo \$\$ >> "$T/ran"
+	IFS= read -r line
+	echo "hello \$line from inetd service"
+	EOF
+	local svc=("$@")
+	[ $# -gt 0 ] || svc=(/bin/sh sh "$T/svc.sh")
+	echo "127.0.0.1:$PORT stream tcp nowait root ${svc[*]}" > "$T/inetd-services.conf"
+	# -d: debug, stays in the foreground and logs to stderr.
+	shim_bg "$T/inetd.out" "$(server_conf inetd "$PORT")" /usr/sbin/inetd -d "$T/inetd-services.conf"
+	wait_port "$PORT"
+}
+
+@test "compat: openbsd-inetd | inetd shimmed, nowait sh service; openssl s_client with a client cert" {
+	start_inetd
+	run bash -c "(printf 'alice\n'; sleep 2) | timeout 15 openssl s_client -quiet -verify_return_error \
+		-CAfile '$PKI/ca.crt' -cert '$PKI/client.crt' -key '$PKI/client.key' -connect 127.0.0.1:$PORT 2>/dev/null"
+	show
+	[ "$output" = "hello alice from inetd service" ]
+	assert_file_has "$T/inetd.log" 'accepted rule=inetd .*subject="[^"]*CN=client'
+	assert_file_has "$T/inetd.out" 'execv /bin/sh'
+	[ "$(wc -l < "$T/ran")" -eq 1 ]
+}
+
+@test "compat: openbsd-inetd | inetd shimmed, nowait sh service; shimmed client, 3 connections" {
+	start_inetd
+	local c conn; c=$(client_conf inetdcli "$PORT")
+	for conn in 1 2 3; do
+		run --separate-stderr shim "$c" timeout 15 "$PROGS/client" 127.0.0.1 "$PORT" "client$conn"$'\n'
+		show
+		[ "$status" -eq 0 ]
+		[ "$output" = "hello client$conn from inetd service" ]
+	done
+	[ "$(count "$T/inetd.log" 'accepted rule=inetd')" -eq 3 ]
+	[ "$(wc -l < "$T/ran")" -eq 3 ]
+}
+
+@test "compat: openbsd-inetd | inetd shimmed; a foreign-CA peer is refused and the service never runs" {
+	start_inetd
+	run bash -c "(printf 'mallory\n'; sleep 2) | timeout 15 openssl s_client -quiet \
+		-CAfile '$PKI/ca.crt' -cert '$PKI/foreign.crt' -key '$PKI/foreign.key' -connect 127.0.0.1:$PORT"
+	show
+	refute_contains "$output" "from inetd service"
+	wait_for "$T/inetd.log" 'refused rule=inetd peer=127\.0\.0\.1:[0-9]+ reason="[^"]*(verify|issuer)' 5
+	refute_file_has "$T/inetd.log" 'accepted rule='
+	[ ! -e "$T/ran" ]
+	refute_file_has "$T/inetd.out" 'execv'
+}
+
+@test "compat: openbsd-inetd | inetd shimmed, nowait /bin/cat service; shimmed socat client, 1 MiB echoed" {
+	start_inetd /bin/cat cat
+	head -c 1048576 /dev/urandom > "$T/in"
+	# socat half-closes after sending; the service must see EOF, finish echoing and exit.
+	local rc=0
+	shim "$(client_conf inetdcli "$PORT")" timeout 40 socat -t 20 - TCP:127.0.0.1:"$PORT" \
+		< "$T/in" > "$T/out" 2> "$T/err" || rc=$?
+	[ "$rc" -eq 0 ] || { echo "socat exit $rc: $(cat "$T/err")" >&2; false; }
+	same_file "$T/out" "$(sum "$T/in")"
+	assert_file_has "$T/inetd.log" 'accepted rule=inetd .*subject="[^"]*CN=client'
+	wait_for "$T/inetd.out" 'reaped' 5
+}
+
+@test "compat: openbsd-inetd | inetd shimmed, nowait service that writes 4 MB and exits; openssl s_client" {
+	head -c 4000000 /dev/urandom > "$T/payload"
+	start_inetd /bin/cat cat "$T/payload"
+	# Everything the service wrote before exiting reaches the peer, then a clean end of stream.
+	local rc=0
+	timeout 15 openssl s_client -quiet -verify_return_error -CAfile "$PKI/ca.crt" -cert "$PKI/client.crt" \
+		-key "$PKI/client.key" -connect 127.0.0.1:"$PORT" < /dev/null > "$T/out" 2> "$T/err" || rc=$?
+	[ "$rc" -eq 0 ] || { echo "s_client exit $rc: $(cat "$T/err")" >&2; false; }
+	same_file "$T/out" "$(sum "$T/payload")"
+	assert_file_has "$T/inetd.log" 'accepted rule=inetd .*subject="[^"]*CN=client'
+}
