@@ -18,7 +18,7 @@ LIBS	 = -lconfuse -lssl -lcrypto -ldl -pthread
 # Pure modules: linked by the library, the launcher and the unit tests.
 CORE	 = config rules identity tlsctx log
 # The engine and the exported hooks: only in the preload.
-ENGINE	 = real fdtable session listener readiness epollset relay shim \
+ENGINE	 = real fdtable session listener readiness epollset relay startcache shim \
 	   hooks_socket hooks_io hooks_fd hooks_poll hooks_epoll hooks_exec
 
 CORE_O	 = $(CORE:%=$(B)/%.o)

@@ -60,7 +60,7 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return -1;
 	if ((s = session_new(fd, rule, shim_holder(rule), 0, sa, len, r == -1)) == NULL) {
 		REAL(shutdown)(fd, SHUT_RDWR);	/* never plaintext */
-		errno = ENOBUFS;
+		errno = errno == ECONNREFUSED ? ECONNREFUSED : ENOBUFS;
 		return -1;
 	}
 	fdobj_hold(&s->hdr);

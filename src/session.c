@@ -172,8 +172,12 @@ session_new(int fd, const struct rule *r, struct tlsholder *tls, int is_server,
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
+	if ((ctx = tlsholder_get(tls)) == NULL) {
+		free(s);
+		errno = ECONNREFUSED;
+		return NULL;
+	}
 	ERR_set_mark();
-	ctx = tlsholder_get(tls);
 	s->ssl = SSL_new(ctx);
 	SSL_CTX_free(ctx);	/* the SSL holds its own reference */
 	bio = BIO_new(bio_method);

@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 
 #include "listener.h"
+#include "startcache.h"
 #include "log.h"
 #include "readiness.h"
 #include "real.h"
@@ -87,7 +88,9 @@ static void
 shim_init(void)
 {
 	char err[1024];
+	time_t recheck, t;
 	size_t i;
+	int lazy;
 
 	real_init();
 	if ((shim_cfg = config_load(config_path(), err, sizeof(err))) == NULL)
@@ -97,10 +100,21 @@ shim_init(void)
 		shim_die("cannot set up the TLS engine");
 	if ((shim_holders = calloc(shim_cfg->nrules + 1, sizeof(*shim_holders))) == NULL)
 		shim_die("out of memory");
+	/* Files that passed before, unchanged: contexts are built on first use. */
+	if ((lazy = startcache_hit(shim_cfg)) != 0)
+		log_debug("%s: files unchanged since checked; contexts built on first use",
+		    shim_cfg->path);
 	for (i = 0; i < shim_cfg->nrules; i++)
-		if (tlsholder_init(&shim_holders[i], shim_cfg, &shim_cfg->rules[i], err,
+		if (tlsholder_init(&shim_holders[i], shim_cfg, &shim_cfg->rules[i], lazy, err,
 		    sizeof(err)) == -1)
 			shim_die(err);
+	if (!lazy && shim_cfg->nrules > 0) {
+		recheck = tlsholder_recheck_after(&shim_holders[0]);
+		for (i = 1; i < shim_cfg->nrules; i++)
+			if ((t = tlsholder_recheck_after(&shim_holders[i])) < recheck)
+				recheck = t;
+		startcache_store(shim_cfg, recheck);
+	}
 	shim_pid = (pid_t)syscall(SYS_getpid);
 	pthread_atfork(shim_atfork_prepare, shim_atfork_parent, shim_atfork_child);
 	log_debug("loaded %s: %zu rules", shim_cfg->path, shim_cfg->nrules);

@@ -371,20 +371,72 @@ warn_key_mode(const struct rule *r)
 
 int
 tlsholder_init(struct tlsholder *h, const struct config *c, const struct rule *r,
-    char *err, size_t errlen)
+    int lazy, char *err, size_t errlen)
 {
 	memset(h, 0, sizeof(*h));
 	pthread_mutex_init(&h->lock, NULL);
 	h->cfg = c;
 	h->rule = r;
+	warn_key_mode(r);
+	if (lazy)
+		return 0;	/* built by the first tlsholder_get */
 	stamp_all(r, h->seen);
 	if ((h->ctx = tlsctx_new(c, r, err, errlen)) == NULL)
 		return -1;
 	SSL_CTX_set_app_data(h->ctx, h);
 	h->checked = now_sec();
 	warn_expiry(h);
-	warn_key_mode(r);
 	return 0;
+}
+
+/* Seconds since the epoch when notAfter of cert, less the warning window, arrives. */
+static time_t
+warn_due(X509 *cert)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+		return 0;
+	return timegm(&tm) - (time_t)EXPIRY_WARN_DAYS * 86400;
+}
+
+time_t
+tlsholder_recheck_after(struct tlsholder *h)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	time_t t = time(NULL) + 86400, d;
+	X509 *cert;
+	int i;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->ctx == NULL)
+		t = 0;
+	else {
+		if ((cert = SSL_CTX_get0_certificate(h->ctx)) != NULL && (d = warn_due(cert)) < t)
+			t = d;
+		objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(h->ctx));
+		for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
+			if ((cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i))) != NULL &&
+			    (d = warn_due(cert)) < t)
+				t = d;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return t;
+}
+
+/* The first connection of a process that skipped the start-up build; h->lock held. */
+static void
+tlsholder_build(struct tlsholder *h)
+{
+	char err[1024];
+
+	stamp_all(h->rule, h->seen);
+	if ((h->ctx = tlsctx_new(h->cfg, h->rule, err, sizeof(err))) == NULL) {
+		log_error("rule=%s: %s; refusing connections", h->rule->name, err);
+		return;
+	}
+	SSL_CTX_set_app_data(h->ctx, h);
+	warn_expiry(h);
 }
 
 /*
@@ -431,11 +483,15 @@ tlsholder_get(struct tlsholder *h)
 	pthread_mutex_lock(&h->lock);
 	if (t != h->checked) {
 		h->checked = t;
-		tlsholder_reload(h);
-		warn_expiry(h);
+		if (h->ctx == NULL)
+			tlsholder_build(h);
+		else {
+			tlsholder_reload(h);
+			warn_expiry(h);
+		}
 	}
-	ctx = h->ctx;
-	SSL_CTX_up_ref(ctx);
+	if ((ctx = h->ctx) != NULL)
+		SSL_CTX_up_ref(ctx);
 	pthread_mutex_unlock(&h->lock);
 	return ctx;
 }

@@ -54,10 +54,16 @@ struct tlsholder {
 	int			 cache_next;
 };
 
+/* lazy: the files passed before (startcache.h); the context is built on first use. */
 int	 tlsholder_init(struct tlsholder *, const struct config *, const struct rule *,
-	    char *err, size_t errlen);
-/* The current context, with a reference for the caller (SSL_CTX_free it). */
+	    int lazy, char *err, size_t errlen);
+/*
+ * The current context, with a reference for the caller (SSL_CTX_free it);
+ * NULL (logged) if a lazily built one cannot be made: refuse the connection.
+ */
 SSL_CTX	*tlsholder_get(struct tlsholder *);
+/* When the expiry warnings of the holder's certificates fall due (0: no context). */
+time_t	 tlsholder_recheck_after(struct tlsholder *);
 /* Client side: SNI, name to verify, and a cached session for peer (e.g. "10.0.0.5:5432"). */
 void	 tlsholder_client_prepare(struct tlsholder *, SSL *, const char *peer);
 

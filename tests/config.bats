@@ -264,3 +264,34 @@ assert_fail_closed() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "ABC" ]
 }
+
+@test "a repeat start with unchanged files builds contexts on first use; a changed key is checked again and fails closed" {
+	local d=$BATS_TEST_TMPDIR/sc port c
+	mkdir -p "$d"
+	cp "$PKI/server.crt" "$PKI/server.key" "$d/"
+	port=$(free_port)
+	c=$(conf sc <<-EOF
+	log_level = "debug"
+	cert_file = "$d/server.crt"
+	key_file = "$d/server.key"
+	server "sc" {
+	    port = $port
+	}
+	EOF
+	)
+	run shim "$c" /bin/true
+	[ "$status" -eq 0 ]
+	refute_file_has "$BATS_TEST_TMPDIR/sc.log" 'files unchanged since checked'
+	# The second process skips the start-up load and still serves mTLS.
+	shim_bg "$BATS_TEST_TMPDIR/sc.out" "$c" "$PROGS/echo_server" "$port"
+	wait_port "$port"
+	assert_file_has "$BATS_TEST_TMPDIR/sc.log" 'files unchanged since checked; contexts built on first use'
+	run bash -c "echo cached-start | timeout 10 openssl s_client -quiet -connect 127.0.0.1:$port \
+		-cert '$PKI/client.crt' -key '$PKI/client.key' -CAfile '$PKI/ca.crt' 2>/dev/null"
+	show
+	assert_contains "$output" "cached-start"
+	assert_file_has "$BATS_TEST_TMPDIR/sc.log" 'accepted rule=sc'
+	# A key that no longer matches is caught before main() again.
+	cp "$PKI/client.key" "$d/server.key"
+	assert_fail_closed "$c" "$d/server"
+}
