@@ -52,6 +52,9 @@ struct epset {
 
 #define NBUCKETS	4096
 #define EP_BATCH	256	/* events returned by one wait at most (stack, no malloc) */
+/* Why a registration is on the check list: what the session holds, or the socket too. */
+#define CHECK_HELD	1
+#define CHECK_FULL	2
 static struct epreg	*buckets[NBUCKETS];
 static pthread_mutex_t	 ep_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t		 cookie_key;
@@ -480,7 +483,7 @@ reg_translate(struct epreg *r, uint32_t kr, int from_check)
 	struct listener *l;
 	struct session *s;
 	uint32_t want = r->app_events, rev = 0;
-	int st, handshaking;
+	int st, handshaking, readable;
 
 	if (r->owner) {			/* pending handshakes progressed */
 		l = (struct listener *)r->owner->obj;
@@ -525,8 +528,11 @@ reg_translate(struct epreg *r, uint32_t kr, int from_check)
 	 * looks at what the session already has, without a read that would
 	 * cost every level-triggered wait a failing recv.
 	 */
-	if ((want & EPOLLIN) && ((kr & (EPOLLIN | EPOLLHUP | EPOLLERR)) ?
-	    session_readable(s) : from_check && session_readable_held(s))) {
+	if ((kr & (EPOLLIN | EPOLLHUP | EPOLLERR)) || from_check == CHECK_FULL)
+		readable = session_readable(s);
+	else
+		readable = from_check && session_readable_held(s);
+	if ((want & EPOLLIN) && readable) {
 		rev |= EPOLLIN;
 		if (!(want & EPOLLET))
 			check_add(r);
@@ -568,8 +574,9 @@ drop_cookies(struct epoll_event *ev, int n)
 			ev[k++] = ev[i];
 			continue;
 		}
+		/* The kernel's event is gone: the recheck must ask the socket. */
 		if ((r = reg_by_cookie(ev[i].data.u64)) != NULL)
-			r->checking = 1;
+			r->checking |= CHECK_FULL;
 	}
 	pthread_mutex_unlock(&ep_lock);
 	return k;
@@ -607,7 +614,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	const struct timespec *wait_ts;
 	struct epset *set;
 	struct epreg *r;
-	int n, i, cnt, hs_ms, saved;
+	int n, i, cnt, hs_ms, saved, full;
 	unsigned stamp;
 
 	if (!fdtable_known(epfd) || (set = set_get(epfd, 0)) == NULL) {
@@ -643,10 +650,13 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 				else if (hs_ms < 0 || ms < hs_ms)
 					hs_ms = ms + 1;
 			}
-			if (!r->checking)
+			/* What does not fit stays on the list for the next call. */
+			if (!r->checking || cnt >= maxevents)
 				continue;
+			full = r->checking & CHECK_FULL;
 			r->checking = 0;
-			cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents, stamp);
+			cnt = emit(r, reg_translate(r, 0, full ? CHECK_FULL : CHECK_HELD), out,
+			    cnt, maxevents, stamp);
 		}
 		pthread_mutex_unlock(&ep_lock);
 		wait_ts = NULL;
@@ -660,6 +670,8 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 			hs_left.tv_nsec = (long)(hs_ms % 1000) * 1000000L;
 			wait_ts = &hs_left;
 		}
+		if (cnt >= maxevents)
+			break;
 		if (cnt > 0)
 			wait_ts = &zero;
 		n = epoll_real_wait(epfd, events, maxevents - cnt, wait_ts, sigmask, precise);

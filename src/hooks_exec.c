@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "hooks.h"
@@ -71,101 +70,78 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[], in
 
 /*
  * execl, execlp, execle: glibc turns them into execve/execvpe internally,
- * out of our reach, so they gather their arguments here.  Returns argv
- * (NULL with errno E2BIG past the kernel's own limit); *envp gets execle's
- * environment.
+ * out of our reach, so they gather their arguments here, on the stack as
+ * glibc does (no malloc: they may run in a vfork child).
  */
-static char **
-gather(const char *arg0, va_list ap, char ***envp)
-{
-	size_t n = 1, cap = 16;
-	char **argv, **p;
-
-	if ((argv = malloc(cap * sizeof(*argv))) == NULL)
-		return NULL;
-	argv[0] = (char *)arg0;
-	while (arg0 != NULL) {
-		if (n == cap) {
-			if (cap >= 1 << 20 || (p = realloc(argv, 2 * cap * sizeof(*argv))) == NULL) {
-				free(argv);
-				errno = E2BIG;
-				return NULL;
-			}
-			argv = p;
-			cap *= 2;
-		}
-		if ((argv[n++] = va_arg(ap, char *)) == NULL)
-			break;
-	}
-	if (envp != NULL)
-		*envp = va_arg(ap, char **);
-	return argv;
-}
+#define GATHER(arg, last, argv, envp, want_env) \
+	size_t n_ = 1; \
+	va_list ap_; \
+	va_start(ap_, last); \
+	while (va_arg(ap_, char *) != NULL) \
+		n_++; \
+	va_end(ap_); \
+	char *argv[n_ + 1]; \
+	va_start(ap_, last); \
+	argv[0] = (char *)(arg); \
+	for (size_t i_ = 1; i_ <= n_; i_++) \
+		argv[i_] = va_arg(ap_, char *); \
+	if (want_env) \
+		envp = va_arg(ap_, char **); \
+	va_end(ap_)
 
 HOOK int
 execl(const char *path, const char *arg, ...)
 {
-	char **argv;
-	va_list ap;
-	int r, e;
+	char **envp = environ;
 
-	va_start(ap, arg);
-	argv = gather(arg, ap, NULL);
-	va_end(ap);
-	if (argv == NULL)
-		return -1;
-	r = execve(path, argv, environ);
-	e = errno;
-	free(argv);
-	errno = e;
-	return r;
+	GATHER(arg, arg, argv, envp, 0);
+	return execve(path, argv, envp);
 }
 
 HOOK int
 execlp(const char *file, const char *arg, ...)
 {
-	char **argv;
-	va_list ap;
-	int r, e;
+	char **envp = NULL;
 
-	va_start(ap, arg);
-	argv = gather(arg, ap, NULL);
-	va_end(ap);
-	if (argv == NULL)
-		return -1;
-	r = execvp(file, argv);
-	e = errno;
-	free(argv);
-	errno = e;
-	return r;
+	GATHER(arg, arg, argv, envp, 0);
+	(void)envp;
+	return execvp(file, argv);
 }
 
 HOOK int
 execle(const char *path, const char *arg, ...)
 {
-	char **argv, **envp;
-	va_list ap;
-	int r, e;
+	char **envp = NULL;
 
-	va_start(ap, arg);
-	argv = gather(arg, ap, &envp);
-	va_end(ap);
-	if (argv == NULL)
-		return -1;
-	r = execve(path, argv, envp);
-	e = errno;
-	free(argv);
-	errno = e;
-	return r;
+	GATHER(arg, arg, argv, envp, 1);
+	return execve(path, argv, envp);
+}
+
+HOOK int
+posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int newfd)
+{
+	relay_spawn_mark(fa, fd);
+	return REAL(posix_spawn_file_actions_adddup2)(fa, fd, newfd);
+}
+
+HOOK int
+posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
+{
+	relay_spawn_unmark(fa);
+	return REAL(posix_spawn_file_actions_destroy)(fa);
 }
 
 HOOK int
 posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	struct relay_spawn *sp = relay_spawn_begin();
-	int r = REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+	struct relay_spawn *sp;
+	int r;
 
+	if (relay_spawn_refused(fa))
+		return EINVAL;
+	sp = relay_spawn_begin();
+	r = REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
 	relay_spawn_end(sp);
 	return r;
 }
@@ -174,9 +150,13 @@ HOOK int
 posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	struct relay_spawn *sp = relay_spawn_begin();
-	int r = REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
+	struct relay_spawn *sp;
+	int r;
 
+	if (relay_spawn_refused(fa))
+		return EINVAL;
+	sp = relay_spawn_begin();
+	r = REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
 	relay_spawn_end(sp);
 	return r;
 }

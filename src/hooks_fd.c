@@ -11,6 +11,7 @@
 #include "listener.h"
 #include "readiness.h"
 #include "real.h"
+#include "shim.h"
 
 struct other_name {
 	struct fdobj	*obj;
@@ -61,7 +62,8 @@ hook_forget_fd(int fd, int reuse)
 	struct fdobj *o;
 	int deferred = 0;
 
-	if (!fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
+	/* A vfork child shares our memory: its closes are not our sessions' ends. */
+	if (!fdtable_known(fd) || shim_in_vfork_child() || (o = fdtable_get(fd)) == NULL)
 		return 0;
 	epollset_forget_fd(fd);
 	if (o->kind == FD_SESSION && atomic_load(&o->slots) == 1)
@@ -100,8 +102,10 @@ dup_follow(int oldfd, int newfd)
 {
 	struct fdobj *o;
 
-	if (newfd < 0 || (o = fdtable_get(oldfd)) == NULL)
+	if (newfd < 0 || shim_in_vfork_child() || (o = fdtable_get(oldfd)) == NULL)
 		return;
+	if (o->kind == FD_SESSION)
+		((struct session *)o)->claimed = 1;	/* e.g. onto 0 and 1 before exec */
 	if (o->kind != FD_EPOLL)
 		fdtable_set(newfd, o);
 	fdobj_put(o);
@@ -127,7 +131,7 @@ dup3(int oldfd, int newfd, int flags)
 		errno = saved;
 	}
 	r = REAL(dup3)(oldfd, newfd, flags);
-	if (r >= 0) {
+	if (r >= 0 && (fdtable_known(r) || fdtable_known(oldfd)) && !shim_in_vfork_child()) {
 		fdtable_clear(r);	/* a close deferred to blocked threads ends here */
 		if (fdtable_known(oldfd))
 			dup_follow(oldfd, r);
@@ -145,7 +149,8 @@ dup2(int oldfd, int newfd)
 		errno = saved;
 	}
 	r = REAL(dup2)(oldfd, newfd);
-	if (r >= 0 && oldfd != newfd) {
+	if (r >= 0 && oldfd != newfd && (fdtable_known(r) || fdtable_known(oldfd)) &&
+	    !shim_in_vfork_child()) {
 		fdtable_clear(r);
 		if (fdtable_known(oldfd))
 			dup_follow(oldfd, r);
@@ -217,6 +222,8 @@ forget_range(unsigned int first, unsigned int last)
 	struct range r = { first, last, NULL, 0, 0 };
 	size_t i;
 
+	if (shim_in_vfork_child())
+		return;
 	fdtable_foreach(range_collect, &r);
 	/* The real call closes every number, deferred or not. */
 	for (i = 0; i < r.n; i++) {

@@ -8,11 +8,13 @@
  * relay is a grandchild, reparented at once, so the new image never sees an
  * unexpected child of its own.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,22 +70,26 @@ static void
 collect_one(int fd, struct fdobj *o, void *arg)
 {
 	struct names *n = arg;
+	size_t cap;
 	void *p;
 
 	if (o->kind != FD_SESSION || (!n->all && cloexec(fd)))
 		return;
+	if (n->failed)
+		return;
 	if (n->n == n->cap) {
-		n->cap = n->cap ? 2 * n->cap : 8;
-		if ((p = realloc(n->fd, n->cap * sizeof(*n->fd))) == NULL) {
+		cap = n->cap ? 2 * n->cap : 8;
+		if ((p = realloc(n->fd, cap * sizeof(*n->fd))) == NULL) {
 			n->failed = 1;
 			return;
 		}
 		n->fd = p;
-		if ((p = realloc(n->obj, n->cap * sizeof(*n->obj))) == NULL) {
+		if ((p = realloc(n->obj, cap * sizeof(*n->obj))) == NULL) {
 			n->failed = 1;
 			return;
 		}
 		n->obj = p;
+		n->cap = cap;
 	}
 	fdobj_hold(o);
 	n->fd[n->n] = fd;
@@ -135,13 +141,20 @@ relay_down(void *arg)
 	struct iovec iov = { buf, sizeof(buf) };
 	ssize_t n;
 
+	int discard = 0;
+
 	for (;;) {
 		n = session_recv(r->s, &iov, 1, 0);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n > 0 && send_all(r->app, buf, (size_t)n) == 0)
+		if (n > 0) {
+			/* A program that shut its read side still writes: drop, as TCP would. */
+			if (!discard && send_all(r->app, buf, (size_t)n) == -1)
+				discard = 1;
 			continue;
-		REAL(shutdown)(r->app, n == 0 ? SHUT_WR : SHUT_RDWR);
+		}
+		if (!discard)
+			REAL(shutdown)(r->app, n == 0 ? SHUT_WR : SHUT_RDWR);
 		break;
 	}
 	syscall(SYS_write, r->done[1], "x", 1);
@@ -192,34 +205,27 @@ relay_up(struct relay *r)
 		;
 }
 
-static int
-fd_wrapped(int fd)
-{
-	struct fdobj *o = fdtable_get(fd);
-
-	if (o != NULL)
-		fdobj_put(o);
-	return o != NULL;
-}
-
 /* Everything but keep[0..n-1] closes; the program's descriptors are not the relay's business. */
 static void
 close_all_but(const int *keep, int n)
 {
 	struct rlimit rl;
-	int lo = 0, hi, i, fd, top = 1 << 20;
+	unsigned int lo = 0, hi, fd, top = ~0U, loop_top = 1U << 20;
+	int i;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < (rlim_t)top)
-		top = (int)rl.rlim_cur;
-	while (lo < top) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < (rlim_t)loop_top)
+		loop_top = (unsigned int)rl.rlim_max;
+	for (;;) {
 		hi = top;
 		for (i = 0; i < n; i++)
-			if (keep[i] >= lo && keep[i] < hi)
-				hi = keep[i];
+			if ((unsigned int)keep[i] >= lo && (unsigned int)keep[i] < hi)
+				hi = (unsigned int)keep[i];
 		if (hi > lo && syscall(SYS_close_range, lo, hi - 1, 0) == -1)
-			for (fd = lo; fd < hi; fd++)
+			for (fd = lo; fd < hi && fd < loop_top; fd++)
 				syscall(SYS_close, fd);
+		if (hi == top)
+			break;
 		lo = hi + 1;
 	}
 }
@@ -244,8 +250,9 @@ relay_signals(void)
 }
 
 static void __attribute__((noreturn))
-relay_run(struct session *s, int app, int spare)
+relay_run(struct session *s, int app, int spare, int keep_stderr)
 {
+	static const struct timeval none = { 0, 0 };
 	struct relay r = { s, -1, { -1, -1 } };
 	int keep[3], nkeep = 0, tcp, fl, devnull;
 	char peer[64];
@@ -259,8 +266,7 @@ relay_run(struct session *s, int app, int spare)
 		_exit(1);
 	keep[nkeep++] = tcp;
 	keep[nkeep++] = r.app;
-	/* Log lines may go to stderr, unless stderr is a wrapped socket. */
-	if (!fd_wrapped(2))
+	if (keep_stderr)
 		keep[nkeep++] = 2;
 	close_all_but(keep, nkeep);
 	if (nkeep == 2 && (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1 &&
@@ -274,6 +280,9 @@ relay_run(struct session *s, int app, int spare)
 	fl = REAL(fcntl)(tcp, F_GETFL);
 	if (fl != -1 && (fl & O_NONBLOCK))
 		REAL(fcntl)(tcp, F_SETFL, fl & ~O_NONBLOCK);
+	/* The program's timeouts now apply to its end of the pair, not to the peer. */
+	REAL(setsockopt)(tcp, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	REAL(setsockopt)(tcp, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
 	log_info("relayed rule=%s peer=%s to pid %d across exec", s->rule->name,
 	    session_peerstr(s, peer, sizeof(peer)), (int)getpid());
 	if (pthread_create(&t, NULL, relay_down, &r) != 0)
@@ -318,9 +327,11 @@ relay_note(char *env, size_t size, int fd, struct session *s)
 }
 
 static int
-relay_session(struct session *s, const int *fds, size_t n, char *env, size_t envsize)
+relay_session(struct session *s, const int *fds, size_t n, int keep_stderr, char *env,
+    size_t envsize)
 {
-	int sp[2], fl, st = 0, e;
+	sigset_t all, old;
+	int sp[2], fl, st = 0, e, w;
 	pid_t pid, grand;
 	size_t i;
 
@@ -329,17 +340,22 @@ relay_session(struct session *s, const int *fds, size_t n, char *env, size_t env
 	fl = REAL(fcntl)(fds[0], F_GETFL);
 	if (fl != -1 && (fl & O_NONBLOCK))
 		REAL(fcntl)(sp[0], F_SETFL, REAL(fcntl)(sp[0], F_GETFL) | O_NONBLOCK);
+	/* The program's handlers must not run in our children before they are reset. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if ((pid = fork()) == -1) {
 		e = errno;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		goto fail;
 	}
 	if (pid == 0) {
 		if ((grand = fork()) != 0)
 			_exit(grand == -1);
-		relay_run(s, sp[1], sp[0]);
+		relay_run(s, sp[1], sp[0], keep_stderr);
 	}
-	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+	while ((w = waitpid(pid, &st, 0)) == -1 && errno == EINTR)
 		;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	/* (ECHILD, with SIGCHLD ignored, leaves st at 0: nothing to learn.) */
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		e = EAGAIN;
@@ -349,7 +365,8 @@ relay_session(struct session *s, const int *fds, size_t n, char *env, size_t env
 	relay_note(env, envsize, sp[0], s);
 	for (i = 0; i < n; i++) {
 		hook_forget_fd(fds[i], 1);
-		REAL(dup2)(sp[0], fds[i]);
+		if (REAL(dup2)(sp[0], fds[i]) == -1)
+			syscall(SYS_close, fds[i]);	/* never the TCP socket */
 	}
 	syscall(SYS_close, sp[0]);
 	return 0;
@@ -360,93 +377,262 @@ relay_session(struct session *s, const int *fds, size_t n, char *env, size_t env
 	return -1;
 }
 
-/* In a vfork child memory is the parent's: no relay, the sessions' fds just do not go along. */
+/* ---- a vfork child ---- */
+
+struct inode_hit {
+	ino_t	ino;
+	int	hit;
+};
+
 static void
-drop_one(int fd, struct fdobj *o, void *arg)
+match_inode(int fd, struct fdobj *o, void *arg)
 {
-	if (o->kind == FD_SESSION && !cloexec(fd))
-		syscall(SYS_close, fd);
+	struct inode_hit *h = arg;
+	struct stat st;
+
+	if (o->kind == FD_SESSION && ((struct session *)o)->ino == h->ino)
+		h->hit = 1;
+	else if (o->kind == FD_LISTENER && fstat(fd, &st) == 0 && st.st_ino == h->ino)
+		h->hit = 1;
 }
 
-/* envp with RELAY_ENV extended by add; NULL if out of memory. */
-static char **
-relay_env(char *const envp[], const char *add)
+/*
+ * A vfork child shares our memory, so it can neither fork a relay nor touch
+ * our tables; its hooks left them alone.  Whatever number it put a wrapped
+ * socket on (dup2 onto 0 and 1 included), that socket does not go along:
+ * every descriptor is matched by inode, without malloc.
+ */
+static void
+vfork_drop_wrapped(void)
 {
-	static const char key[] = RELAY_ENV "=";
-	const char *old = NULL;
-	char **env, *v;
-	size_t i, n = 0, k = 0;
+	char buf[4096];
+	struct inode_hit h;
+	struct stat st;
+	long n, off;
+	int dir, fd;
+
+	if ((dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0)
+		for (off = 0; off < n; off += *(unsigned short *)(buf + off + 16)) {
+			const char *name = buf + off + 19;
+
+			if (name[0] < '0' || name[0] > '9' || (fd = atoi(name)) == dir ||
+			    fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode) || cloexec(fd))
+				continue;
+			h.ino = st.st_ino;
+			h.hit = 0;
+			fdtable_foreach(match_inode, &h);
+			if (h.hit)
+				syscall(SYS_close, fd);
+		}
+	syscall(SYS_close, dir);
+}
+
+/* ---- the environment of the new image ---- */
+
+/*
+ * envp with some variables set: the block's first slot counts the strings
+ * we allocated, which come first (relay_env_free).  NULL if out of memory.
+ */
+static char **
+env_with(char *const envp[], const char **keys, char **vals, int nk)
+{
+	size_t i, n, k = 0, klen;
+	char **block, **env;
+	int j, skip;
 
 	for (n = 0; envp != NULL && envp[n] != NULL; n++)
-		if (strncmp(envp[n], key, sizeof(key) - 1) == 0)
-			old = envp[n] + sizeof(key) - 1;
-	if ((env = calloc(n + 2, sizeof(*env))) == NULL)
+		;
+	if ((block = calloc(n + (size_t)nk + 2, sizeof(*block))) == NULL)
 		return NULL;
-	if ((v = malloc(sizeof(key) + (old ? strlen(old) + 1 : 0) + strlen(add))) == NULL) {
-		free(env);
-		return NULL;
-	}
-	sprintf(v, "%s%s%s%s", key, old && *old ? old : "", old && *old ? "," : "", add);
-	env[k++] = v;
-	for (i = 0; i < n; i++)
-		if (strncmp(envp[i], key, sizeof(key) - 1) != 0)
+	env = block + 1;
+	for (j = 0; j < nk; j++)
+		if (vals[j] != NULL)
+			env[k++] = vals[j];
+	block[0] = (char *)(uintptr_t)k;
+	for (i = 0; i < n; i++) {
+		for (skip = 0, j = 0; j < nk && !skip; j++) {
+			klen = strlen(keys[j]);
+			skip = vals[j] != NULL && strncmp(envp[i], keys[j], klen) == 0 &&
+			    envp[i][klen] == '=';
+		}
+		if (!skip)
 			env[k++] = envp[i];
+	}
 	return env;
+}
+
+static const char *
+env_get(char *const envp[], const char *key)
+{
+	size_t i, klen = strlen(key);
+
+	for (i = 0; envp != NULL && envp[i] != NULL; i++)
+		if (strncmp(envp[i], key, klen) == 0 && envp[i][klen] == '=')
+			return envp[i] + klen + 1;
+	return NULL;
+}
+
+static char *
+strjoin(const char *a, const char *b, const char *c, const char *d)
+{
+	size_t len = strlen(a) + strlen(b) + strlen(c) + strlen(d) + 1;
+	char *p = malloc(len);
+
+	if (p != NULL)
+		snprintf(p, len, "%s%s%s%s", a, b, c, d);
+	return p;
+}
+
+/*
+ * A wrapped listening socket that survives exec is safe only in an image
+ * that loads us: put the library and the config back if a daemon's clean
+ * environment dropped them.  (A setuid image still drops LD_PRELOAD.)
+ */
+static void
+env_for_listeners(char *const envp[], char **vals)
+{
+	const char *pre = env_get(envp, "LD_PRELOAD"), *cfg = env_get(envp, "MTLSSHIM_CONFIG");
+	const char *path = shim_config()->path;
+	Dl_info dl;
+
+	if (dladdr((void *)relay_before_exec, &dl) == 0 || dl.dli_fname == NULL)
+		return;
+	if (pre == NULL || strstr(pre, dl.dli_fname) == NULL)
+		vals[1] = strjoin("LD_PRELOAD=", dl.dli_fname, pre ? ":" : "", pre ? pre : "");
+	if (cfg == NULL || strcmp(cfg, path) != 0)
+		vals[2] = strjoin("MTLSSHIM_CONFIG=", path, "", "");
+}
+
+/* ---- before exec ---- */
+
+struct survivors {
+	int	listeners;
+};
+
+static void
+find_listeners(int fd, struct fdobj *o, void *arg)
+{
+	if (o->kind == FD_LISTENER && !cloexec(fd))
+		((struct survivors *)arg)->listeners = 1;
+}
+
+/*
+ * A session this process owns goes to a relay: it made it, or used or
+ * renamed it since its fork (inetd's dup2 onto 0 and 1).  One it merely
+ * inherited belongs to the process that forked us (a helper exec'd by a
+ * server must not read the server's connection): its fd just closes.
+ */
+static int
+owned(struct session *s)
+{
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = !s->forked || s->used || s->claimed;
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }
 
 char **
 relay_before_exec(char *const envp[])
 {
+	static const char *keys[] = { RELAY_ENV, "LD_PRELOAD", "MTLSSHIM_CONFIG" };
 	struct names nm = { 0 };
-	int saved = errno, r = 0, *fds;
-	char note[RELAY_MAX * 300 + 1] = "", **env = (char **)envp;
-	size_t i, j, k;
+	struct survivors sv = { 0 };
+	struct stat st;
+	char note[RELAY_MAX * 300 + 1] = "", **env = (char **)envp, *vals[3] = { 0 };
+	int saved = errno, r = 0, *fds = NULL, *own, keep_stderr, j;
+	const char *old;
+	size_t i, k, m;
 
 	if (shim_config() == NULL)
 		return env;
 	if (shim_in_vfork_child()) {
-		fdtable_foreach(drop_one, NULL);
+		vfork_drop_wrapped();
 		errno = saved;
 		return env;
 	}
 	fdtable_foreach(collect_one, &nm);
-	if (nm.n == 0 && !nm.failed) {
+	fdtable_foreach(find_listeners, &sv);
+	if (nm.n == 0 && !nm.failed && !sv.listeners) {
 		names_free(&nm);
 		errno = saved;
 		return env;
 	}
-	if (nm.failed || (fds = malloc((nm.n + 1) * sizeof(*fds))) == NULL) {
+	if (nm.failed || (fds = malloc((nm.n + 1) * sizeof(*fds))) == NULL ||
+	    (own = calloc(nm.n + 1, sizeof(*own))) == NULL) {
+		if (!nm.failed)
+			free(fds);
 		names_free(&nm);
 		errno = ENOMEM;
 		return NULL;
 	}
+	/*
+	 * Decided before the first relay forks: that fork marks every session
+	 * forked, and may leave another session's pair on fd 2.
+	 */
+	keep_stderr = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
+	for (i = 0; i < nm.n; i++)
+		own[i] = owned((struct session *)nm.obj[i]);
 	for (i = 0; i < nm.n && r == 0; i++) {
-		for (j = 0; j < i && nm.obj[j] != nm.obj[i]; j++)
+		for (k = 0; k < i && nm.obj[k] != nm.obj[i]; k++)
 			;
-		if (j < i)
-			continue;	/* another name of a session already relayed */
-		for (k = 0, j = i; j < nm.n; j++)
-			if (nm.obj[j] == nm.obj[i])
-				fds[k++] = nm.fd[j];
-		r = relay_session((struct session *)nm.obj[i], fds, k, note, sizeof(note));
+		if (k < i)
+			continue;	/* another name of a session already handled */
+		for (m = 0, k = i; k < nm.n; k++)
+			if (nm.obj[k] == nm.obj[i])
+				fds[m++] = nm.fd[k];
+		if (own[i])
+			r = relay_session((struct session *)nm.obj[i], fds, m, keep_stderr,
+			    note, sizeof(note));
+		else
+			for (k = 0; k < m; k++) {
+				hook_forget_fd(fds[k], 1);
+				syscall(SYS_close, fds[k]);
+			}
 	}
 	if (r == -1)
 		saved = errno;
 	free(fds);
+	free(own);
 	names_free(&nm);
-	if (r == 0 && note[0] != '\0' && (env = relay_env(envp, note)) == NULL)
-		saved = ENOMEM;
+	if (r == -1) {
+		errno = saved;
+		return NULL;
+	}
+	if (note[0] != '\0') {
+		old = env_get(envp, RELAY_ENV);
+		vals[0] = strjoin(RELAY_ENV "=", old ? old : "", old && *old ? "," : "", note);
+	}
+	if (sv.listeners)
+		env_for_listeners(envp, vals);
+	if (vals[0] || vals[1] || vals[2]) {
+		if ((env = env_with(envp, keys, vals, 3)) == NULL) {
+			for (j = 0; j < 3; j++)
+				free(vals[j]);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
 	errno = saved;
-	return r == -1 ? NULL : env;
+	return env;
 }
 
 void
 relay_env_free(char **env, char *const envp[])
 {
+	uintptr_t i, owned_n;
+	char **block;
+
 	if (env == NULL || env == (char **)envp)
 		return;
-	free(env[0]);
-	free(env);
+	block = env - 1;
+	owned_n = (uintptr_t)block[0];
+	for (i = 0; i < owned_n; i++)
+		free(env[i]);
+	free(block);
 }
 
 /* ---- in the new image ---- */
@@ -513,11 +699,11 @@ relayed_find(int fd)
 int
 relay_sockname(int fd, int peer, struct sockaddr *sa, socklen_t *len)
 {
-	struct relayed *r = relayed_find(fd);
+	struct relayed *r = sa && len ? relayed_find(fd) : NULL;
 	int i = peer ? 0 : 1;
 
-	if (r == NULL || len == NULL)
-		return -1;
+	if (sa == NULL || len == NULL || r == NULL)
+		return -1;	/* the real call reports EFAULT or the truth */
 	memcpy(sa, &r->addr[i], *len < r->len[i] ? *len : r->len[i]);
 	*len = r->len[i];
 	return 0;
@@ -552,14 +738,77 @@ relay_spawn_begin(void)
 void
 relay_spawn_end(struct relay_spawn *sp)
 {
+	struct fdobj *o;
 	int saved = errno;
 	size_t i;
 
 	if (sp == NULL)
 		return;
-	for (i = 0; i < sp->nm.n; i++)
-		REAL(fcntl)(sp->nm.fd[i], F_SETFD, 0);
+	/* Only numbers that still name the same session: another thread may have reused one. */
+	for (i = 0; i < sp->nm.n; i++) {
+		if ((o = fdtable_get(sp->nm.fd[i])) == sp->nm.obj[i])
+			REAL(fcntl)(sp->nm.fd[i], F_SETFD, 0);
+		if (o != NULL)
+			fdobj_put(o);
+	}
 	names_free(&sp->nm);
 	free(sp);
 	errno = saved;
+}
+
+/*
+ * File actions that dup2 a wrapped socket would give glibc's child a TLS
+ * socket it cannot speak, out of our reach: such a spawn is refused.
+ */
+#define SPAWN_MARKS	64
+static const void	*spawn_marked[SPAWN_MARKS];
+static pthread_mutex_t	 spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void
+relay_spawn_mark(const void *fa, int fd)
+{
+	struct fdobj *o = fdtable_get(fd);
+	int i, free_slot = -1;
+
+	if (o == NULL)
+		return;
+	if (o->kind == FD_SESSION || o->kind == FD_LISTENER) {
+		pthread_mutex_lock(&spawn_lock);
+		for (i = 0; i < SPAWN_MARKS && spawn_marked[i] != fa; i++)
+			if (spawn_marked[i] == NULL && free_slot < 0)
+				free_slot = i;
+		if (i == SPAWN_MARKS && free_slot >= 0)
+			spawn_marked[free_slot] = fa;
+		pthread_mutex_unlock(&spawn_lock);
+	}
+	fdobj_put(o);
+}
+
+void
+relay_spawn_unmark(const void *fa)
+{
+	int i;
+
+	pthread_mutex_lock(&spawn_lock);
+	for (i = 0; i < SPAWN_MARKS; i++)
+		if (spawn_marked[i] == fa)
+			spawn_marked[i] = NULL;
+	pthread_mutex_unlock(&spawn_lock);
+}
+
+int
+relay_spawn_refused(const void *fa)
+{
+	int i, r = 0;
+
+	if (fa == NULL)
+		return 0;
+	pthread_mutex_lock(&spawn_lock);
+	for (i = 0; i < SPAWN_MARKS && !r; i++)
+		r = spawn_marked[i] == fa;
+	pthread_mutex_unlock(&spawn_lock);
+	if (r)
+		log_error("posix_spawn refused: its file actions hand a TLS socket to the "
+		    "child, which cannot speak TLS; fork and exec instead");
+	return r;
 }

@@ -36,5 +36,13 @@ int	relay_is_relayed(int fd);
 struct relay_spawn;
 struct relay_spawn	*relay_spawn_begin(void);
 void			 relay_spawn_end(struct relay_spawn *);
+/*
+ * File actions that dup2 a wrapped socket (posix_spawn_file_actions_adddup2)
+ * are remembered; a spawn with them is refused (EINVAL, logged), since
+ * glibc's child would hold a TLS socket without TLS.
+ */
+void	relay_spawn_mark(const void *fa, int fd);
+void	relay_spawn_unmark(const void *fa);
+int	relay_spawn_refused(const void *fa);
 
 #endif

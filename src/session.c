@@ -167,6 +167,7 @@ session_new(int fd, const struct rule *r, struct tlsholder *tls, int is_server,
 	SSL_CTX *ctx;
 	char peerstr[64];
 	struct timespec timeout;
+	struct stat st;
 	struct session *s;
 	BIO *bio;
 
@@ -202,6 +203,8 @@ session_new(int fd, const struct rule *r, struct tlsholder *tls, int is_server,
 	}
 	s->hdr.kind = FD_SESSION;
 	s->hdr.destroy = session_destroy;
+	if (fstat(fd, &st) == 0)
+		s->ino = st.st_ino;
 	pthread_mutex_init(&s->lock, NULL);
 	session_cond_init(s);
 	s->fd = fd;
@@ -1026,4 +1029,5 @@ session_mark_forked(struct session *s, int child)
 	}
 	s->forked = 1;
 	s->used = 0;
+	s->claimed = 0;
 }

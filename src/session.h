@@ -43,6 +43,8 @@ struct session {
 	int			 bio_errno;	/* last errno of the socket calls */
 	int			 forked;	/* SSL state was copied by fork */
 	int			 used;		/* I/O done since the fork */
+	int			 claimed;	/* given a new name (dup) since the fork */
+	ino_t			 ino;		/* the socket's, for a vfork child's exec */
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
 	struct timespec		 deadline;	/* handshake */

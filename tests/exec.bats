@@ -142,3 +142,41 @@ print("local", s.getsockname()[0], s.getsockname()[1])
 	assert_contains "$output" "peer 127.0.0.1"
 	assert_contains "$output" "local 127.0.0.1 $PORT"
 }
+
+# helper_case MODE COMMAND: a shimmed client starts COMMAND in MODE's way while holding a
+# connection to a TLS echo server; the connection must carry on intact afterwards.
+helper_case() {
+	start_tls_echo
+	local c; c=$(client_conf exh "$EPORT")
+	run shim "$c" timeout 20 "$PROGS/execconnect" 127.0.0.1 "$EPORT" "$1" "$2"
+	show
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "echo: after-$1"
+	refute_contains "$output" "PLAINTEXT"
+	refute_file_has "$BATS_TEST_TMPDIR/exh.log" 'relayed'
+}
+
+@test "a forked helper exec'd with the connection still open does not take it: the parent carries on" {
+	helper_case forkhelper 'sleep 0.5; echo helper ran'
+	assert_contains "$output" "helper ran"
+}
+
+@test "posix_spawn with the TLS socket dup2'd onto the child's stdout is refused (EINVAL); the session carries on" {
+	helper_case spawn 'echo PLAINTEXT-FROM-SPAWNED-CHILD'
+	assert_contains "$output" "spawn: EINVAL"
+	assert_file_has "$BATS_TEST_TMPDIR/exh.log" 'posix_spawn refused'
+}
+
+@test "a vfork child that dup2s and closes the socket before exec leaves the parent's session alone" {
+	helper_case vfork 'echo PLAINTEXT-FROM-VFORK-CHILD || true'
+}
+
+@test "SO_RCVTIMEO set before exec bounds the program's reads, not the relay's: an idle peer is kept" {
+	start_tls_echo
+	local c; c=$(client_conf ext "$EPORT")
+	MTLSSHIM_TEST_RCVTIMEO=1 run shim "$c" timeout 20 "$PROGS/execconnect" 127.0.0.1 "$EPORT" exec \
+		sh -c 'sleep 2; echo late-ping; read r; echo "reply=$r" >&2'
+	show
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "reply=late-ping"
+}
