@@ -37,6 +37,7 @@ struct epreg {
 	struct fdobj	*obj;		/* session or listener (held) */
 	struct epreg	*pfdreg;	/* a listener's: its pending-handshake set */
 	struct epreg	*owner;		/* a pending-handshake set's: the listener's */
+	unsigned	 gen;		/* a pending-handshake set's: ep_gen when added */
 	uint64_t	 cookie;
 	int		 checking;	/* on the set's check list */
 	int		 disarmed;	/* EPOLLONESHOT fired; waits for MOD */
@@ -48,6 +49,7 @@ struct epset {
 	struct fdobj	 hdr;
 	int		 epfd;
 	struct epreg	*regs;
+	unsigned	 gen;		/* ep_gen its listener companions were made in */
 };
 
 #define NBUCKETS	4096
@@ -57,6 +59,7 @@ struct epset {
 #define CHECK_FULL	2
 static struct epreg	*buckets[NBUCKETS];
 static pthread_mutex_t	 ep_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned		 ep_gen;	/* forks survived: listeners' private sets are new */
 static uint64_t		 cookie_key;
 static uint64_t		 cookie_seq;	/* cookies are key ^ seq, never reused */
 static unsigned		 wait_stamp;
@@ -217,10 +220,36 @@ reg_add_companion(struct epreg *r)
 	    (p = reg_new(r->set, r->fd, NULL)) == NULL)
 		return;
 	p->owner = r;
+	p->gen = ep_gen;
 	r->pfdreg = p;
 	if (reg_arm(p, EPOLL_CTL_ADD) == -1) {
 		r->pfdreg = NULL;
 		reg_free(p);
+	}
+}
+
+/*
+ * After fork a listener's pending-handshake set is a new one (the old one
+ * is the parent's), so a set the child inherited must watch the new one:
+ * an epoll set made before fork and used by the child (a daemon that forks
+ * into the background).  ep_lock held.
+ */
+static void
+set_refresh_companions(struct epset *set)
+{
+	struct epreg *r, *p;
+
+	set->gen = ep_gen;
+	r = set->regs;
+	while (r != NULL) {
+		if ((p = r->pfdreg) == NULL || p->gen == ep_gen) {
+			r = r->snext;
+			continue;
+		}
+		r->pfdreg = NULL;
+		reg_free(p);		/* its fd is closed in this process */
+		reg_add_companion(r);
+		r = set->regs;		/* the list changed: start over (each is redone once) */
 	}
 }
 
@@ -240,6 +269,7 @@ set_get(int epfd, int create)
 	set->hdr.kind = FD_EPOLL;
 	set->hdr.destroy = epset_destroy;
 	set->epfd = epfd;
+	set->gen = ep_gen;
 	fdtable_set(epfd, &set->hdr);
 	fdobj_hold(&set->hdr);
 	return set;
@@ -634,6 +664,11 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		maxevents = EP_BATCH;
 	if (timeout)
 		deadline = deadline_after(timeout);
+	if (set->gen != ep_gen) {
+		pthread_mutex_lock(&ep_lock);
+		set_refresh_companions(set);
+		pthread_mutex_unlock(&ep_lock);
+	}
 	for (;;) {
 		pthread_mutex_lock(&ep_lock);
 		stamp = ++wait_stamp;
@@ -767,4 +802,5 @@ void
 epollset_atfork_child(void)
 {
 	pthread_mutex_init(&ep_lock, NULL);
+	ep_gen++;
 }

@@ -68,3 +68,30 @@ sequential_and_concurrent() {
 	[ "$status" -eq 0 ]
 	[ "$(grep -c '^ok bytes=4194304 ' <<< "$output")" -eq 2 ]
 }
+
+# epfork_case [et]: the child of a server that forked after setting up its epoll set serves
+# three shimmed clients through that set.
+epfork_case() {
+	local port c s n; port=$(free_port)
+	s=$(server_conf epf "$port")
+	c=$(client_conf epc "$port")
+	shim_bg "$BATS_TEST_TMPDIR/epf.out" "$s" "$PROGS/epfork" "$port" 3 "$@"
+	wait_for "$BATS_TEST_TMPDIR/epf.out" '^child ready' 10
+	# (not "i": bats' run uses a loop variable of that name)
+	for n in 1 2 3; do
+		run --separate-stderr shim "$c" timeout 15 "$PROGS/client" -s 127.0.0.1 "$port" "hello-$n"
+		show
+		[ "$status" -eq 0 ]
+		[ "$output" = "echo:hello-$n" ]
+	done
+	wait_for "$BATS_TEST_TMPDIR/epf.out" '^child served 3' 10
+	[ "$(count "$BATS_TEST_TMPDIR/epf.log" 'accepted rule=epf')" -eq 3 ]
+}
+
+@test "both ends shimmed: an epoll set made before fork serves the child (level-triggered)" {
+	epfork_case
+}
+
+@test "both ends shimmed: an epoll set made before fork serves the child (edge-triggered)" {
+	epfork_case et
+}
