@@ -131,8 +131,12 @@ posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
 	return REAL(posix_spawn_file_actions_destroy)(fa);
 }
 
-HOOK int
-posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+    const posix_spawnattr_t *, char *const [], char *const []);
+
+/* posix_spawn and posix_spawnp: no TLS socket for glibc's child. */
+static int
+spawn_guarded(spawn_fn real, pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	struct relay_spawn *sp;
@@ -141,24 +145,23 @@ posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 	if (relay_spawn_refused(fa))
 		return EINVAL;
 	sp = relay_spawn_begin();
-	r = REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+	r = real(pid, path, fa, attr, argv, envp);
 	relay_spawn_end(sp);
 	return r;
+}
+
+HOOK int
+posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	return spawn_guarded(REAL(posix_spawn), pid, path, fa, attr, argv, envp);
 }
 
 HOOK int
 posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	struct relay_spawn *sp;
-	int r;
-
-	if (relay_spawn_refused(fa))
-		return EINVAL;
-	sp = relay_spawn_begin();
-	r = REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
-	relay_spawn_end(sp);
-	return r;
+	return spawn_guarded(REAL(posix_spawnp), pid, file, fa, attr, argv, envp);
 }
 
 HOOK int

@@ -609,8 +609,9 @@ session_pump_locked(struct session *s)
 	return 1;
 }
 
-int
-session_readable(struct session *s)
+/* held: judge by what the session holds, reading the socket only for a waiting record. */
+static int
+session_readable_common(struct session *s, int held)
 {
 	int r;
 
@@ -619,28 +620,26 @@ session_readable(struct session *s)
 		r = 1;
 	else if (s->state != SS_OPEN)
 		r = 0;
-	else
+	else if (!held)
 		r = session_pump_locked(s);
-	pthread_mutex_unlock(&s->lock);
-	return r;
-}
-
-int
-session_readable_held(struct session *s)
-{
-	int r;
-
-	pthread_mutex_lock(&s->lock);
-	if (s->state == SS_FAILED)
-		r = 1;
-	else if (s->state != SS_OPEN)
-		r = 0;
 	else if (s->rd_eof || s->rd_err || SSL_pending(s->ssl) > 0)
 		r = 1;
 	else
 		r = SSL_has_pending(s->ssl) && session_pump_locked(s);
 	pthread_mutex_unlock(&s->lock);
 	return r;
+}
+
+int
+session_readable(struct session *s)
+{
+	return session_readable_common(s, 0);
+}
+
+int
+session_readable_held(struct session *s)
+{
+	return session_readable_common(s, 1);
 }
 
 int
