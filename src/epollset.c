@@ -57,9 +57,12 @@ struct epset {
 /* Why a registration is on the check list: what the session holds, or the socket too. */
 #define CHECK_HELD	1
 #define CHECK_FULL	2
+#define STALE_MS	50	/* a forked child's wait while its parent may share the set */
 static struct epreg	*buckets[NBUCKETS];
 static pthread_mutex_t	 ep_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned		 ep_gen;	/* forks survived: listeners' private sets are new */
+static pid_t		 ep_parent;	/* the process we forked from */
+static pid_t		 ep_forker;	/* set by the forking process itself */
 static uint64_t		 cookie_key;
 static uint64_t		 cookie_seq;	/* cookies are key ^ seq, never reused */
 static unsigned		 wait_stamp;
@@ -232,8 +235,23 @@ reg_add_companion(struct epreg *r)
  * After fork a listener's pending-handshake set is a new one (the old one
  * is the parent's), so a set the child inherited must watch the new one:
  * an epoll set made before fork and used by the child (a daemon that forks
- * into the background).  ep_lock held.
+ * into the background).  The kernel's set is shared with the parent, which
+ * would see the new registration's cookie as program data, so this waits
+ * until the parent is gone (see epollset_wait).  Returns 1 if there was
+ * something to redo.  ep_lock held.
  */
+static int
+set_stale_companions(struct epset *set)
+{
+	struct epreg *r;
+
+	for (r = set->regs; r != NULL; r = r->snext)
+		if (r->pfdreg != NULL && r->pfdreg->gen != ep_gen)
+			return 1;
+	set->gen = ep_gen;
+	return 0;
+}
+
 static void
 set_refresh_companions(struct epset *set)
 {
@@ -644,7 +662,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	const struct timespec *wait_ts;
 	struct epset *set;
 	struct epreg *r;
-	int n, i, cnt, hs_ms, saved, full;
+	int n, i, cnt, hs_ms, saved, full, stale;
 	unsigned stamp;
 
 	if (!fdtable_known(epfd) || (set = set_get(epfd, 0)) == NULL) {
@@ -664,13 +682,13 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		maxevents = EP_BATCH;
 	if (timeout)
 		deadline = deadline_after(timeout);
-	if (set->gen != ep_gen) {
-		pthread_mutex_lock(&ep_lock);
-		set_refresh_companions(set);
-		pthread_mutex_unlock(&ep_lock);
-	}
 	for (;;) {
 		pthread_mutex_lock(&ep_lock);
+		stale = set->gen != ep_gen && set_stale_companions(set);
+		if (stale && (pid_t)syscall(SYS_getppid) != ep_parent) {
+			set_refresh_companions(set);
+			stale = 0;
+		}
 		stamp = ++wait_stamp;
 		cnt = 0;
 		hs_ms = -1;
@@ -707,6 +725,13 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		}
 		if (cnt >= maxevents)
 			break;
+		/* Until the parent leaves, look again every STALE_MS (see set_stale_companions). */
+		if (stale && (wait_ts == NULL ||
+		    wait_ts->tv_sec * 1000 + wait_ts->tv_nsec / 1000000 > STALE_MS)) {
+			hs_left.tv_sec = 0;
+			hs_left.tv_nsec = STALE_MS * 1000000L;
+			wait_ts = &hs_left;
+		}
 		if (cnt > 0)
 			wait_ts = &zero;
 		n = epoll_real_wait(epfd, events, maxevents - cnt, wait_ts, sigmask, precise);
@@ -790,6 +815,7 @@ void
 epollset_atfork_prepare(void)
 {
 	pthread_mutex_lock(&ep_lock);
+	ep_forker = (pid_t)syscall(SYS_getpid);
 }
 
 void
@@ -803,4 +829,5 @@ epollset_atfork_child(void)
 {
 	pthread_mutex_init(&ep_lock, NULL);
 	ep_gen++;
+	ep_parent = ep_forker;	/* not getppid(): the parent may be gone already */
 }

@@ -124,6 +124,14 @@ posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int new
 	return REAL(posix_spawn_file_actions_adddup2)(fa, fd, newfd);
 }
 
+/* A fresh object at the address of one never destroyed carries no old mark. */
+HOOK int
+posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa)
+{
+	relay_spawn_unmark(fa);
+	return REAL(posix_spawn_file_actions_init)(fa);
+}
+
 HOOK int
 posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
 {

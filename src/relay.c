@@ -519,10 +519,11 @@ find_listeners(int fd, struct fdobj *o, void *arg)
 }
 
 /*
- * A session this process owns goes to a relay: it made it, or used or
- * renamed it since its fork (inetd's dup2 onto 0 and 1).  One it merely
- * inherited belongs to the process that forked us (a helper exec'd by a
- * server must not read the server's connection): its fd just closes.
+ * A session this process owns goes to a relay: it made it (forks since do
+ * not matter), or used or renamed it since the fork it came through
+ * (inetd's dup2 onto 0 and 1).  One it merely inherited belongs to the
+ * process that forked us (a helper exec'd by a server must not read the
+ * server's connection): its fd just closes.
  */
 static int
 owned(struct session *s)
@@ -530,7 +531,7 @@ owned(struct session *s)
 	int r;
 
 	pthread_mutex_lock(&s->lock);
-	r = !s->forked || s->used || s->claimed;
+	r = !s->inherited || s->used || s->claimed;
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -763,6 +764,7 @@ relay_spawn_end(struct relay_spawn *sp)
 #define SPAWN_MARKS	64
 static const void	*spawn_marked[SPAWN_MARKS];
 static pthread_mutex_t	 spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+static int		 spawn_overflow;
 
 void
 relay_spawn_mark(const void *fa, int fd)
@@ -779,6 +781,8 @@ relay_spawn_mark(const void *fa, int fd)
 				free_slot = i;
 		if (i == SPAWN_MARKS && free_slot >= 0)
 			spawn_marked[free_slot] = fa;
+		else if (i == SPAWN_MARKS)
+			spawn_overflow = 1;	/* cannot tell any more: refuse them all */
 		pthread_mutex_unlock(&spawn_lock);
 	}
 	fdobj_put(o);
@@ -804,6 +808,7 @@ relay_spawn_refused(const void *fa)
 	if (fa == NULL)
 		return 0;
 	pthread_mutex_lock(&spawn_lock);
+	r = spawn_overflow;
 	for (i = 0; i < SPAWN_MARKS && !r; i++)
 		r = spawn_marked[i] == fa;
 	pthread_mutex_unlock(&spawn_lock);

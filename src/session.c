@@ -1025,6 +1025,7 @@ session_mark_forked(struct session *s, int child)
 	if (child) {
 		pthread_mutex_init(&s->lock, NULL);
 		session_cond_init(s);
+		s->inherited = 1;
 	}
 	s->forked = 1;
 	s->used = 0;

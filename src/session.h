@@ -44,6 +44,7 @@ struct session {
 	int			 forked;	/* SSL state was copied by fork */
 	int			 used;		/* I/O done since the fork */
 	int			 claimed;	/* given a new name (dup) since the fork */
+	int			 inherited;	/* this process got it from fork, not made it */
 	ino_t			 ino;		/* the socket's, for a vfork child's exec */
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;

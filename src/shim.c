@@ -90,7 +90,7 @@ shim_init(void)
 	char err[1024];
 	time_t recheck, t;
 	size_t i;
-	int lazy;
+	int lazy, cacheable;
 
 	real_init();
 	if ((shim_cfg = config_load(config_path(), err, sizeof(err))) == NULL)
@@ -101,14 +101,20 @@ shim_init(void)
 	if ((shim_holders = calloc(shim_cfg->nrules + 1, sizeof(*shim_holders))) == NULL)
 		shim_die("out of memory");
 	/* Files that passed before, unchanged: contexts are built on first use. */
-	if ((lazy = startcache_hit(shim_cfg)) != 0)
+	/*
+	 * Root may drop privileges or chroot before its first connection
+	 * (nginx workers, haproxy), so it reads every file now, as before; so
+	 * does a setuid program.  Neither reads nor writes the cache.
+	 */
+	cacheable = geteuid() != 0 && getuid() == geteuid();
+	if ((lazy = cacheable && startcache_hit(shim_cfg)) != 0)
 		log_debug("%s: files unchanged since checked; contexts built on first use",
 		    shim_cfg->path);
 	for (i = 0; i < shim_cfg->nrules; i++)
 		if (tlsholder_init(&shim_holders[i], shim_cfg, &shim_cfg->rules[i], lazy, err,
 		    sizeof(err)) == -1)
 			shim_die(err);
-	if (!lazy && shim_cfg->nrules > 0) {
+	if (cacheable && !lazy && shim_cfg->nrules > 0) {
 		recheck = tlsholder_recheck_after(&shim_holders[0]);
 		for (i = 1; i < shim_cfg->nrules; i++)
 			if ((t = tlsholder_recheck_after(&shim_holders[i])) < recheck)

@@ -101,15 +101,20 @@ startcache_hit(const struct config *c)
 {
 	char path[4096], line[128], want[64];
 	unsigned long long recheck;
+	struct stat st;
 	int fd, saved = errno, hit = 0;
 	ssize_t n;
 
+	/* Not a FIFO to hang on, nor anything but a plain file. */
 	if (cache_path(c, path, sizeof(path)) == -1 ||
-	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1) {
 		errno = saved;
 		return 0;
 	}
-	n = read(fd, line, sizeof(line) - 1);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		n = -1;
+	else
+		n = read(fd, line, sizeof(line) - 1);
 	syscall(SYS_close, fd);
 	if (n > 0) {
 		line[n] = '\0';

@@ -265,33 +265,71 @@ assert_fail_closed() {
 	[ "$output" = "ABC" ]
 }
 
-@test "a repeat start with unchanged files builds contexts on first use; a changed key is checked again and fails closed" {
-	local d=$BATS_TEST_TMPDIR/sc port c
-	mkdir -p "$d"
-	cp "$PKI/server.crt" "$PKI/server.key" "$d/"
-	port=$(free_port)
-	c=$(conf sc <<-EOF
-	log_level = "debug"
-	cert_file = "$d/server.crt"
-	key_file = "$d/server.key"
-	server "sc" {
-	    port = $port
-	}
-	EOF
-	)
-	run shim "$c" /bin/true
+# as_nobody CMD...: CMD as user nobody with the library preloaded and $NB/shim.conf.
+as_nobody() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env LD_PRELOAD="$PRELOAD" MTLSSHIM_CONFIG="$NB/shim.conf" "$@"
+}
+
+@test "a repeat start (non-root) with unchanged files builds contexts on first use; a changed key is checked again and fails closed" {
+	command -v setpriv >/dev/null || skip "setpriv missing"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	NB=$(mktemp -d /tmp/mtlsshim-nobody.XXXXXX)
+	chmod 755 "$NB"
+	cp "$PKI/ca.crt" "$PKI/server.crt" "$PKI/server.key" "$NB/"
+	chmod 644 "$NB"/*
+	local port; port=$(free_port)
+	printf 'log_level = "debug"\nlog_file = "stderr"\nca_file = "ca.crt"\ncert_file = "server.crt"\nkey_file = "server.key"\nserver "s" {\n port = %s\n}\n' \
+		"$port" > "$NB/shim.conf"
+	chmod 644 "$NB/shim.conf"
+	if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -r "$SHIMLIB" 2>/dev/null; then
+		rm -rf "$NB"
+		skip "nobody cannot read the build directory"
+	fi
+	run --separate-stderr as_nobody /bin/true
+	show
 	[ "$status" -eq 0 ]
-	refute_file_has "$BATS_TEST_TMPDIR/sc.log" 'files unchanged since checked'
-	# The second process skips the start-up load and still serves mTLS.
-	shim_bg "$BATS_TEST_TMPDIR/sc.out" "$c" "$PROGS/echo_server" "$port"
+	run --separate-stderr as_nobody /bin/true
+	show
+	[ "$status" -eq 0 ]
+	assert_contains "$stderr" "files unchanged since checked; contexts built on first use"
+	# Such a process still serves mTLS, loading the files at its first connection.
+	bg "$BATS_TEST_TMPDIR/nb.out" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env LD_PRELOAD="$PRELOAD" MTLSSHIM_CONFIG="$NB/shim.conf" "$PROGS/echo_server" "$port"
 	wait_port "$port"
-	assert_file_has "$BATS_TEST_TMPDIR/sc.log" 'files unchanged since checked; contexts built on first use'
 	run bash -c "echo cached-start | timeout 10 openssl s_client -quiet -connect 127.0.0.1:$port \
 		-cert '$PKI/client.crt' -key '$PKI/client.key' -CAfile '$PKI/ca.crt' 2>/dev/null"
 	show
 	assert_contains "$output" "cached-start"
-	assert_file_has "$BATS_TEST_TMPDIR/sc.log" 'accepted rule=sc'
+	assert_file_has "$BATS_TEST_TMPDIR/nb.out" 'accepted rule=s'
 	# A key that no longer matches is caught before main() again.
-	cp "$PKI/client.key" "$d/server.key"
-	assert_fail_closed "$c" "$d/server"
+	cp "$PKI/client.key" "$NB/server.key"
+	chmod 644 "$NB/server.key"
+	run --separate-stderr as_nobody sh -c 'echo RAN'
+	show
+	rm -rf "$NB"
+	[ "$status" -eq 78 ]
+	refute_contains "$output" RAN
+	assert_contains "$stderr" "server"
+}
+
+@test "root always reads every file before main(): it may drop privileges or chroot before its first connection" {
+	local d=$BATS_TEST_TMPDIR/rc c
+	mkdir -p "$d"
+	cp "$PKI/server.crt" "$PKI/server.key" "$d/"
+	c=$(conf rc <<-EOF
+	log_level = "debug"
+	cert_file = "$d/server.crt"
+	key_file = "$d/server.key"
+	server "rc" {
+	    port = 8443
+	}
+	EOF
+	)
+	[ "$(id -u)" -eq 0 ] || skip "not root"
+	run shim "$c" /bin/true
+	[ "$status" -eq 0 ]
+	run shim "$c" /bin/true
+	[ "$status" -eq 0 ]
+	refute_file_has "$BATS_TEST_TMPDIR/rc.log" 'files unchanged since checked'
 }
