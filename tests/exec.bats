@@ -180,3 +180,15 @@ helper_case() {
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "reply=late-ping"
 }
+
+@test "a shell that opened the connection, ran a command, then exec'd a program: the program still has it" {
+	start_tls_echo
+	local c; c=$(client_conf exb "$EPORT")
+	# bash's /dev/tcp connects; the fork for /bin/true must not make the session look inherited.
+	run shim "$c" timeout 20 bash -c "exec 3<>/dev/tcp/127.0.0.1/$EPORT; /bin/true; \
+		exec python3 -c 'import os; os.write(3, b\"ping-after-fork\\n\"); print(\"reply:\", os.read(3, 100))'"
+	show
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "reply: b'ping-after-fork"
+	assert_file_has "$BATS_TEST_TMPDIR/exb.log" 'relayed rule=exb'
+}
