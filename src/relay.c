@@ -292,10 +292,6 @@ relay_run(struct session *s, int app, int spare, int keep_stderr)
 	_exit(0);
 }
 
-/*
- * One session, named by fds[0..n-1]: fork the relay (twice, so that it is
- * nobody's child), then put our end of the pair on each name.
- */
 static void
 hex_append(char *buf, size_t size, const void *p, socklen_t len)
 {
@@ -326,6 +322,10 @@ relay_note(char *env, size_t size, int fd, struct session *s)
 	hex_append(env, size, &local, llen);
 }
 
+/*
+ * One session, named by fds[0..n-1]: fork the relay (twice, so that it is
+ * nobody's child), then put our end of the pair on each name.
+ */
 static int
 relay_session(struct session *s, const int *fds, size_t n, int keep_stderr, char *env,
     size_t envsize)
