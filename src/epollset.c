@@ -50,6 +50,7 @@ struct epset {
 	int		 epfd;
 	struct epreg	*regs;
 	unsigned	 gen;		/* ep_gen its listener companions were made in */
+	unsigned	 rot;		/* where the next check-list scan starts */
 };
 
 #define NBUCKETS	4096
@@ -609,6 +610,35 @@ emit(struct epreg *r, uint32_t rev, struct epoll_event *out, int n, int max, uns
 	return n + 1;
 }
 
+/*
+ * Reports the check list, fairly: the scan starts where the last one
+ * stopped, and unless the program takes one event at a time a slot is left
+ * for the kernel's, so registrations that stay readable cannot crowd out
+ * the rest.  What does not fit stays on the list.  ep_lock held.
+ */
+static int
+emit_checks(struct epset *set, struct epoll_event *out, int maxevents, unsigned stamp)
+{
+	int budget = maxevents > 1 ? maxevents - 1 : 1, cnt = 0, idx, pass, full;
+	unsigned from = set->rot;
+	struct epreg *r;
+
+	for (pass = 0; pass < 2 && cnt < budget; pass++)
+		for (r = set->regs, idx = 0; r && cnt < budget; r = r->snext) {
+			if (!r->checking || r->stamp == stamp)
+				continue;
+			/* first the entries from `from` on, then those before it */
+			if ((idx++ < (int)from) == (pass == 0))
+				continue;
+			full = r->checking & CHECK_FULL;
+			r->checking = 0;
+			cnt = emit(r, reg_translate(r, 0, full ? CHECK_FULL : CHECK_HELD), out,
+			    cnt, maxevents, stamp);
+		}
+	set->rot = cnt < budget ? 0 : from + (unsigned)cnt;
+	return cnt;
+}
+
 /* Removes events carrying our cookies; their registrations report on the next wait. */
 static int
 drop_cookies(struct epoll_event *ev, int n)
@@ -662,7 +692,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	const struct timespec *wait_ts;
 	struct epset *set;
 	struct epreg *r;
-	int n, i, cnt, hs_ms, saved, full, stale;
+	int n, i, cnt, hs_ms, saved, stale;
 	unsigned stamp;
 
 	if (!fdtable_known(epfd) || (set = set_get(epfd, 0)) == NULL) {
@@ -690,7 +720,6 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 			stale = 0;
 		}
 		stamp = ++wait_stamp;
-		cnt = 0;
 		hs_ms = -1;
 		for (r = set->regs; r; r = r->snext) {
 			if (!r->checking && r->obj && r->obj->kind == FD_SESSION &&
@@ -703,14 +732,8 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 				else if (hs_ms < 0 || ms < hs_ms)
 					hs_ms = ms + 1;
 			}
-			/* What does not fit stays on the list for the next call. */
-			if (!r->checking || cnt >= maxevents)
-				continue;
-			full = r->checking & CHECK_FULL;
-			r->checking = 0;
-			cnt = emit(r, reg_translate(r, 0, full ? CHECK_FULL : CHECK_HELD), out,
-			    cnt, maxevents, stamp);
 		}
+		cnt = emit_checks(set, out, maxevents, stamp);
 		pthread_mutex_unlock(&ep_lock);
 		wait_ts = NULL;
 		if (timeout) {
