@@ -17,17 +17,20 @@ LIBS	 = -lconfuse -lssl -lcrypto -ldl -pthread
 
 # Pure modules: linked by the library, the launcher and the unit tests.
 CORE	 = config rules identity tlsctx log
-# The engine and the exported hooks: only in the preload.
-ENGINE	 = real fdtable session listener readiness epollset relay startcache shim \
-	   hooks_socket hooks_io hooks_fd hooks_poll hooks_epoll hooks_exec
+# The preload: the exported hooks and everything but OpenSSL (src/engine.h says why).
+PRELOAD	 = real fdtable listener readiness epollset relay startcache shim engine \
+	   hooks_socket hooks_io hooks_fd hooks_poll hooks_epoll hooks_exec config rules log
+# The TLS engine, loaded by the preload when first needed.
+TLSLIB	 = session tlsctx identity engine_lib
 
 CORE_O	 = $(CORE:%=$(B)/%.o)
-ENGINE_O = $(ENGINE:%=$(B)/%.o)
+PRELOAD_O = $(PRELOAD:%=$(B)/%.o)
+TLSLIB_O = $(TLSLIB:%=$(B)/%.o)
 UNIT	 = $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 PROGS	 = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
 
 .PHONY: all clean install test unit check deps demo asan bench compat fuzz valgrind
-all: $(B)/libmtlsshim.so $(B)/mtlsshim $(PROGS)
+all: $(B)/libmtlsshim.so $(B)/libmtlsshim-tls.so $(B)/mtlsshim $(PROGS)
 
 $(B)/%.o: src/%.c src/*.h | $(B)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -35,8 +38,11 @@ $(B)/%.o: src/%.c src/*.h | $(B)
 $(B)/libmtlsshim-core.a: $(CORE_O)
 	$(AR) rcs $@ $^
 
-$(B)/libmtlsshim.so: $(ENGINE_O) $(B)/libmtlsshim-core.a
-	$(CC) -shared $(SAN) -Wl,-z,defs -Wl,-soname,libmtlsshim.so -o $@ $(ENGINE_O) $(B)/libmtlsshim-core.a $(LIBS)
+$(B)/libmtlsshim.so: $(PRELOAD_O)
+	$(CC) -shared $(SAN) -Wl,-z,defs -Wl,-soname,libmtlsshim.so -o $@ $(PRELOAD_O) -lconfuse -ldl -pthread
+
+$(B)/libmtlsshim-tls.so: $(TLSLIB_O)
+	$(CC) -shared $(SAN) -Wl,-z,defs -Wl,-soname,libmtlsshim-tls.so -o $@ $(TLSLIB_O) -lssl -lcrypto -pthread
 
 $(B)/mtlsshim: $(B)/main.o $(B)/libmtlsshim-core.a
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
@@ -73,10 +79,11 @@ asan: deps
 	$(MAKE) B=build-asan SAN='-fsanitize=address,undefined -fno-omit-frame-pointer' CFLAGS='-O1 -g' all unit
 	MTLSSHIM_BUILD=build-asan bats tests
 
-install: $(B)/libmtlsshim.so $(B)/mtlsshim
+install: $(B)/libmtlsshim.so $(B)/libmtlsshim-tls.so $(B)/mtlsshim
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSCONFDIR)
 	install -m 755 $(B)/mtlsshim $(DESTDIR)$(BINDIR)/mtlsshim
 	install -m 755 $(B)/libmtlsshim.so $(DESTDIR)$(LIBDIR)/libmtlsshim.so
+	install -m 755 $(B)/libmtlsshim-tls.so $(DESTDIR)$(LIBDIR)/libmtlsshim-tls.so
 	install -m 644 man/mtlsshim.1 $(DESTDIR)$(MANDIR)/man1/mtlsshim.1
 	install -m 644 conf/mtlsshim.conf $(DESTDIR)$(SYSCONFDIR)/mtlsshim.conf.example
 

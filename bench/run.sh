@@ -194,9 +194,9 @@ PY=/usr/bin/python3
 rm -rf "$W"
 mkdir -p "$W/logs" "$W/pki" "$W/bin"
 # A snapshot of the build under test, so that a rebuild during the run changes nothing
-# (the launcher loads the libmtlsshim.so that sits beside it).
-cp "$LIB" "$LAUNCHER" "$W/bin/"
-BUILT="$(sha256sum "$LIB" | cut -c1-12), built $(date -u -r "$LIB" '+%Y-%m-%d %H:%M UTC')"
+# (the launcher loads the libmtlsshim.so that sits beside it, and that the engine beside it).
+cp "$LIB" "$B/libmtlsshim-tls.so" "$LAUNCHER" "$W/bin/"
+BUILT="$(cat "$LIB" "$B/libmtlsshim-tls.so" | sha256sum | cut -c1-12), built $(date -u -r "$LIB" '+%Y-%m-%d %H:%M UTC')"
 LIB=$W/bin/libmtlsshim.so
 LAUNCHER=$W/bin/mtlsshim
 : > "$W/raw.txt"
@@ -555,35 +555,54 @@ stop "$SPAWNED"
 
 # ---------------------------------------------------------------- 6. start-up
 
-say "6. start-up: /bin/true with and without the preload"
-if ! env LD_PRELOAD="$LIB" MTLSSHIM_CONFIG="$STARTCONF" /bin/true 2> "$W/logs/start.err"; then
-	fail "start.shim" "/bin/true under the preload failed" "$W/logs/start.err"
-elif command -v hyperfine > /dev/null 2>&1; then
-	meta startup_tool "hyperfine -N, 30 warm-up + 300 runs each, median"
-	if timeout 180 hyperfine -N --style none --warmup 30 --runs 300 --export-json "$W/hyperfine.json" \
-		-n plain "env /bin/true" \
-		-n shim "env 'LD_PRELOAD=$LIB' 'MTLSSHIM_CONFIG=$STARTCONF' /bin/true" \
-		-n launcher "'$LAUNCHER' -c '$STARTCONF' /bin/true" > "$W/logs/hyperfine.out" 2>&1; then
-		"$PY" -c 'import json,sys
+say "6. start-up: /bin/true with and without the preload, as root and as an unprivileged user"
+# start_run KEYPREFIX RUNAS...: median ms of /bin/true plain, under the preload, and
+# (root only) through the launcher; RUNAS is a command prefix (setpriv for nobody).
+start_run() {
+	local pre=$1 lib=$2 conf=$3 launcher=$4
+	shift 4
+	if ! "$@" env LD_PRELOAD="$lib" MTLSSHIM_CONFIG="$conf" /bin/true 2> "$W/logs/start-$pre.err"; then
+		fail "$pre.shim" "/bin/true under the preload failed" "$W/logs/start-$pre.err"
+	elif command -v hyperfine > /dev/null 2>&1; then
+		local cmds=(-n plain "env /bin/true" -n shim "env 'LD_PRELOAD=$lib' 'MTLSSHIM_CONFIG=$conf' /bin/true")
+		[ -n "$launcher" ] && cmds+=(-n launcher "'$launcher' -c '$conf' /bin/true")
+		if timeout 180 "$@" hyperfine -N --style none --warmup 30 --runs 300 \
+			--export-json "$W/hyperfine-$pre.json" "${cmds[@]}" > "$W/logs/hyperfine-$pre.out" 2>&1; then
+			"$PY" -c 'import json,sys
 for r in json.load(open(sys.argv[1]))["results"]:
-    print("start.%s %.3f" % (r["command"], r["median"] * 1000))' "$W/hyperfine.json" >> "$W/raw.txt"
+    print("%s.%s %.3f" % (sys.argv[2], r["command"], r["median"] * 1000))' "$W/hyperfine-$pre.json" "$pre" >> "$W/raw.txt"
+		else
+			fail "$pre.shim" "hyperfine failed" "$W/logs/hyperfine-$pre.out"
+		fi
 	else
-		fail "start.shim" "hyperfine failed" "$W/logs/hyperfine.out"
+		local r
+		for r in $(seq 1 "$REPS"); do
+			rec "$pre.plain" "$("$@" bash -c 't=$EPOCHREALTIME; for ((i = 0; i < 300; i++)); do env /bin/true; done; awk "BEGIN{printf \"%.3f\", ($EPOCHREALTIME - $t) * 1000 / 300}"')"
+			rec "$pre.shim" "$("$@" env LIB="$lib" CONF="$conf" bash -c 't=$EPOCHREALTIME; for ((i = 0; i < 300; i++)); do env LD_PRELOAD="$LIB" MTLSSHIM_CONFIG="$CONF" /bin/true; done; awk "BEGIN{printf \"%.3f\", ($EPOCHREALTIME - $t) * 1000 / 300}"')"
+		done
 	fi
+}
+if command -v hyperfine > /dev/null 2>&1; then
+	meta startup_tool "hyperfine -N, 30 warm-up + 300 runs each, median"
 else
 	meta startup_tool "bash loop of 300 runs x $REPS, mean per run, median of the $REPS"
-	loop_ms() { # CMD...: mean ms per run over 300 runs
-		local i t1 t2
-		t1=$EPOCHREALTIME
-		for ((i = 0; i < 300; i++)); do "$@"; done
-		t2=$EPOCHREALTIME
-		calc "($t2 - $t1) * 1000 / 300"
-	}
-	for r in $(seq 1 "$REPS"); do
-		rec start.plain "$(loop_ms env /bin/true)"
-		rec start.shim "$(loop_ms env LD_PRELOAD="$LIB" MTLSSHIM_CONFIG="$STARTCONF" /bin/true)"
-		rec start.launcher "$(loop_ms "$LAUNCHER" -c "$STARTCONF" /bin/true)"
-	done
+fi
+start_run start "$LIB" "$STARTCONF" "$LAUNCHER"
+# The same files as user nobody, from a copy it can read (the warm-up's first run records
+# that they passed; the measured runs are repeat starts).
+if id nobody > /dev/null 2>&1 && command -v setpriv > /dev/null 2>&1; then
+	U=$(mktemp -d /tmp/mtlsshim-bench-start.XXXXXX)
+	chmod 755 "$U"
+	cp "$LIB" "$W/bin/libmtlsshim-tls.so" "$U/"
+	cp -r "$W/pki" "$U/pki"
+	sed "s|\"pki/|\"$U/pki/|" "$STARTCONF" > "$U/start.conf"
+	chown -R nobody "$U"
+	start_run start.user "$U/libmtlsshim.so" "$U/start.conf" "" \
+		setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups
+	meta startup_user "user nobody, files copied to /tmp, cache in /tmp/mtlsshim-$(id -u nobody)"
+	rm -rf "$U"
+else
+	meta startup_user "not measured: no user nobody or no setpriv"
 fi
 
 # ---------------------------------------------------------------- report

@@ -14,7 +14,7 @@ SHIM="$ROOT/$B/mtlsshim"
 D="$ROOT/build/demo"
 PKI="$D/pki"
 
-for f in "$SHIM" "$ROOT/$B/libmtlsshim.so"; do
+for f in "$SHIM" "$ROOT/$B/libmtlsshim.so" "$ROOT/$B/libmtlsshim-tls.so"; do
 	if [ ! -x "$f" ] && [ ! -f "$f" ]; then
 		echo "demo: $f is missing; run 'make' (or 'make demo') first" >&2
 		exit 1

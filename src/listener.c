@@ -14,6 +14,7 @@
 #include "real.h"
 #include "rules.h"
 #include "session.h"
+#include "shim.h"
 
 #define TAKE_MAX	64	/* connections taken from the kernel per call */
 #define PENDING_MAX	4096	/* handshakes in flight; more wait in the kernel's backlog */

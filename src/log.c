@@ -46,19 +46,16 @@ log_write(int fd, const char *buf, size_t len)
 }
 
 void
-log_msg(enum log_level level, const char *fmt, ...)
+log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	char line[2048];
 	int saved = errno, n, fd;
-	va_list ap;
 
 	if (!log_enabled(level))
 		return;
 	n = snprintf(line, sizeof(line), "mtlsshim[%ld]: ", (long)getpid());
-	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
 	n = strlen(line);
 	if (strcmp(log_sink, "syslog") == 0) {
 		syslog(LOG_DAEMON | prio[level], "%s", line);
@@ -75,4 +72,14 @@ log_msg(enum log_level level, const char *fmt, ...)
 		}
 	}
 	errno = saved;
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
 }

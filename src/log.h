@@ -2,6 +2,8 @@
 #ifndef MTLSSHIM_LOG_H
 #define MTLSSHIM_LOG_H
 
+#include <stdarg.h>
+
 #include "config.h"
 
 void	log_setup(enum log_level, const char *sink);
@@ -9,6 +11,8 @@ int	log_enabled(enum log_level);
 /* One line "mtlsshim[pid]: ..." ; keeps errno. */
 void	log_msg(enum log_level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	log_vmsg(enum log_level, const char *fmt, va_list)
+	    __attribute__((format(printf, 2, 0)));
 
 #define log_error(...)	log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_LVL_WARN, __VA_ARGS__)

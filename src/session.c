@@ -20,6 +20,7 @@
 #include "real.h"
 #include "rules.h"
 #include "session.h"
+#include "shim.h"
 #include "tlsctx.h"
 
 #define RECORD_MAX	16384		/* plaintext per TLS record */
@@ -431,30 +432,6 @@ session_handshake_blocking(struct session *s)
 }
 
 /* ---- waiting ---- */
-
-/*
- * A signal that interrupts our wait would have been restarted inside the
- * real call if its handler has SA_RESTART.  We cannot tell which signal it
- * was, so we restart only when every caught signal asks for it.
- */
-int
-signals_restart(void)
-{
-	struct sigaction sa;
-	int sig;
-
-	for (sig = 1; sig < NSIG; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		if (sigaction(sig, NULL, &sa) == -1)
-			continue;
-		if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
-			continue;
-		if (!(sa.sa_flags & SA_RESTART))
-			return 0;
-	}
-	return 1;
-}
 
 int
 wait_fd(int fd, short events, int timeout_ms)

@@ -64,6 +64,7 @@ struct session {
 	int			 want;		/* handshake: POLLIN or POLLOUT */
 };
 
+/* Once, when the engine library is loaded. */
 int		 session_global_init(void);
 struct tlsholder;
 /* A session over a connected (or connecting) socket, on the rule's current context. */
@@ -111,6 +112,5 @@ void		 session_fail_timeout(struct session *);
 
 /* Waits for events on fd, without any lock; -1/errno on EINTR or timeout (EAGAIN). */
 int		 wait_fd(int fd, short events, int timeout_ms);
-int		 signals_restart(void);
 
 #endif

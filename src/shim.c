@@ -2,14 +2,15 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-
+#include "engine.h"
 #include "listener.h"
 #include "startcache.h"
 #include "log.h"
@@ -85,6 +86,16 @@ shim_atfork_parent(void)
 }
 
 static void
+warn_key_mode(const struct rule *r)
+{
+	struct stat st;
+
+	if (stat(r->key_file, &st) == 0 && (st.st_mode & S_IROTH))
+		log_warn("rule=%s: key_file %s is readable by every user", r->name,
+		    r->key_file);
+}
+
+static void
 shim_init(void)
 {
 	char err[1024];
@@ -96,30 +107,39 @@ shim_init(void)
 	if ((shim_cfg = config_load(config_path(), err, sizeof(err))) == NULL)
 		shim_die(err);
 	log_setup(shim_cfg->log_level, shim_cfg->log_file);
-	if (session_global_init() == -1)
-		shim_die("cannot set up the TLS engine");
+	engine_locate();
 	if ((shim_holders = calloc(shim_cfg->nrules + 1, sizeof(*shim_holders))) == NULL)
 		shim_die("out of memory");
-	/* Files that passed before, unchanged: contexts are built on first use. */
+	for (i = 0; i < shim_cfg->nrules; i++)
+		warn_key_mode(&shim_cfg->rules[i]);
 	/*
-	 * Root may drop privileges or chroot before its first connection
-	 * (nginx workers, haproxy), so it reads every file now, as before; so
-	 * does a setuid program.  Neither reads nor writes the cache.
+	 * Files that passed before, unchanged: the engine is loaded and the
+	 * contexts built at the first matched connection.  Root may drop
+	 * privileges or chroot before then (nginx workers, haproxy, postfix),
+	 * so it reads every file now, as before; so does a setuid program.
+	 * Neither reads nor writes the cache.
 	 */
 	cacheable = geteuid() != 0 && getuid() == geteuid();
 	if ((lazy = cacheable && startcache_hit(shim_cfg)) != 0)
 		log_debug("%s: files unchanged since checked; contexts built on first use",
 		    shim_cfg->path);
-	for (i = 0; i < shim_cfg->nrules; i++)
-		if (tlsholder_init(&shim_holders[i], shim_cfg, &shim_cfg->rules[i], lazy, err,
-		    sizeof(err)) == -1)
+	if (lazy || shim_cfg->nrules == 0)
+		for (i = 0; i < shim_cfg->nrules; i++)
+			tlsholder_setup(&shim_holders[i], shim_cfg, &shim_cfg->rules[i]);
+	else {
+		if (engine_load(err, sizeof(err)) == -1)
 			shim_die(err);
-	if (cacheable && !lazy && shim_cfg->nrules > 0) {
-		recheck = tlsholder_recheck_after(&shim_holders[0]);
-		for (i = 1; i < shim_cfg->nrules; i++)
-			if ((t = tlsholder_recheck_after(&shim_holders[i])) < recheck)
-				recheck = t;
-		startcache_store(shim_cfg, recheck);
+		for (i = 0; i < shim_cfg->nrules; i++)
+			if (tlsholder_init(&shim_holders[i], shim_cfg, &shim_cfg->rules[i], err,
+			    sizeof(err)) == -1)
+				shim_die(err);
+		if (cacheable) {
+			recheck = tlsholder_recheck_after(&shim_holders[0]);
+			for (i = 1; i < shim_cfg->nrules; i++)
+				if ((t = tlsholder_recheck_after(&shim_holders[i])) < recheck)
+					recheck = t;
+			startcache_store(shim_cfg, recheck);
+		}
 	}
 	shim_pid = (pid_t)syscall(SYS_getpid);
 	pthread_atfork(shim_atfork_prepare, shim_atfork_parent, shim_atfork_child);
@@ -217,4 +237,28 @@ shim_client_rule(int fd, const struct sockaddr *sa, socklen_t len)
 		r = NULL;
 	errno = saved;
 	return r;
+}
+
+/*
+ * A signal that interrupts our wait would have been restarted inside the
+ * real call if its handler has SA_RESTART.  We cannot tell which signal it
+ * was, so we restart only when every caught signal asks for it.
+ */
+int
+signals_restart(void)
+{
+	struct sigaction sa;
+	int sig;
+
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (sigaction(sig, NULL, &sa) == -1)
+			continue;
+		if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+			continue;
+		if (!(sa.sa_flags & SA_RESTART))
+			return 0;
+	}
+	return 1;
 }

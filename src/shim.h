@@ -16,6 +16,9 @@ struct tlsholder	*shim_holder(const struct rule *);
 /* 1 in a child that shares our memory (vfork, clone without fork handlers). */
 int			 shim_in_vfork_child(void);
 
+/* 1 if every caught signal has SA_RESTART: an interrupted wait of ours goes on. */
+int			 signals_restart(void);
+
 /* A listening TCP socket under a server rule becomes a listener (returned held); else NULL. */
 struct fdobj		*shim_listener_for(int fd);
 /* The client rule for connecting fd to addr, or NULL (not TCP, or no rule). */

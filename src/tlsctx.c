@@ -359,27 +359,11 @@ warn_expiry(struct tlsholder *h)
 			warn_cert(h->rule, "ca_file", h->rule->ca_file, ca);
 }
 
-static void
-warn_key_mode(const struct rule *r)
-{
-	struct stat st;
-
-	if (stat(r->key_file, &st) == 0 && (st.st_mode & S_IROTH))
-		log_warn("rule=%s: key_file %s is readable by every user", r->name,
-		    r->key_file);
-}
-
 int
 tlsholder_init(struct tlsholder *h, const struct config *c, const struct rule *r,
-    int lazy, char *err, size_t errlen)
+    char *err, size_t errlen)
 {
-	memset(h, 0, sizeof(*h));
-	pthread_mutex_init(&h->lock, NULL);
-	h->cfg = c;
-	h->rule = r;
-	warn_key_mode(r);
-	if (lazy)
-		return 0;	/* built by the first tlsholder_get */
+	tlsholder_setup(h, c, r);
 	stamp_all(r, h->seen);
 	if ((h->ctx = tlsctx_new(c, r, err, errlen)) == NULL)
 		return -1;

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <openssl/ssl.h>
@@ -54,9 +55,22 @@ struct tlsholder {
 	int			 cache_next;
 };
 
-/* lazy: the files passed before (startcache.h); the context is built on first use. */
+/*
+ * Empty: the files passed before (startcache.h), so the context is built by
+ * the first tlsholder_get.  No OpenSSL here: the preload calls it before the
+ * engine is loaded.
+ */
+static inline void
+tlsholder_setup(struct tlsholder *h, const struct config *c, const struct rule *r)
+{
+	memset(h, 0, sizeof(*h));
+	pthread_mutex_init(&h->lock, NULL);
+	h->cfg = c;
+	h->rule = r;
+}
+/* Set up and build the context now; -1 with the reason in err. */
 int	 tlsholder_init(struct tlsholder *, const struct config *, const struct rule *,
-	    int lazy, char *err, size_t errlen);
+	    char *err, size_t errlen);
 /*
  * The current context, with a reference for the caller (SSL_CTX_free it);
  * NULL (logged) if a lazily built one cannot be made: refuse the connection.

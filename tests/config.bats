@@ -297,11 +297,15 @@ as_nobody() {
 	bg "$BATS_TEST_TMPDIR/nb.out" setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		env LD_PRELOAD="$PRELOAD" MTLSSHIM_CONFIG="$NB/shim.conf" "$PROGS/echo_server" "$port"
 	wait_port "$port"
+	# Nor does it map OpenSSL (libmtlsshim-tls.so, libssl) before that connection.
+	run grep -cE 'libmtlsshim-tls|libssl' "/proc/$BGPID/maps"
+	[ "$output" = 0 ]
 	run bash -c "echo cached-start | timeout 10 openssl s_client -quiet -connect 127.0.0.1:$port \
 		-cert '$PKI/client.crt' -key '$PKI/client.key' -CAfile '$PKI/ca.crt' 2>/dev/null"
 	show
 	assert_contains "$output" "cached-start"
 	assert_file_has "$BATS_TEST_TMPDIR/nb.out" 'accepted rule=s'
+	assert_file_has "/proc/$BGPID/maps" 'libmtlsshim-tls\.so'
 	# A key that no longer matches is caught before main() again.
 	cp "$PKI/client.key" "$NB/server.key"
 	chmod 644 "$NB/server.key"
@@ -332,4 +336,31 @@ as_nobody() {
 	run shim "$c" /bin/true
 	[ "$status" -eq 0 ]
 	refute_file_has "$BATS_TEST_TMPDIR/rc.log" 'files unchanged since checked'
+}
+
+@test "the TLS engine library missing beside the preload: fail closed before main(), naming it" {
+	local d=$BATS_TEST_TMPDIR/lonely c
+	mkdir -p "$d"
+	cp "$SHIMLIB" "$d/"
+	c=$(conf lonely <<-EOF
+	cert_file = "$PKI/server.crt"
+	key_file = "$PKI/server.key"
+	server "lonely" {
+	    port = 8443
+	}
+	EOF
+	)
+	[ "$(id -u)" -eq 0 ] || skip "not root (a repeat start would only fail at its first connection)"
+	run --separate-stderr env LD_PRELOAD="${PRELOAD/"$SHIMLIB"/"$d/libmtlsshim.so"}" \
+		MTLSSHIM_CONFIG="$c" sh -c 'echo RAN'
+	show
+	[ "$status" -eq 78 ]
+	refute_contains "$output" RAN
+	assert_contains "$stderr" "mtlsshim: cannot load the TLS engine: $d/libmtlsshim-tls.so"
+	[ "$(printf '%s\n' "$stderr" | grep -c mtlsshim)" -eq 1 ]
+	# With no rule at all the engine is never needed.
+	c=$(conf empty < /dev/null)
+	run env LD_PRELOAD="${PRELOAD/"$SHIMLIB"/"$d/libmtlsshim.so"}" MTLSSHIM_CONFIG="$c" sh -c 'echo RAN'
+	[ "$status" -eq 0 ]
+	[ "$output" = RAN ]
 }
