@@ -16,12 +16,13 @@ ALL_CFLAGS = -std=c11 $(WARN) $(DEFS) -fPIC -fvisibility=hidden $(SAN) $(CFLAGS)
 LIBS	 = -lconfuse -lssl -lcrypto -ldl -pthread
 
 # Pure modules: linked by the library, the launcher and the unit tests.
-CORE	 = config rules identity tlsctx log
+CORE	 = config rules identity tlsctx log filedata
 # The preload: the exported hooks and everything but OpenSSL (src/engine.h says why).
 PRELOAD	 = real fdtable listener readiness epollset relay startcache shim engine \
-	   hooks_socket hooks_io hooks_fd hooks_poll hooks_epoll hooks_exec config rules log
+	   hooks_socket hooks_io hooks_fd hooks_poll hooks_epoll hooks_exec config rules log \
+	   filedata
 # The TLS engine, loaded by the preload when first needed.
-TLSLIB	 = session tlsctx identity engine_lib
+TLSLIB	 = session tlsctx identity engine_lib filedata
 
 CORE_O	 = $(CORE:%=$(B)/%.o)
 PRELOAD_O = $(PRELOAD:%=$(B)/%.o)

@@ -95,6 +95,34 @@ warn_key_mode(const struct rule *r)
 		    r->key_file);
 }
 
+/*
+ * Root may drop privileges or chroot before its first connection (nginx
+ * workers, haproxy, postfix): the engine is loaded and every file read into
+ * memory now, and only the parsing waits.  1 if so; 0 if a file cannot be
+ * read, for the full checks to name it.
+ */
+static int
+shim_preread(char *err, size_t errlen)
+{
+	const char *path;
+	size_t i;
+	int j;
+
+	if (engine_load(err, errlen) == -1)
+		shim_die(err);
+	for (i = 0; i < shim_cfg->nrules; i++)
+		for (j = 0; j < TLSCTX_FILES; j++)
+			if ((path = tlsctx_path(&shim_cfg->rules[i], j)) != NULL &&
+			    filedata_read(path, &shim_holders[i].pre[j]) == -1)
+				goto fail;
+	return 1;
+ fail:
+	for (i = 0; i < shim_cfg->nrules; i++)
+		for (j = 0; j < TLSCTX_FILES; j++)
+			filedata_free(&shim_holders[i].pre[j]);
+	return 0;
+}
+
 static void
 shim_init(void)
 {
@@ -110,23 +138,22 @@ shim_init(void)
 	engine_locate();
 	if ((shim_holders = calloc(shim_cfg->nrules + 1, sizeof(*shim_holders))) == NULL)
 		shim_die("out of memory");
-	for (i = 0; i < shim_cfg->nrules; i++)
+	for (i = 0; i < shim_cfg->nrules; i++) {
+		tlsholder_setup(&shim_holders[i], shim_cfg, &shim_cfg->rules[i]);
 		warn_key_mode(&shim_cfg->rules[i]);
+	}
 	/*
-	 * Files that passed before, unchanged: the engine is loaded and the
-	 * contexts built at the first matched connection.  Root may drop
-	 * privileges or chroot before then (nginx workers, haproxy, postfix),
-	 * so it reads every file now, as before; so does a setuid program.
-	 * Neither reads nor writes the cache.
+	 * Files that passed before, unchanged: the contexts are built at the
+	 * first matched connection.  A setuid program neither reads nor writes
+	 * the cache.
 	 */
-	cacheable = geteuid() != 0 && getuid() == geteuid();
-	if ((lazy = cacheable && startcache_hit(shim_cfg)) != 0)
+	cacheable = getuid() == geteuid();
+	if ((lazy = cacheable && startcache_hit(shim_cfg)) != 0 && geteuid() == 0)
+		lazy = shim_preread(err, sizeof(err));
+	if (lazy)
 		log_debug("%s: files unchanged since checked; contexts built on first use",
 		    shim_cfg->path);
-	if (lazy || shim_cfg->nrules == 0)
-		for (i = 0; i < shim_cfg->nrules; i++)
-			tlsholder_setup(&shim_holders[i], shim_cfg, &shim_cfg->rules[i]);
-	else {
+	else if (shim_cfg->nrules > 0) {
 		if (engine_load(err, sizeof(err)) == -1)
 			shim_die(err);
 		for (i = 0; i < shim_cfg->nrules; i++)

@@ -1,4 +1,5 @@
 /* startcache.c: remembers that a configuration and its files passed the start-up checks. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -9,9 +10,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "filedata.h"
 #include "startcache.h"
 
-#define CACHE_MAGIC	"mtlsshim-startcache-1"
+#define CACHE_MAGIC	"mtlsshim-startcache-2"
 
 /* FNV-1a: change detection only (see startcache.h). */
 static void
@@ -28,21 +30,13 @@ mix(uint64_t *h, const void *p, size_t len)
 static void
 mix_file(uint64_t *h, const char *path)
 {
-	struct stat st;
+	struct filestamp f;
 
 	if (path == NULL)
 		return;
 	mix(h, path, strlen(path) + 1);
-	if (stat(path, &st) == -1) {
-		mix(h, "?", 1);
-		return;
-	}
-	mix(h, &st.st_dev, sizeof(st.st_dev));
-	mix(h, &st.st_ino, sizeof(st.st_ino));
-	mix(h, &st.st_mode, sizeof(st.st_mode));
-	mix(h, &st.st_size, sizeof(st.st_size));
-	mix(h, &st.st_mtim, sizeof(st.st_mtim));
-	mix(h, &st.st_ctim, sizeof(st.st_ctim));
+	filestamp_get(path, &f);	/* a chmod changes ctim */
+	mix(h, &f, sizeof(f));
 }
 
 /* The configuration, every file it names, who we are and which build checked them. */
@@ -119,23 +113,65 @@ startcache_hit(const struct config *c)
 	if (n > 0) {
 		line[n] = '\0';
 		snprintf(want, sizeof(want), "%016llx", (unsigned long long)stamp(c));
-		hit = sscanf(line, CACHE_MAGIC " %63s %llu", path, &recheck) == 2 &&
+		hit = sscanf(line, CACHE_MAGIC " %63s %llu ", path, &recheck) == 2 &&
 		    strcmp(path, want) == 0 && (time_t)recheck > time(NULL);
 	}
 	errno = saved;
 	return hit;
 }
 
+/*
+ * Entries whose configuration file is gone (a test suite leaves hundreds)
+ * are removed whenever an entry is stored, which is only after full checks.
+ */
+static void
+startcache_prune(char *path)
+{
+	char line[4200], *cfg, *slash = strrchr(path, '/');
+	struct dirent *e;
+	ssize_t n;
+	DIR *d;
+	int fd, seen = 0;
+
+	*slash = '\0';
+	d = opendir(path);
+	*slash = '/';
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL && seen++ < 4096) {
+		if (strlen(e->d_name) != 16 || strspn(e->d_name, "0123456789abcdef") != 16)
+			continue;
+		snprintf(slash + 1, 17, "%s", e->d_name);
+		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
+			continue;
+		n = syscall(SYS_read, fd, line, sizeof(line) - 1);
+		syscall(SYS_close, fd);
+		if (n <= 0)
+			continue;
+		line[n] = '\0';
+		line[strcspn(line, "\n")] = '\0';
+		/* MAGIC STAMP RECHECK PATH; an older format is gone too. */
+		if (strncmp(line, CACHE_MAGIC " ", sizeof(CACHE_MAGIC)) != 0 ||
+		    ((cfg = strchr(line, ' ')) && (cfg = strchr(cfg + 1, ' ')) &&
+		    (cfg = strchr(cfg + 1, ' ')) && cfg[1] == '/' &&
+		    access(cfg + 1, F_OK) == -1 && errno == ENOENT))
+			unlink(path);
+	}
+	closedir(d);
+}
+
 void
 startcache_store(const struct config *c, time_t recheck_after)
 {
-	char path[4096], tmp[4200], line[128];
+	char path[4096], tmp[4200], line[4200];
 	int fd, n, saved = errno;
 
 	if (recheck_after <= time(NULL) || cache_path(c, path, sizeof(path)) == -1)
 		return;
-	n = snprintf(line, sizeof(line), CACHE_MAGIC " %016llx %llu\n",
-	    (unsigned long long)stamp(c), (unsigned long long)recheck_after);
+	n = snprintf(line, sizeof(line), CACHE_MAGIC " %016llx %llu %s\n",
+	    (unsigned long long)stamp(c), (unsigned long long)recheck_after, c->path);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
 	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
 		errno = saved;
@@ -144,5 +180,6 @@ startcache_store(const struct config *c, time_t recheck_after)
 	if (write(fd, line, (size_t)n) != n || rename(tmp, path) == -1)
 		unlink(tmp);
 	syscall(SYS_close, fd);
+	startcache_prune(path);
 	errno = saved;
 }

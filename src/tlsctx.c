@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "filedata.h"
 #include "identity.h"
 #include "log.h"
 #include "tlsctx.h"
@@ -108,21 +110,120 @@ new_session_cb(SSL *ssl, SSL_SESSION *sess)
 	return 1;	/* we keep the reference */
 }
 
-/* Checks a file can be opened, so the error names errno rather than a PEM routine. */
-static int
-readable(const char *path, const char *cfg, const char *what,
-    const struct rule *r, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
+static const char *const file_opt[TLSCTX_FILES] = { "ca_file", "cert_file", "key_file", "crl_file" };
 
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s \"%s\": %s %s: %s", cfg,
-		    r->kind == RULE_SERVER ? "server" : "client", r->name,
-		    what, path, strerror(errno));
-		return -1;
+/* Reads what the caller has not, so an error names errno rather than a PEM routine. */
+static int
+tlsctx_read(const struct config *c, const struct rule *r, const char *kind,
+    struct filedata f[TLSCTX_FILES], char *err, size_t errlen)
+{
+	const char *path;
+	int i;
+
+	for (i = 0; i < TLSCTX_FILES; i++) {
+		if ((path = tlsctx_path(r, i)) == NULL || f[i].buf != NULL)
+			continue;
+		if (filedata_read(path, &f[i]) == -1) {
+			snprintf(err, errlen, "%s: %s \"%s\": %s %s: %s", c->path, kind,
+			    r->name, file_opt[i], path, strerror(errno));
+			return -1;
+		}
 	}
-	fclose(f);
 	return 0;
+}
+
+static BIO *
+mem_bio(const struct filedata *f)
+{
+	return BIO_new_mem_buf(f->buf, (int)f->len);
+}
+
+/* Our keys are not encrypted; OpenSSL's default would prompt on the terminal. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	return -1;
+}
+
+/* The certificate, then the chain after it in the same file. */
+static int
+use_chain(SSL_CTX *ctx, const struct filedata *f)
+{
+	BIO *b = mem_bio(f);
+	X509 *x = NULL;
+	int ok = 0;
+
+	if (b == NULL || (x = PEM_read_bio_X509_AUX(b, NULL, no_passphrase, NULL)) == NULL ||
+	    SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_clear_chain_certs(ctx) != 1)
+		goto out;
+	X509_free(x);
+	ERR_set_mark();
+	for (;;) {
+		if ((x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL)) == NULL) {
+			/* The end of the file reads as "no start line"; anything else is damage. */
+			ok = ERR_GET_REASON(ERR_peek_last_error()) == PEM_R_NO_START_LINE;
+			break;
+		}
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1)
+			break;
+		x = NULL;
+	}
+	if (ok)
+		ERR_pop_to_mark();
+	else
+		ERR_clear_last_mark();
+ out:
+	X509_free(x);
+	BIO_free(b);
+	return ok;
+}
+
+static int
+use_key(SSL_CTX *ctx, const struct filedata *f)
+{
+	BIO *b = mem_bio(f);
+	EVP_PKEY *k = NULL;
+	int ok;
+
+	ok = b != NULL && (k = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)) != NULL &&
+	    SSL_CTX_use_PrivateKey(ctx, k) == 1;
+	EVP_PKEY_free(k);
+	BIO_free(b);
+	return ok;
+}
+
+/*
+ * Trusts every certificate in f (and takes its CRLs); a server also names
+ * them to clients, so that curl knows which certificate to present.
+ * Returns how many objects it took, or -1.
+ */
+static int
+load_trust(SSL_CTX *ctx, const struct filedata *f, int certs, int client_cas)
+{
+	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+	STACK_OF(X509_INFO) *infos;
+	X509_INFO *xi;
+	BIO *b = mem_bio(f);
+	int i, n = 0;
+
+	infos = b != NULL ? PEM_X509_INFO_read_bio(b, NULL, no_passphrase, NULL) : NULL;
+	BIO_free(b);
+	if (infos == NULL)
+		return -1;
+	for (i = 0; i < sk_X509_INFO_num(infos) && n >= 0; i++) {
+		xi = sk_X509_INFO_value(infos, i);
+		if (certs && xi->x509 != NULL) {
+			if (X509_STORE_add_cert(st, xi->x509) != 1 ||
+			    (client_cas && SSL_CTX_add_client_CA(ctx, xi->x509) != 1))
+				n = -1;
+			else
+				n++;
+		}
+		if (n >= 0 && xi->crl != NULL)
+			n = X509_STORE_add_crl(st, xi->crl) == 1 ? n + 1 : -1;
+	}
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	return n;
 }
 
 int
@@ -179,40 +280,39 @@ tlsctx_options(SSL_CTX *ctx, const struct config *c, const struct rule *r,
 
 static int
 tlsctx_crl(SSL_CTX *ctx, const struct config *c, const struct rule *r,
-    const char *kind, char *err, size_t errlen)
+    const char *kind, const struct filedata *f, char *err, size_t errlen)
 {
-	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
-	X509_LOOKUP *lu;
 	char why[256];
+	int n;
 
 	if (r->crl_file == NULL)
 		return 0;
-	if (readable(r->crl_file, c->path, "crl_file", r, err, errlen) == -1)
-		return -1;
-	if ((lu = X509_STORE_add_lookup(st, X509_LOOKUP_file())) == NULL ||
-	    X509_load_crl_file(lu, r->crl_file, X509_FILETYPE_PEM) <= 0) {
+	if ((n = load_trust(ctx, f, 0, 0)) <= 0) {
 		snprintf(err, errlen, "%s: %s \"%s\": crl_file %s: %s", c->path, kind,
-		    r->name, r->crl_file, tlsctx_errstr(why, sizeof(why)));
+		    r->name, r->crl_file, n == 0 ? "no CRL found" :
+		    tlsctx_errstr(why, sizeof(why)));
 		return -1;
 	}
-	X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+	X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_CRL_CHECK);
 	return 0;
 }
 
+/*
+ * f: the rule's files (ca, cert, key, crl) as far as the caller read them
+ * already; the rest are read here.  The caller frees them.
+ */
 SSL_CTX *
-tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errlen)
+tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[TLSCTX_FILES],
+    char *err, size_t errlen)
 {
 	const char *kind = r->kind == RULE_SERVER ? "server" : "client";
-	STACK_OF(X509_NAME) *cas;
 	SSL_CTX *ctx = NULL;
 	char why[256];
-	int days;
+	int days, n;
 
 	pthread_once(&idx_once, idx_init);
 	ERR_set_mark();
-	if (readable(r->ca_file, c->path, "ca_file", r, err, errlen) == -1 ||
-	    readable(r->cert_file, c->path, "cert_file", r, err, errlen) == -1 ||
-	    readable(r->key_file, c->path, "key_file", r, err, errlen) == -1)
+	if (tlsctx_read(c, r, kind, f, err, errlen) == -1)
 		goto fail;
 	ctx = SSL_CTX_new(r->kind == RULE_SERVER ? TLS_server_method() : TLS_client_method());
 	if (ctx == NULL) {
@@ -231,12 +331,12 @@ tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errle
 	SSL_CTX_set_read_ahead(ctx, 1);
 	if (tlsctx_options(ctx, c, r, kind, err, errlen) == -1)
 		goto fail;
-	if (SSL_CTX_use_certificate_chain_file(ctx, r->cert_file) != 1) {
+	if (!use_chain(ctx, &f[TLSCTX_CERT])) {
 		snprintf(err, errlen, "%s: %s \"%s\": cert_file %s: %s", c->path,
 		    kind, r->name, r->cert_file, tlsctx_errstr(why, sizeof(why)));
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, r->key_file, SSL_FILETYPE_PEM) != 1) {
+	if (!use_key(ctx, &f[TLSCTX_KEY])) {
 		snprintf(err, errlen, "%s: %s \"%s\": key_file %s: %s", c->path,
 		    kind, r->name, r->key_file, tlsctx_errstr(why, sizeof(why)));
 		goto fail;
@@ -253,17 +353,15 @@ tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errle
 		    r->cert_file);
 		goto fail;
 	}
-	if (SSL_CTX_load_verify_locations(ctx, r->ca_file, NULL) != 1) {
-		snprintf(err, errlen, "%s: %s \"%s\": ca_file %s: %s", c->path,
-		    kind, r->name, r->ca_file, tlsctx_errstr(why, sizeof(why)));
+	if ((n = load_trust(ctx, &f[TLSCTX_CA], 1, r->kind == RULE_SERVER)) <= 0) {
+		snprintf(err, errlen, "%s: %s \"%s\": ca_file %s: %s", c->path, kind,
+		    r->name, r->ca_file, n == 0 ? "no certificate or crl found" :
+		    tlsctx_errstr(why, sizeof(why)));
 		goto fail;
 	}
-	if (tlsctx_crl(ctx, c, r, kind, err, errlen) == -1)
+	if (tlsctx_crl(ctx, c, r, kind, &f[TLSCTX_CRL], err, errlen) == -1)
 		goto fail;
 	if (r->kind == RULE_SERVER) {
-		/* Tells clients such as curl which certificate to present. */
-		if ((cas = SSL_load_client_CA_file(r->ca_file)) != NULL)
-			SSL_CTX_set_client_CA_list(ctx, cas);
 		SSL_CTX_set_session_id_context(ctx, (const unsigned char *)r->name,
 		    (unsigned int)strnlen(r->name, SSL_MAX_SID_CTX_LENGTH));
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
@@ -290,34 +388,29 @@ tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errle
 	return NULL;
 }
 
-/* ---- rotation ---- */
-
-static void
-stamp(const char *path, struct filestamp *f)
+SSL_CTX *
+tlsctx_new(const struct config *c, const struct rule *r, char *err, size_t errlen)
 {
-	struct stat st;
+	struct filedata f[TLSCTX_FILES];
+	SSL_CTX *ctx;
+	int i;
 
-	memset(f, 0, sizeof(*f));
-	if (path == NULL)
-		return;
-	if (stat(path, &st) == -1) {
-		f->missing = 1;
-		return;
-	}
-	f->dev = st.st_dev;
-	f->ino = st.st_ino;
-	f->size = st.st_size;
-	f->mtim = st.st_mtim;
-	f->ctim = st.st_ctim;
+	memset(f, 0, sizeof(f));
+	ctx = tlsctx_new_from(c, r, f, err, errlen);
+	for (i = 0; i < TLSCTX_FILES; i++)
+		filedata_free(&f[i]);
+	return ctx;
 }
+
+/* ---- rotation ---- */
 
 static void
 stamp_all(const struct rule *r, struct filestamp f[TLSCTX_FILES])
 {
-	stamp(r->ca_file, &f[0]);
-	stamp(r->cert_file, &f[1]);
-	stamp(r->key_file, &f[2]);
-	stamp(r->crl_file, &f[3]);
+	int i;
+
+	for (i = 0; i < TLSCTX_FILES; i++)
+		filestamp_get(tlsctx_path(r, i), &f[i]);
 }
 
 static time_t
@@ -359,15 +452,33 @@ warn_expiry(struct tlsholder *h)
 			warn_cert(h->rule, "ca_file", h->rule->ca_file, ca);
 }
 
+/*
+ * Builds from what the process read before main(), if it did, else from
+ * disk; h->seen describes exactly the bytes used.  h->lock held (or not yet
+ * shared).
+ */
+static SSL_CTX *
+tlsholder_make(struct tlsholder *h, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = tlsctx_new_from(h->cfg, h->rule, h->pre, err, errlen);
+	int i;
+
+	for (i = 0; i < TLSCTX_FILES; i++) {
+		h->seen[i] = h->pre[i].st;
+		filedata_free(&h->pre[i]);
+	}
+	if (ctx != NULL)
+		SSL_CTX_set_app_data(ctx, h);
+	return ctx;
+}
+
 int
 tlsholder_init(struct tlsholder *h, const struct config *c, const struct rule *r,
     char *err, size_t errlen)
 {
 	tlsholder_setup(h, c, r);
-	stamp_all(r, h->seen);
-	if ((h->ctx = tlsctx_new(c, r, err, errlen)) == NULL)
+	if ((h->ctx = tlsholder_make(h, err, errlen)) == NULL)
 		return -1;
-	SSL_CTX_set_app_data(h->ctx, h);
 	h->checked = now_sec();
 	warn_expiry(h);
 	return 0;
@@ -414,12 +525,10 @@ tlsholder_build(struct tlsholder *h)
 {
 	char err[1024];
 
-	stamp_all(h->rule, h->seen);
-	if ((h->ctx = tlsctx_new(h->cfg, h->rule, err, sizeof(err))) == NULL) {
+	if ((h->ctx = tlsholder_make(h, err, sizeof(err))) == NULL) {
 		log_error("rule=%s: %s; refusing connections", h->rule->name, err);
 		return;
 	}
-	SSL_CTX_set_app_data(h->ctx, h);
 	warn_expiry(h);
 }
 

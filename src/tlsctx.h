@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "filedata.h"
 
 /*
  * A context presenting the rule's certificate and demanding a peer that
@@ -28,16 +29,21 @@ int	 tlsctx_days_left(X509 *);
 /* Why our own checks refused the peer of ssl (identity lists), or NULL. */
 const char *tlsctx_refusal(SSL *);
 
-#define TLSCTX_FILES	4	/* ca, cert, key, crl */
+/* A rule's files, in this order. */
+enum { TLSCTX_CA, TLSCTX_CERT, TLSCTX_KEY, TLSCTX_CRL, TLSCTX_FILES };
 #define TLSCTX_CACHE	32	/* client sessions kept per rule */
 
-struct filestamp {
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	struct timespec	 mtim, ctim;
-	int		 missing;
-};
+static inline const char *
+tlsctx_path(const struct rule *r, int i)
+{
+	const char *p[TLSCTX_FILES] = { r->ca_file, r->cert_file, r->key_file, r->crl_file };
+
+	return p[i];
+}
+
+/* tlsctx_new from files the caller read already (f[i].buf set), the rest from disk; caller frees f. */
+SSL_CTX	*tlsctx_new_from(const struct config *, const struct rule *, struct filedata f[TLSCTX_FILES],
+	    char *err, size_t errlen);
 
 /* The live context of a rule; rebuilt when its files change on disk. */
 struct tlsholder {
@@ -46,6 +52,8 @@ struct tlsholder {
 	const struct rule	*rule;
 	SSL_CTX			*ctx;
 	struct filestamp	 seen[TLSCTX_FILES];	/* what ctx (or the last failed try) was built from */
+	/* Read before main() by a process that may lose access before its first connection. */
+	struct filedata		 pre[TLSCTX_FILES];
 	time_t			 checked;		/* monotonic second of the last look */
 	time_t			 warned;		/* last expiry warning */
 	struct {

@@ -317,25 +317,53 @@ as_nobody() {
 	assert_contains "$stderr" "server"
 }
 
-@test "root always reads every file before main(): it may drop privileges or chroot before its first connection" {
-	local d=$BATS_TEST_TMPDIR/rc c
-	mkdir -p "$d"
-	cp "$PKI/server.crt" "$PKI/server.key" "$d/"
+@test "root repeat start: every file is read before main(), so a server that then chroots and drops to nobody still serves" {
+	[ "$(id -u)" -eq 0 ] || skip "not root"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	local d=$BATS_TEST_TMPDIR/rc c port run t
+	mkdir -p "$d/jail"
+	cp "$PKI/ca.crt" "$PKI/server.crt" "$PKI/server.key" "$d/"
+	chmod 600 "$d/server.key"
+	port=$(free_port)
 	c=$(conf rc <<-EOF
 	log_level = "debug"
 	cert_file = "$d/server.crt"
 	key_file = "$d/server.key"
 	server "rc" {
-	    port = 8443
+	    port = $port
 	}
 	EOF
 	)
-	[ "$(id -u)" -eq 0 ] || skip "not root"
-	run shim "$c" /bin/true
-	[ "$status" -eq 0 ]
-	run shim "$c" /bin/true
-	[ "$status" -eq 0 ]
-	refute_file_has "$BATS_TEST_TMPDIR/rc.log" 'files unchanged since checked'
+	# Binds as root, chroots into an empty directory, becomes nobody, then serves one echo.
+	cat > "$d/dropper.py" <<-'PY'
+	import os, socket, sys
+	s = socket.socket()
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	s.bind(("127.0.0.1", int(sys.argv[1])))
+	s.listen(4)
+	os.chroot(sys.argv[2])
+	os.chdir("/")
+	os.setgroups([])
+	os.setgid(65534)
+	os.setuid(65534)
+	print("dropped", flush=True)
+	c, _ = s.accept()
+	c.sendall(c.recv(100))
+	c.close()
+	PY
+	for run in first repeat; do
+		shim_bg "$BATS_TEST_TMPDIR/rc-$run.out" "$c" python3 "$d/dropper.py" "$port" "$d/jail"
+		wait_for "$BATS_TEST_TMPDIR/rc-$run.out" dropped
+		run bash -c "echo served-$run | timeout 10 openssl s_client -quiet -connect 127.0.0.1:$port \
+			-cert '$PKI/client.crt' -key '$PKI/client.key' -CAfile '$PKI/ca.crt' 2>/dev/null"
+		show
+		assert_contains "$output" "served-$run"
+		for t in $(seq 1 50); do kill -0 "$BGPID" 2>/dev/null || break; sleep 0.1; done
+	done
+	# Each start's python3 came after a process (env) that checked or had checked the files,
+	# so it only read them before main(), and built its context as nobody, in the jail (where
+	# the log file is out of reach: the served echo is the evidence).
+	assert_file_has "$BATS_TEST_TMPDIR/rc.log" 'files unchanged since checked'
 }
 
 @test "the TLS engine library missing beside the preload: fail closed before main(), naming it" {
@@ -363,4 +391,22 @@ as_nobody() {
 	run env LD_PRELOAD="${PRELOAD/"$SHIMLIB"/"$d/libmtlsshim.so"}" MTLSSHIM_CONFIG="$c" sh -c 'echo RAN'
 	[ "$status" -eq 0 ]
 	[ "$output" = RAN ]
+}
+
+@test "the start-up cache lives in XDG_RUNTIME_DIR and forgets configurations that are gone" {
+	local x=$BATS_TEST_TMPDIR/xdg a b
+	mkdir -m 700 "$x"
+	a=$(server_conf gone "$(free_port)")
+	b=$(server_conf kept "$(free_port)")
+	XDG_RUNTIME_DIR=$x run shim "$a" /bin/true
+	[ "$status" -eq 0 ]
+	run grep -rl "$a" "$x/mtlsshim"
+	[ "$status" -eq 0 ]
+	rm -f "$a"
+	XDG_RUNTIME_DIR=$x run shim "$b" /bin/true
+	[ "$status" -eq 0 ]
+	run grep -rl "$a" "$x/mtlsshim"
+	[ "$status" -eq 1 ]
+	run grep -rl "$b" "$x/mtlsshim"
+	[ "$status" -eq 0 ]
 }
