@@ -62,7 +62,8 @@ struct fdobj;
 	V(session_fail_timeout, (struct session *s), (s)) \
 	X(int, tlsholder_init, (struct tlsholder *h, const struct config *c, \
 	    const struct rule *r, char *err, size_t errlen), (h, c, r, err, errlen)) \
-	X(time_t, tlsholder_recheck_after, (struct tlsholder *h), (h))
+	X(time_t, tlsholder_recheck_after, (struct tlsholder *h), (h)) \
+	L(struct tlsholder *, tlsholder_warm, (struct tlsholder *h), (h))
 
 #define ENGINE_FIELD(ret, name, params, args)	ret (*name) params;
 #define ENGINE_VFIELD(name, params, args)	void (*name) params;

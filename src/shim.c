@@ -244,8 +244,10 @@ shim_listener_for(int fd)
 	fdobj_hold(&l->hdr);
 	o = fdtable_publish(fd, &l->hdr);
 	fdobj_put(&l->hdr);
-	if (o == &l->hdr)
+	if (o == &l->hdr) {
 		log_debug("rule=%s: listening socket fd %d", r->name, fd);
+		tlsholder_warm(shim_holder(r));
+	}
 	errno = saved;
 	return o;
 }

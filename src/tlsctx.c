@@ -529,6 +529,7 @@ tlsholder_build(struct tlsholder *h)
 		log_error("rule=%s: %s; refusing connections", h->rule->name, err);
 		return;
 	}
+	log_debug("rule=%s: context built on first use", h->rule->name);
 	warn_expiry(h);
 }
 
@@ -587,6 +588,15 @@ tlsholder_get(struct tlsholder *h)
 		SSL_CTX_up_ref(ctx);
 	pthread_mutex_unlock(&h->lock);
 	return ctx;
+}
+
+struct tlsholder *
+tlsholder_warm(struct tlsholder *h)
+{
+	SSL_CTX *ctx = tlsholder_get(h);
+
+	SSL_CTX_free(ctx);
+	return ctx != NULL ? h : NULL;
 }
 
 void

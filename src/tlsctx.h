@@ -84,6 +84,13 @@ int	 tlsholder_init(struct tlsholder *, const struct config *, const struct rule
  * NULL (logged) if a lazily built one cannot be made: refuse the connection.
  */
 SSL_CTX	*tlsholder_get(struct tlsholder *);
+/*
+ * Builds the context now if it is not built yet: a listener's, before the
+ * program forks its workers or a child per connection, which would each
+ * build their own (and issue tickets the others cannot read).  h, or NULL
+ * (logged) if it cannot be made.
+ */
+struct tlsholder *tlsholder_warm(struct tlsholder *);
 /* When the expiry warnings of the holder's certificates fall due (0: no context). */
 time_t	 tlsholder_recheck_after(struct tlsholder *);
 /* Client side: SNI, name to verify, and a cached session for peer (e.g. "10.0.0.5:5432"). */

@@ -293,13 +293,13 @@ as_nobody() {
 	show
 	[ "$status" -eq 0 ]
 	assert_contains "$stderr" "files unchanged since checked; contexts built on first use"
-	# Such a process still serves mTLS, loading the files at its first connection.
+	# Such a process maps no OpenSSL (libmtlsshim-tls.so, libssl) until it needs it.
+	run --separate-stderr as_nobody sh -c 'grep -cE "libmtlsshim-tls|libssl" /proc/$$/maps'
+	[ "$output" = 0 ]
+	# Such a process still serves mTLS, loading the files when it starts listening.
 	bg "$BATS_TEST_TMPDIR/nb.out" setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		env LD_PRELOAD="$PRELOAD" MTLSSHIM_CONFIG="$NB/shim.conf" "$PROGS/echo_server" "$port"
 	wait_port "$port"
-	# Nor does it map OpenSSL (libmtlsshim-tls.so, libssl) before that connection.
-	run grep -cE 'libmtlsshim-tls|libssl' "/proc/$BGPID/maps"
-	[ "$output" = 0 ]
 	run bash -c "echo cached-start | timeout 10 openssl s_client -quiet -connect 127.0.0.1:$port \
 		-cert '$PKI/client.crt' -key '$PKI/client.key' -CAfile '$PKI/ca.crt' 2>/dev/null"
 	show
@@ -409,4 +409,31 @@ as_nobody() {
 	[ "$status" -eq 1 ]
 	run grep -rl "$b" "$x/mtlsshim"
 	[ "$status" -eq 0 ]
+}
+
+@test "repeat start of a fork-per-connection server: the context is built once, in the parent, when it listens" {
+	local port c n
+	port=$(free_port)
+	c=$(conf forky <<-EOF
+	log_level = "debug"
+	cert_file = "$PKI/server.crt"
+	key_file = "$PKI/server.key"
+	server "forky" {
+	    port = $port
+	}
+	EOF
+	)
+	run shim "$c" /bin/true
+	[ "$status" -eq 0 ]
+	shim_bg "$BATS_TEST_TMPDIR/forky.out" "$c" "$PROGS/echo_server" -m fork "$port"
+	wait_port "$port"
+	assert_file_has "$BATS_TEST_TMPDIR/forky.log" "^mtlsshim\[$BGPID\]: rule=forky: context built on first use"
+	for n in 1 2 3; do
+		run bash -c "echo fork-$n | timeout 10 openssl s_client -quiet -connect 127.0.0.1:$port \
+			-cert '$PKI/client.crt' -key '$PKI/client.key' -CAfile '$PKI/ca.crt' 2>/dev/null"
+		show
+		assert_contains "$output" "fork-$n"
+	done
+	[ "$(count "$BATS_TEST_TMPDIR/forky.log" 'context built on first use')" -eq 1 ]
+	[ "$(count "$BATS_TEST_TMPDIR/forky.log" 'accepted rule=forky')" -eq 3 ]
 }
