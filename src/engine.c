@@ -96,6 +96,12 @@ engine_load(char *err, size_t errlen)
 	return -1;
 }
 
+int
+engine_loaded(void)
+{
+	return __atomic_load_n(&engine_ok, __ATOMIC_ACQUIRE);
+}
+
 #define ENGINE_WRAP(ret, name, params, args) \
 	ret name params { return ops.name args; }
 #define ENGINE_VWRAP(name, params, args) \

@@ -63,7 +63,8 @@ struct fdobj;
 	X(int, tlsholder_init, (struct tlsholder *h, const struct config *c, \
 	    const struct rule *r, char *err, size_t errlen), (h, c, r, err, errlen)) \
 	X(time_t, tlsholder_recheck_after, (struct tlsholder *h), (h)) \
-	L(struct tlsholder *, tlsholder_warm, (struct tlsholder *h), (h))
+	L(struct tlsholder *, tlsholder_warm, (struct tlsholder *h), (h)) \
+	V(tlsholder_atfork_child, (struct tlsholder *h), (h))
 
 #define ENGINE_FIELD(ret, name, params, args)	ret (*name) params;
 #define ENGINE_VFIELD(name, params, args)	void (*name) params;
@@ -98,6 +99,8 @@ typedef int	 engine_open_fn(const struct engine_front *, struct engine_ops *);
  * fail: session_new then returns NULL with errno ECONNREFUSED.
  */
 int	 engine_load(char *err, size_t errlen);
+/* 1 once loaded: calls that take no session or holder made by it are safe. */
+int	 engine_loaded(void);
 /* Finds the engine beside the preload now, while the path still resolves. */
 void	 engine_locate(void);
 

@@ -937,7 +937,13 @@ session_close(struct session *s)
 		ERR_set_mark();
 		SSL_shutdown(s->ssl);
 		ERR_pop_to_mark();
-	}
+	} else if (s->state == SS_OPEN && s->rd_err == 0 && s->wr_err == 0)
+		/*
+		 * Handed on (a fork-per-connection parent closing its copy):
+		 * the session is sound, and OpenSSL would otherwise drop it
+		 * from the server's cache as if the connection had failed.
+		 */
+		SSL_set_shutdown(s->ssl, SSL_SENT_SHUTDOWN);
 	s->shut_wr = 1;
 	/* The kernel would still deliver what was written; so do we, for a while. */
 	if (!s->forked || s->used)

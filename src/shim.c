@@ -61,8 +61,13 @@ shim_atfork_child(void)
 {
 	size_t i;
 
-	for (i = 0; shim_cfg && i < shim_cfg->nrules; i++)
+	for (i = 0; shim_cfg && i < shim_cfg->nrules; i++) {
 		pthread_mutex_init(&shim_holders[i].lock, NULL);
+		if (engine_loaded())
+			tlsholder_atfork_child(&shim_holders[i]);
+		else
+			shim_holders[i].forked = 1;
+	}
 	shim_pid = (pid_t)syscall(SYS_getpid);
 	fdtable_atfork_child();
 	epollset_atfork_child();

@@ -85,27 +85,46 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	return 0;
 }
 
-/* Keeps the client's newest session per server, for resumption. */
+/*
+ * Keeps the client's sessions per server, for resumption.  A TLS 1.3
+ * ticket is used once (OpenSSL marks its session spent when a resumed
+ * handshake ends, and RFC 8446 advises single use), so the cache holds a
+ * small pool per server: the newest TLSCTX_PER_PEER tickets, each handed
+ * to one connection.  Concurrent reconnects then each find a ticket of
+ * their own instead of all waiting for the one newest session.
+ */
 static int
 new_session_cb(SSL *ssl, SSL_SESSION *sess)
 {
 	struct tlsholder *h = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
 	const char *key = SSL_get_ex_data(ssl, peerkey_idx);
-	int i, slot = -1;
+	int i, n = 0, slot = -1, oldest = -1;
 
 	if (h == NULL || key == NULL)
 		return 0;
 	pthread_mutex_lock(&h->lock);
-	for (i = 0; i < TLSCTX_CACHE; i++)
-		if (h->cache[i].sess && strcmp(h->cache[i].key, key) == 0)
-			slot = i;
-	if (slot < 0) {
+	for (i = 0; i < TLSCTX_CACHE; i++) {
+		if (h->cache[i].sess == NULL) {
+			if (slot < 0)
+				slot = i;
+			continue;
+		}
+		if (strcmp(h->cache[i].key, key) != 0)
+			continue;
+		n++;
+		if (oldest < 0 || h->cache[i].seq < h->cache[oldest].seq)
+			oldest = i;
+	}
+	if (n >= TLSCTX_PER_PEER)
+		slot = oldest;
+	else if (slot < 0) {
 		slot = h->cache_next;
 		h->cache_next = (h->cache_next + 1) % TLSCTX_CACHE;
 	}
 	SSL_SESSION_free(h->cache[slot].sess);
 	snprintf(h->cache[slot].key, sizeof(h->cache[slot].key), "%s", key);
 	h->cache[slot].sess = sess;
+	h->cache[slot].seq = ++h->cache_seq;
 	pthread_mutex_unlock(&h->lock);
 	return 1;	/* we keep the reference */
 }
@@ -306,6 +325,7 @@ tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[
     char *err, size_t errlen)
 {
 	const char *kind = r->kind == RULE_SERVER ? "server" : "client";
+	STACK_OF(X509) *chain = NULL;
 	SSL_CTX *ctx = NULL;
 	char why[256];
 	int days, n;
@@ -361,6 +381,18 @@ tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[
 	}
 	if (tlsctx_crl(ctx, c, r, kind, &f[TLSCTX_CRL], err, errlen) == -1)
 		goto fail;
+	/*
+	 * The chain we present, built once here rather than by OpenSSL's
+	 * auto-chaining on every handshake (a chain build, with a signature
+	 * check of our own certificate, each time).  Intermediates from
+	 * ca_file still go out; the root does not, as RFC 8446 allows: a peer
+	 * must trust it already, and decoding it cost the peer a certificate
+	 * parse per handshake.  A cert_file that carries its chain keeps it
+	 * as it is (OpenSSL does not auto-chain that one either).
+	 */
+	if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 && sk_X509_num(chain) <= 0)
+		SSL_CTX_build_cert_chain(ctx, SSL_BUILD_CHAIN_FLAG_NO_ROOT |
+		    SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR | SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
 	if (r->kind == RULE_SERVER) {
 		SSL_CTX_set_session_id_context(ctx, (const unsigned char *)r->name,
 		    (unsigned int)strnlen(r->name, SSL_MAX_SID_CTX_LENGTH));
@@ -370,6 +402,22 @@ tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[
 			SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 			SSL_CTX_set_num_tickets(ctx, 0);
 			SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+		}
+		else {
+			/*
+			 * Stateful tickets: a TLS 1.3 ticket names a session kept
+			 * here, so resuming costs a table lookup.  A stateless
+			 * ticket carries the whole session, client certificate
+			 * included, and OpenSSL 3.0 decodes that certificate (its
+			 * key through the provider decoders) once to mint every
+			 * ticket and once more to resume: most of a resumed
+			 * handshake's CPU.  The cache belongs to this context, so
+			 * a rotation still drops every session.  A forked child
+			 * goes back to stateless tickets (tlsholder_atfork_child).
+			 */
+			SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+			SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+			SSL_CTX_sess_set_cache_size(ctx, TLSCTX_SERVER_CACHE);
 		}
 	} else {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
@@ -453,6 +501,28 @@ warn_expiry(struct tlsholder *h)
 }
 
 /*
+ * Sessions kept in one process's memory resume only there.  A fork child
+ * (a worker sharing the listener, or a child per connection) issues
+ * stateless tickets instead, sealed with the keys the parent's context
+ * made, so that its siblings, and its parent's next child, can resume them.
+ */
+static void
+tlsholder_adopt(struct tlsholder *h, SSL_CTX *ctx)
+{
+	SSL_CTX_set_app_data(ctx, h);
+	if (h->forked && h->rule->kind == RULE_SERVER && h->rule->session_resumption)
+		SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+}
+
+void
+tlsholder_atfork_child(struct tlsholder *h)
+{
+	h->forked = 1;
+	if (h->ctx != NULL)
+		tlsholder_adopt(h, h->ctx);
+}
+
+/*
  * Builds from what the process read before main(), if it did, else from
  * disk; h->seen describes exactly the bytes used.  h->lock held (or not yet
  * shared).
@@ -468,7 +538,7 @@ tlsholder_make(struct tlsholder *h, char *err, size_t errlen)
 		filedata_free(&h->pre[i]);
 	}
 	if (ctx != NULL)
-		SSL_CTX_set_app_data(ctx, h);
+		tlsholder_adopt(h, ctx);
 	return ctx;
 }
 
@@ -556,7 +626,7 @@ tlsholder_reload(struct tlsholder *h)
 		    h->rule->name, err);
 		return;
 	}
-	SSL_CTX_set_app_data(ctx, h);
+	tlsholder_adopt(h, ctx);
 	SSL_CTX_free(h->ctx);
 	h->ctx = ctx;
 	h->warned = 0;
@@ -603,9 +673,10 @@ void
 tlsholder_client_prepare(struct tlsholder *h, SSL *ssl, const char *peer)
 {
 	const struct rule *r = h->rule;
+	SSL_SESSION *sess = NULL;
 	unsigned char ip[16];
 	char *key;
-	int i;
+	int i, best = -1;
 
 	if (r->server_name) {
 		if (inet_pton(AF_INET, r->server_name, ip) == 1 ||
@@ -624,12 +695,27 @@ tlsholder_client_prepare(struct tlsholder *h, SSL *ssl, const char *peer)
 		free(key);
 		return;
 	}
+	/* The newest unspent ticket for peer, taken out of the pool: one use each (TLS 1.3). */
 	pthread_mutex_lock(&h->lock);
-	for (i = 0; i < TLSCTX_CACHE; i++)
-		if (h->cache[i].sess && strcmp(h->cache[i].key, peer) == 0 &&
-		    SSL_SESSION_is_resumable(h->cache[i].sess)) {
-			SSL_set_session(ssl, h->cache[i].sess);
-			break;
-		}
+	for (i = 0; i < TLSCTX_CACHE; i++) {
+		if (h->cache[i].sess == NULL || strcmp(h->cache[i].key, peer) != 0)
+			continue;
+		if (!SSL_SESSION_is_resumable(h->cache[i].sess)) {
+			SSL_SESSION_free(h->cache[i].sess);
+			h->cache[i].sess = NULL;
+		} else if (best < 0 || h->cache[i].seq > h->cache[best].seq)
+			best = i;
+	}
+	if (best >= 0) {
+		sess = h->cache[best].sess;
+		if (SSL_SESSION_get_protocol_version(sess) >= TLS1_3_VERSION)
+			h->cache[best].sess = NULL;
+		else
+			SSL_SESSION_up_ref(sess);	/* a TLS 1.2 session id serves again */
+	}
 	pthread_mutex_unlock(&h->lock);
+	if (sess != NULL) {
+		SSL_set_session(ssl, sess);
+		SSL_SESSION_free(sess);
+	}
 }

@@ -31,7 +31,9 @@ const char *tlsctx_refusal(SSL *);
 
 /* A rule's files, in this order. */
 enum { TLSCTX_CA, TLSCTX_CERT, TLSCTX_KEY, TLSCTX_CRL, TLSCTX_FILES };
-#define TLSCTX_CACHE	32	/* client sessions kept per rule */
+#define TLSCTX_CACHE	64	/* client sessions kept per rule */
+#define TLSCTX_PER_PEER	32	/* of which for one server address */
+#define TLSCTX_SERVER_CACHE 1024	/* sessions a server context keeps */
 
 static inline const char *
 tlsctx_path(const struct rule *r, int i)
@@ -59,8 +61,11 @@ struct tlsholder {
 	struct {
 		char		 key[64];
 		SSL_SESSION	*sess;
+		unsigned long	 seq;		/* order of arrival */
 	}			 cache[TLSCTX_CACHE];
 	int			 cache_next;
+	unsigned long		 cache_seq;
+	int			 forked;		/* in a child of the process that set it up */
 };
 
 /*
@@ -91,6 +96,8 @@ SSL_CTX	*tlsholder_get(struct tlsholder *);
  * (logged) if it cannot be made.
  */
 struct tlsholder *tlsholder_warm(struct tlsholder *);
+/* In a fork child (the holder's lock is fresh). */
+void	 tlsholder_atfork_child(struct tlsholder *);
 /* When the expiry warnings of the holder's certificates fall due (0: no context). */
 time_t	 tlsholder_recheck_after(struct tlsholder *);
 /* Client side: SNI, name to verify, and a cached session for peer (e.g. "10.0.0.5:5432"). */

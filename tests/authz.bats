@@ -605,21 +605,87 @@ resumed_seq() {
 	grep -E "^mtlsshim\\[[0-9]+\\]: $2 rule=$3 " "$1" | sed -nE 's/.* resumed=(yes|no)$/\1/p' | tr '\n' ' ' | sed 's/ $//'
 }
 
-@test "session resumption: a shimmed client's second connection resumes; both ends log resumed=yes" {
+# resume_echo N [echo_server options]: a shimmed echo_server (rule res) and a shimmed python
+# client (rule resc) connecting N times in a row; waits until the server logged N accepts.
+resume_echo() {
+	local n=$1 i targets=()
+	shift
 	PORT=$(free_port)
 	local sc; sc=$(srv res "$PORT")
-	shim_bg "$BATS_TEST_TMPDIR/res.out" "$sc" "$PROGS/echo_server" "$PORT"
+	shim_bg "$BATS_TEST_TMPDIR/res.out" "$sc" "$PROGS/echo_server" "$@" "$PORT"
 	wait_port "$PORT"
+	for i in $(seq 1 "$n"); do targets+=(127.0.0.1); done
 	local cc; cc=$(cli resc "$PORT")
-	run shim "$cc" timeout 20 python3 "$(twice_py)" "$PORT"
+	run shim "$cc" timeout 20 python3 "$(twice_py)" "$PORT" "${targets[@]}"
 	show
 	[ "$status" -eq 0 ]
-	[ "$output" = $'round 0\nround 1' ]
-	local i
-	for i in $(seq 1 50); do [ "$(count "$BATS_TEST_TMPDIR/res.log" 'accepted rule=res ')" -ge 2 ] && break; sleep 0.1; done
+	[ "$(printf '%s\n' "$output" | grep -c '^round')" -eq "$n" ]
+	for i in $(seq 1 50); do [ "$(count "$BATS_TEST_TMPDIR/res.log" 'accepted rule=res ')" -ge "$n" ] && break; sleep 0.1; done
 	cat "$BATS_TEST_TMPDIR/resc.log" "$BATS_TEST_TMPDIR/res.log"
+}
+
+@test "session resumption: a shimmed client's second connection resumes; both ends log resumed=yes" {
+	resume_echo 2
 	[ "$(resumed_seq "$BATS_TEST_TMPDIR/resc.log" connected resc)" = "no yes" ]
 	[ "$(resumed_seq "$BATS_TEST_TMPDIR/res.log" accepted res)" = "no yes" ]
+}
+
+@test "session resumption with a fork-per-connection server: the parent handshakes, and keeps the sessions its children served" {
+	resume_echo 3 -m fork
+	[ "$(resumed_seq "$BATS_TEST_TMPDIR/resc.log" connected resc)" = "no yes yes" ]
+	[ "$(resumed_seq "$BATS_TEST_TMPDIR/res.log" accepted res)" = "no yes yes" ]
+}
+
+@test "session resumption with pre-forked workers: a worker resumes a ticket another worker issued" {
+	PORT=$(free_port)
+	local sc; sc=$(srv res "$PORT")
+	# Listens, then forks 3 workers that each accept and echo, like nginx or apache prefork.
+	cat > "$BATS_TEST_TMPDIR/prefork.py" <<-'PY'
+	import os, socket, sys
+	s = socket.socket()
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	s.bind(("127.0.0.1", int(sys.argv[1])))
+	s.listen(16)
+	kids = []
+	for _ in range(3):
+	    pid = os.fork()
+	    if pid == 0:
+	        while True:
+	            c, _ = s.accept()
+	            c.sendall(c.recv(100))
+	            c.close()
+	    kids.append(pid)
+	print("workers", *kids, flush=True)
+	os.wait()
+	PY
+	shim_bg "$BATS_TEST_TMPDIR/res.out" "$sc" python3 "$BATS_TEST_TMPDIR/prefork.py" "$PORT"
+	wait_for "$BATS_TEST_TMPDIR/res.out" workers
+	local cc; cc=$(cli resc "$PORT")
+	run shim "$cc" timeout 20 python3 "$(twice_py)" "$PORT" 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1
+	show
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | grep -c '^round')" -eq 6 ]
+	local i
+	for i in $(seq 1 50); do [ "$(count "$BATS_TEST_TMPDIR/res.log" 'accepted rule=res ')" -ge 6 ] && break; sleep 0.1; done
+	cat "$BATS_TEST_TMPDIR/resc.log" "$BATS_TEST_TMPDIR/res.log"
+	[ "$(resumed_seq "$BATS_TEST_TMPDIR/resc.log" connected resc)" = "no yes yes yes yes yes" ]
+	# More than one worker served them.
+	[ "$(grep 'accepted rule=res ' "$BATS_TEST_TMPDIR/res.log" | sed -E 's/^mtlsshim\[([0-9]+)\].*/\1/' | sort -u | wc -l)" -ge 2 ]
+	for i in $(sed -n 's/^workers //p' "$BATS_TEST_TMPDIR/res.out"); do kill "$i" 2>/dev/null || true; done
+}
+
+@test "session resumption, client side, TLS 1.2: one session id serves every reconnect" {
+	PORT=$(free_port)
+	bg "$BATS_TEST_TMPDIR/s_server.out" openssl s_server -tls1_2 -rev -accept "127.0.0.1:$PORT" \
+		-cert "$PKI/server.crt" -key "$PKI/server.key" -CAfile "$PKI/ca.crt" -Verify 1
+	wait_port "$PORT"
+	local cc; cc=$(cli resc "$PORT")
+	run shim "$cc" timeout 20 python3 "$(twice_py)" "$PORT" 127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1
+	show
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | grep -c 'dnuor')" -eq 4 ]
+	cat "$BATS_TEST_TMPDIR/resc.log"
+	[ "$(resumed_seq "$BATS_TEST_TMPDIR/resc.log" connected resc)" = "no yes yes yes" ]
 }
 
 @test "session_resumption = false on both sides: every connection is a full handshake" {

@@ -241,3 +241,54 @@ start_python_server() {
 	show
 	refute_contains "$output" "hello over mtls"
 }
+
+@test "a server certificate from an intermediate CA: the chain goes out whether the intermediate is in ca_file or in cert_file" {
+	local d=$BATS_TEST_TMPDIR/int how port c
+	mkdir -p "$d"
+	cp "$PKI/ca.crt" "$PKI/ca.key" "$d/"
+	(
+		set -e
+		cd "$d"
+		printf '[x]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = keyCertSign, cRLSign\n' > inter.ext
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout inter.key \
+			-out inter.csr -subj /CN=intermediate
+		openssl x509 -req -in inter.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+			-extfile inter.ext -extensions x -out inter.crt
+	) > "$d/inter.log" 2>&1 || { cat "$d/inter.log"; false; }
+	issue_cert "$d" leaf /CN=localhost $'extendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost, IP:127.0.0.1' 30 inter
+	cat "$d/ca.crt" "$d/inter.crt" > "$d/bundle.crt"
+	cat "$d/leaf.crt" "$d/inter.crt" > "$d/leafchain.crt"
+	for how in ca_file cert_file; do
+		port=$(free_port)
+		if [ $how = ca_file ]; then
+			c=$(conf "int-$how" <<-EOF
+			server "int" {
+			    port = $port
+			    ca_file = "$d/bundle.crt"
+			    cert_file = "$d/leaf.crt"
+			    key_file = "$d/leaf.key"
+			}
+			EOF
+			)
+		else
+			c=$(conf "int-$how" <<-EOF
+			server "int" {
+			    port = $port
+			    cert_file = "$d/leafchain.crt"
+			    key_file = "$d/leaf.key"
+			}
+			EOF
+			)
+		fi
+		shim_bg "$BATS_TEST_TMPDIR/int-$how.out" "$c" "$PROGS/echo_server" "$port"
+		wait_port "$port"
+		# The client trusts the root alone, so it verifies only if the intermediate was sent.
+		run bash -c "(echo chain-$how; sleep 1) | timeout 10 openssl s_client -verify_return_error -showcerts \
+			-CAfile '$PKI/ca.crt' -cert '$PKI/client.crt' -key '$PKI/client.key' -connect 127.0.0.1:$port 2>&1"
+		show
+		[ "$status" -eq 0 ]
+		assert_contains "$output" "Verify return code: 0 (ok)"
+		assert_contains "$output" "chain-$how"
+		assert_contains "$output" "CN = intermediate"
+	done
+}
