@@ -559,18 +559,19 @@ say "6. start-up: /bin/true with and without the preload, as root and as an unpr
 # start_run KEYPREFIX RUNAS...: median ms of /bin/true plain, under the preload, and
 # (root only) through the launcher; RUNAS is a command prefix (setpriv for nobody).
 start_run() {
-	local pre=$1 lib=$2 conf=$3 launcher=$4
+	local pre=$1 lib=$2 conf=$3 launcher=$4 json
 	shift 4
+	json=$(dirname "$lib")/hyperfine-$pre.json
 	if ! "$@" env LD_PRELOAD="$lib" MTLSSHIM_CONFIG="$conf" /bin/true 2> "$W/logs/start-$pre.err"; then
 		fail "$pre.shim" "/bin/true under the preload failed" "$W/logs/start-$pre.err"
 	elif command -v hyperfine > /dev/null 2>&1; then
 		local cmds=(-n plain "env /bin/true" -n shim "env 'LD_PRELOAD=$lib' 'MTLSSHIM_CONFIG=$conf' /bin/true")
 		[ -n "$launcher" ] && cmds+=(-n launcher "'$launcher' -c '$conf' /bin/true")
 		if timeout 180 "$@" hyperfine -N --style none --warmup 30 --runs 300 \
-			--export-json "$W/hyperfine-$pre.json" "${cmds[@]}" > "$W/logs/hyperfine-$pre.out" 2>&1; then
+			--export-json "$json" "${cmds[@]}" > "$W/logs/hyperfine-$pre.out" 2>&1; then
 			"$PY" -c 'import json,sys
 for r in json.load(open(sys.argv[1]))["results"]:
-    print("%s.%s %.3f" % (sys.argv[2], r["command"], r["median"] * 1000))' "$W/hyperfine-$pre.json" "$pre" >> "$W/raw.txt"
+    print("%s.%s %.3f" % (sys.argv[2], r["command"], r["median"] * 1000))' "$json" "$pre" >> "$W/raw.txt"
 		else
 			fail "$pre.shim" "hyperfine failed" "$W/logs/hyperfine-$pre.out"
 		fi
