@@ -254,10 +254,11 @@ for k in ("rss_plain", "rss_stunnel", "rss_shim"):
     if k in meta:
         notes.append(f"RSS {k[4:]}: {meta[k]}" + (" (stunnel server + redis)" if k == "rss_stunnel" else ""))
 if "startup_tool" in meta:
-    notes.append(f"Start-up: {meta['startup_tool']}; both commands run through `env`. "
-                 "Root reads and checks every file before main() (it may drop privileges or "
-                 "chroot before its first connection); an unprivileged process whose files "
-                 "passed before loads the TLS engine at its first matched connection "
+    notes.append(f"Start-up: {meta['startup_tool']}; both commands run through `env`; repeat "
+                 "starts with files that passed the checks before. Root may chroot or drop "
+                 "privileges before its first connection, so it still loads the TLS engine "
+                 "(libssl, libcrypto) and reads every file before main(), and only the parsing "
+                 "waits; an unprivileged process loads the engine at its first matched connection "
                  + (f"({meta['startup_user']})." if "startup_user" in meta else "."))
 if "params" in meta:
     notes.append(f"Parameters: {meta['params']}. Request/response and -k 0 rows are redis-benchmark "
