@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -18,7 +19,7 @@
 static char			 engine_path[PATH_MAX];
 static struct engine_ops	 ops;
 static struct engine_front	 front;
-static pthread_once_t		 engine_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t		 engine_lock = PTHREAD_MUTEX_INITIALIZER;
 static int			 engine_ok;
 static char			 engine_err[PATH_MAX + 256];
 
@@ -47,11 +48,28 @@ engine_locate(void)
 	errno = saved;
 }
 
+const char *
+engine_file(void)
+{
+	return engine_path[0] ? engine_path : NULL;
+}
+
+static time_t
+now_sec(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
+
+/* engine_lock held. */
 static void
 engine_open(void)
 {
 	engine_open_fn *open_fn;
 	void *lib;
+	int r;
 
 	real_init();
 #define ENGINE_REAL(ret, name, args) front.real.name = real_##name;
@@ -75,25 +93,48 @@ engine_open(void)
 		return;
 	}
 	open_fn = (engine_open_fn *)(uintptr_t)dlsym(lib, ENGINE_OPEN);
-	if (open_fn == NULL || open_fn(&front, &ops) != 0) {
+	if (open_fn == NULL || (r = open_fn(&front, &ops)) == ENGINE_EVERSION) {
 		snprintf(engine_err, sizeof(engine_err), "cannot load the TLS engine: %s "
 		    "is not the one of this build of mtlsshim", engine_path);
 		return;
 	}
-	engine_ok = 1;
+	if (r != 0) {
+		snprintf(engine_err, sizeof(engine_err), "cannot set up OpenSSL%s%s",
+		    getenv("OPENSSL_CONF") ? " with OPENSSL_CONF=" : "",
+		    getenv("OPENSSL_CONF") ? getenv("OPENSSL_CONF") : "");
+		return;
+	}
+	__atomic_store_n(&engine_ok, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * A load that failed (EMFILE, ENOMEM at a first connection) is tried again,
+ * at most once a second, rather than leaving the process without TLS.
+ */
 int
 engine_load(char *err, size_t errlen)
 {
-	int saved = errno;
+	static time_t tried;
+	int saved = errno, ok;
 
-	pthread_once(&engine_once, engine_open);
-	errno = saved;
-	if (engine_ok)
+	if (engine_loaded())
 		return 0;
-	snprintf(err, errlen, "%s", engine_err);
-	return -1;
+	pthread_mutex_lock(&engine_lock);
+	if (!engine_ok && (tried == 0 || tried != now_sec())) {
+		engine_open();
+		tried = now_sec();
+	}
+	if (!(ok = engine_ok))
+		snprintf(err, errlen, "%s", engine_err);
+	pthread_mutex_unlock(&engine_lock);
+	errno = saved;
+	return ok ? 0 : -1;
+}
+
+void
+engine_atfork_child(void)
+{
+	pthread_mutex_init(&engine_lock, NULL);
 }
 
 int
@@ -110,11 +151,11 @@ engine_loaded(void)
 #define ENGINE_LWRAP(ret, name, params, args) \
 	ret name params \
 	{ \
-		static int logged; \
+		static time_t logged; \
 		char err[sizeof(engine_err)]; \
 		\
 		if (engine_load(err, sizeof(err)) == -1) { \
-			if (!__atomic_exchange_n(&logged, 1, __ATOMIC_RELAXED)) \
+			if (__atomic_exchange_n(&logged, now_sec(), __ATOMIC_RELAXED) != now_sec()) \
 				log_error("%s; refusing connections", err); \
 			errno = ECONNREFUSED; \
 			return NULL; \

@@ -89,7 +89,9 @@ struct engine_front {
 	}		 real;
 };
 
-/* The engine library's one exported symbol; 0 on success. */
+/* The engine library's one exported symbol; 0 on success, else ENGINE_E*. */
+#define ENGINE_EVERSION	(-1)	/* another build */
+#define ENGINE_EOPENSSL	(-2)	/* OpenSSL or its configuration (OPENSSL_CONF) failed */
 typedef int	 engine_open_fn(const struct engine_front *, struct engine_ops *);
 #define ENGINE_OPEN	"mtlsshim_engine_open"
 
@@ -103,5 +105,9 @@ int	 engine_load(char *err, size_t errlen);
 int	 engine_loaded(void);
 /* Finds the engine beside the preload now, while the path still resolves. */
 void	 engine_locate(void);
+/* Its path (engine_locate first). */
+const char *engine_file(void);
+/* In a fork child: a thread loading the engine in the parent is gone. */
+void	 engine_atfork_child(void);
 
 #endif

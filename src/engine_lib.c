@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdarg.h>
 
+#include <openssl/ssl.h>
+
 #include "engine.h"
 #include "log.h"
 #include "rules.h"
@@ -74,11 +76,15 @@ __attribute__((visibility("default"))) int
 mtlsshim_engine_open(const struct engine_front *f, struct engine_ops *ops)
 {
 	if (f->version != ENGINE_VERSION || f->abi != ENGINE_ABI)
-		return -1;
+		return ENGINE_EVERSION;
 	front = f;
 	real_init();
-	if (session_global_init() == -1)
-		return -1;
+	/*
+	 * openssl.cnf (system policy, SECLEVEL, providers) now, while it is
+	 * still reachable: the first context may be built after a chroot.
+	 */
+	if (OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL) != 1 || session_global_init() == -1)
+		return ENGINE_EOPENSSL;
 #define ENGINE_SET(ret, name, params, args)	ops->name = name;
 #define ENGINE_VSET(name, params, args)		ops->name = name;
 	ENGINE_FUNCS(ENGINE_SET, ENGINE_VSET, ENGINE_SET)

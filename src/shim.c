@@ -69,6 +69,7 @@ shim_atfork_child(void)
 			shim_holders[i].forked = 1;
 	}
 	shim_pid = (pid_t)syscall(SYS_getpid);
+	engine_atfork_child();
 	fdtable_atfork_child();
 	epollset_atfork_child();
 	fdtable_foreach(shim_atfork_child_one, NULL);

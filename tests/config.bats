@@ -5,7 +5,11 @@ load helpers
 
 setup_file() { common_setup_file; }
 setup() { require_build; }
-teardown() { common_teardown; }
+teardown() {
+	common_teardown
+	# nobody_setup's directories, whatever the test's outcome.
+	if [ -f "$BATS_TEST_TMPDIR/nbdirs" ]; then xargs rm -rf < "$BATS_TEST_TMPDIR/nbdirs"; fi
+}
 
 # A config with a good server rule plus extra text; prints its path.
 cfg() { # NAME [extra lines on stdin]
@@ -436,4 +440,85 @@ as_nobody() {
 	done
 	[ "$(count "$BATS_TEST_TMPDIR/forky.log" 'context built on first use')" -eq 1 ]
 	[ "$(count "$BATS_TEST_TMPDIR/forky.log" 'accepted rule=forky')" -eq 3 ]
+}
+
+# nobody_setup: $NB, a directory user nobody can read, with copies of the PKI, both libraries
+# (NBLIB: the preload there) and shim.conf (a client rule for port $1); skips where it cannot.
+nobody_setup() {
+	command -v setpriv >/dev/null || skip "setpriv missing"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	asan_build && skip "the ASan runtime is not in the copied preload list"
+	NB=$(mktemp -d /tmp/mtlsshim-nobody.XXXXXX)
+	chmod 755 "$NB"
+	cp "$PKI/ca.crt" "$PKI/client.crt" "$PKI/client.key" "$SHIMLIB" "$BUILD/libmtlsshim-tls.so" "$NB/"
+	NBLIB=$NB/libmtlsshim.so
+	printf 'log_level = "info"\nlog_file = "stderr"\nca_file = "ca.crt"\ncert_file = "client.crt"\nkey_file = "client.key"\nclient "c" {\n port = %s\n}\n' \
+		"$1" > "$NB/shim.conf"
+	chown -R nobody "$NB"
+	echo "$NB" >> "$BATS_TEST_TMPDIR/nbdirs"
+}
+nobody_run() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env XDG_RUNTIME_DIR= LD_PRELOAD="$NBLIB" MTLSSHIM_CONFIG="$NB/shim.conf" "$@"
+}
+
+@test "a repeat start (non-root) whose TLS engine library went missing fails closed before main(), naming it" {
+	nobody_setup "$(free_port)"
+	run --separate-stderr nobody_run /bin/true
+	[ "$status" -eq 0 ]
+	run --separate-stderr nobody_run /bin/true
+	[ "$status" -eq 0 ]
+	rm "$NB/libmtlsshim-tls.so"
+	run --separate-stderr nobody_run sh -c 'echo RAN'
+	show
+	rm -rf "$NB"
+	[ "$status" -eq 78 ]
+	refute_contains "$output" RAN
+	assert_contains "$stderr" "cannot load the TLS engine: $NB/libmtlsshim-tls.so"
+}
+
+@test "a first connection that cannot load the TLS engine (EMFILE) is refused, and a later one loads it" {
+	start_tls_echo
+	nobody_setup "$EPORT"
+	run --separate-stderr nobody_run /bin/true
+	[ "$status" -eq 0 ]
+	cat > "$NB/emfile.py" <<-'PY'
+	import os, resource, socket, sys, time
+	port = int(sys.argv[1])
+	soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+	s = socket.socket()
+	resource.setrlimit(resource.RLIMIT_NOFILE, (s.fileno() + 1, hard))
+	try:
+	    s.connect(("127.0.0.1", port))
+	    print("first: connected")
+	except OSError as e:
+	    print("first:", e.strerror)
+	s.close()
+	resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+	time.sleep(1.2)
+	s = socket.create_connection(("127.0.0.1", port), timeout=10)
+	s.sendall(b"second\n")
+	print("second:", s.recv(100).decode().strip())
+	PY
+	run --separate-stderr nobody_run timeout 20 python3 "$NB/emfile.py" "$EPORT"
+	show
+	rm -rf "$NB"
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "first: Connection refused"
+	assert_contains "$output" "second: second"
+	assert_contains "$stderr" "cannot load the TLS engine"
+	assert_contains "$stderr" "connected rule=c"
+}
+
+@test "a repeat start under another OPENSSL_CONF is checked in full again, and its policy applies" {
+	local c strict=$BATS_TEST_TMPDIR/strict.cnf
+	c=$(server_conf pol "$(free_port)")
+	printf 'openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\nsystem_default = sys\n[sys]\nCipherString = DEFAULT:@SECLEVEL=4\n' > "$strict"
+	run shim "$c" /bin/true
+	[ "$status" -eq 0 ]
+	run --separate-stderr env OPENSSL_CONF="$strict" LD_PRELOAD="$PRELOAD" MTLSSHIM_CONFIG="$c" sh -c 'echo RAN'
+	show
+	[ "$status" -eq 78 ]
+	refute_contains "$output" RAN
+	assert_contains "$stderr" "too small"
 }
