@@ -4,6 +4,16 @@
 
 #include <time.h>
 
+/* Monotonic seconds: once-a-second rechecks and rate limits. */
+static inline time_t
+deadline_now_sec(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
+
 /* now + t */
 static inline struct timespec
 deadline_after(const struct timespec *t)

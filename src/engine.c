@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "engine.h"
 #include "log.h"
 #include "rules.h"
@@ -52,15 +53,6 @@ const char *
 engine_file(void)
 {
 	return engine_path[0] ? engine_path : NULL;
-}
-
-static time_t
-now_sec(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec;
 }
 
 /* engine_lock held. */
@@ -120,9 +112,9 @@ engine_load(char *err, size_t errlen)
 	if (engine_loaded())
 		return 0;
 	pthread_mutex_lock(&engine_lock);
-	if (!engine_ok && (tried == 0 || tried != now_sec())) {
+	if (!engine_ok && (tried == 0 || tried != deadline_now_sec())) {
 		engine_open();
-		tried = now_sec();
+		tried = deadline_now_sec();
 	}
 	if (!(ok = engine_ok))
 		snprintf(err, errlen, "%s", engine_err);
@@ -155,7 +147,9 @@ engine_loaded(void)
 		char err[sizeof(engine_err)]; \
 		\
 		if (engine_load(err, sizeof(err)) == -1) { \
-			if (__atomic_exchange_n(&logged, now_sec(), __ATOMIC_RELAXED) != now_sec()) \
+			time_t now = deadline_now_sec(); \
+			\
+			if (__atomic_exchange_n(&logged, now, __ATOMIC_RELAXED) != now) \
 				log_error("%s; refusing connections", err); \
 			errno = ECONNREFUSED; \
 			return NULL; \

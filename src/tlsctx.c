@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "deadline.h"
 #include "filedata.h"
 #include "identity.h"
 #include "log.h"
@@ -461,15 +462,6 @@ stamp_all(const struct rule *r, struct filestamp f[TLSCTX_FILES])
 		filestamp_get(tlsctx_path(r, i), &f[i]);
 }
 
-static time_t
-now_sec(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec;
-}
-
 /* Warns, once a day, when our own certificate nears its end; h->lock held. */
 static void
 warn_cert(const struct rule *r, const char *what, const char *file, X509 *cert)
@@ -490,9 +482,9 @@ warn_expiry(struct tlsholder *h)
 	X509 *cert = SSL_CTX_get0_certificate(h->ctx), *ca;
 	int i;
 
-	if (cert == NULL || (h->warned && now_sec() - h->warned < 86400))
+	if (cert == NULL || (h->warned && deadline_now_sec() - h->warned < 86400))
 		return;
-	h->warned = now_sec();
+	h->warned = deadline_now_sec();
 	warn_cert(h->rule, "cert_file", h->rule->cert_file, cert);
 	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(h->ctx));
 	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
@@ -549,7 +541,7 @@ tlsholder_init(struct tlsholder *h, const struct config *c, const struct rule *r
 	tlsholder_setup(h, c, r);
 	if ((h->ctx = tlsholder_make(h, err, errlen)) == NULL)
 		return -1;
-	h->checked = now_sec();
+	h->checked = deadline_now_sec();
 	warn_expiry(h);
 	return 0;
 }
@@ -642,7 +634,7 @@ SSL_CTX *
 tlsholder_get(struct tlsholder *h)
 {
 	SSL_CTX *ctx;
-	time_t t = now_sec();
+	time_t t = deadline_now_sec();
 
 	pthread_mutex_lock(&h->lock);
 	if (t != h->checked) {
