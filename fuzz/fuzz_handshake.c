@@ -37,7 +37,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	log_setup(LOG_LVL_ERROR, "stderr");
 	for (i = 0; i < c->nrules && c->rules[i].kind != RULE_SERVER; i++)
 		;
-	if (i == c->nrules || tlsholder_init(&holder, c, &c->rules[i], 0, err, sizeof(err)) == -1) {
+	if (i < c->nrules)
+		tlsholder_setup(&holder, c, &c->rules[i]);
+	if (i == c->nrules || tlsholder_load(&holder, err, sizeof(err)) == -1) {
 		fprintf(stderr, "fuzz_handshake: %s\n", i == c->nrules ? "no server rule" : err);
 		exit(1);
 	}

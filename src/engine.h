@@ -60,8 +60,7 @@ struct fdobj;
 	X(const char *, session_peerstr, (struct session *s, char *buf, size_t len), \
 	    (s, buf, len)) \
 	V(session_fail_timeout, (struct session *s), (s)) \
-	X(int, tlsholder_init, (struct tlsholder *h, const struct config *c, \
-	    const struct rule *r, char *err, size_t errlen), (h, c, r, err, errlen)) \
+	X(int, tlsholder_load, (struct tlsholder *h, char *err, size_t errlen), (h, err, errlen)) \
 	X(time_t, tlsholder_recheck_after, (struct tlsholder *h), (h)) \
 	L(struct tlsholder *, tlsholder_warm, (struct tlsholder *h), (h)) \
 	V(tlsholder_atfork_child, (struct tlsholder *h), (h))

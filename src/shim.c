@@ -163,8 +163,7 @@ shim_init(void)
 		if (engine_load(err, sizeof(err)) == -1)
 			shim_die(err);
 		for (i = 0; i < shim_cfg->nrules; i++)
-			if (tlsholder_init(&shim_holders[i], shim_cfg, &shim_cfg->rules[i], err,
-			    sizeof(err)) == -1)
+			if (tlsholder_load(&shim_holders[i], err, sizeof(err)) == -1)
 				shim_die(err);
 		if (cacheable) {
 			recheck = tlsholder_recheck_after(&shim_holders[0]);

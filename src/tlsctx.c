@@ -535,10 +535,8 @@ tlsholder_make(struct tlsholder *h, char *err, size_t errlen)
 }
 
 int
-tlsholder_init(struct tlsholder *h, const struct config *c, const struct rule *r,
-    char *err, size_t errlen)
+tlsholder_load(struct tlsholder *h, char *err, size_t errlen)
 {
-	tlsholder_setup(h, c, r);
 	if ((h->ctx = tlsholder_make(h, err, errlen)) == NULL)
 		return -1;
 	h->checked = deadline_now_sec();

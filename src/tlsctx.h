@@ -81,9 +81,8 @@ tlsholder_setup(struct tlsholder *h, const struct config *c, const struct rule *
 	h->cfg = c;
 	h->rule = r;
 }
-/* Set up and build the context now; -1 with the reason in err. */
-int	 tlsholder_init(struct tlsholder *, const struct config *, const struct rule *,
-	    char *err, size_t errlen);
+/* Builds the context of a holder tlsholder_setup made, now; -1 with the reason in err. */
+int	 tlsholder_load(struct tlsholder *, char *err, size_t errlen);
 /*
  * The current context, with a reference for the caller (SSL_CTX_free it);
  * NULL (logged) if a lazily built one cannot be made: refuse the connection.
