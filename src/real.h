@@ -74,7 +74,18 @@
 	X(int, posix_spawn_file_actions_adddup2, (posix_spawn_file_actions_t *, int, int)) \
 	X(int, posix_spawn_file_actions_destroy, (posix_spawn_file_actions_t *)) \
 	X(int, system, (const char *)) \
-	X(FILE *, popen, (const char *, const char *))
+	X(FILE *, popen, (const char *, const char *)) \
+	X(int, chroot, (const char *)) \
+	X(int, setuid, (uid_t)) \
+	X(int, seteuid, (uid_t)) \
+	X(int, setreuid, (uid_t, uid_t)) \
+	X(int, setresuid, (uid_t, uid_t, uid_t)) \
+	X(int, setgid, (gid_t)) \
+	X(int, setegid, (gid_t)) \
+	X(int, setregid, (gid_t, gid_t)) \
+	X(int, setresgid, (gid_t, gid_t, gid_t)) \
+	X(int, setgroups, (size_t, const gid_t *)) \
+	X(int, initgroups, (const char *, gid_t))
 
 #define REAL_DECLARE(ret, name, args) extern ret (*real_##name) args;
 REAL_FUNCS(REAL_DECLARE)

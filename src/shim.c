@@ -27,6 +27,8 @@ static pthread_once_t	 shim_once = PTHREAD_ONCE_INIT;
 static struct config	*shim_cfg;
 static pid_t		 shim_pid;	/* as fork handlers saw it; vfork runs none */
 static struct tlsholder	*shim_holders;
+static int		 shim_preread_due;	/* root started from the cache; see shim_keep_access */
+static pthread_mutex_t	 shim_preread_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Fail closed: one line naming the file and the problem, then exit before main(). */
 static void
@@ -69,6 +71,7 @@ shim_atfork_child(void)
 			shim_holders[i].forked = 1;
 	}
 	shim_pid = (pid_t)syscall(SYS_getpid);
+	pthread_mutex_init(&shim_preread_lock, NULL);
 	engine_atfork_child();
 	fdtable_atfork_child();
 	epollset_atfork_child();
@@ -102,31 +105,49 @@ warn_key_mode(const struct rule *r)
 }
 
 /*
- * Root may drop privileges or chroot before its first connection (nginx
- * workers, haproxy, postfix): the engine is loaded and every file read into
- * memory now, and only the parsing waits.  1 if so; 0 if a file cannot be
- * read, for the full checks to name it.
+ * Root that started from the cache may chroot or give up its ids before its
+ * first connection (nginx workers, haproxy, postfix): shim_keep_access loads
+ * the engine and reads the files of contexts not yet built before the first
+ * such call, so that only the parsing waits.
  */
-static int
-shim_preread(char *err, size_t errlen)
+static void
+holder_preread(struct tlsholder *h)
 {
 	const char *path;
-	size_t i;
 	int j;
 
-	if (engine_load(err, errlen) == -1)
-		shim_die(err);
-	for (i = 0; i < shim_cfg->nrules; i++)
-		for (j = 0; j < TLSCTX_FILES; j++)
-			if ((path = tlsctx_path(&shim_cfg->rules[i], j)) != NULL &&
-			    filedata_read(path, &shim_holders[i].pre[j]) == -1)
-				goto fail;
-	return 1;
- fail:
-	for (i = 0; i < shim_cfg->nrules; i++)
-		for (j = 0; j < TLSCTX_FILES; j++)
-			filedata_free(&shim_holders[i].pre[j]);
-	return 0;
+	pthread_mutex_lock(&h->lock);
+	for (j = 0; h->ctx == NULL && j < TLSCTX_FILES; j++)
+		if ((path = tlsctx_path(h->rule, j)) != NULL && h->pre[j].buf == NULL &&
+		    filedata_read(path, &h->pre[j]) == -1)
+			log_error("rule=%s: cannot read %s before losing access to it: %s",
+			    h->rule->name, path, strerror(errno));
+	pthread_mutex_unlock(&h->lock);
+}
+
+void
+shim_keep_access(void)
+{
+	char err[1024];
+	size_t i;
+	int saved = errno;
+
+	shim_config();
+	if (!__atomic_load_n(&shim_preread_due, __ATOMIC_ACQUIRE) || shim_in_vfork_child()) {
+		errno = saved;
+		return;
+	}
+	pthread_mutex_lock(&shim_preread_lock);
+	if (shim_preread_due) {
+		if (engine_load(err, sizeof(err)) == -1)
+			log_error("%s; matched connections will be refused", err);
+		for (i = 0; i < shim_cfg->nrules; i++)
+			holder_preread(&shim_holders[i]);
+		log_debug("engine loaded and files read before losing access to them");
+		__atomic_store_n(&shim_preread_due, 0, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&shim_preread_lock);
+	errno = saved;
 }
 
 static void
@@ -155,7 +176,7 @@ shim_init(void)
 	 */
 	cacheable = getuid() == geteuid();
 	if ((lazy = cacheable && startcache_hit(shim_cfg)) != 0 && geteuid() == 0)
-		lazy = shim_preread(err, sizeof(err));
+		shim_preread_due = 1;
 	if (lazy)
 		log_debug("%s: files unchanged since checked; contexts built on first use",
 		    shim_cfg->path);

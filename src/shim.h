@@ -13,6 +13,11 @@
 const struct config	*shim_config(void);
 /* The rule's live TLS context (rebuilt when its files change). */
 struct tlsholder	*shim_holder(const struct rule *);
+/*
+ * Before the program chroots or gives up its ids: a root process that left
+ * its contexts for first use loads the engine and reads their files now.
+ */
+void			 shim_keep_access(void);
 /* 1 in a child that shares our memory (vfork, clone without fork handlers). */
 int			 shim_in_vfork_child(void);
 

@@ -275,14 +275,6 @@ assert_fail_closed() {
 # ---------------------------------------------------------------------------------------------
 # Client side: pinning the server's identity
 
-# s_server_rev CERT-BASE: an openssl s_server -rev requiring our CA's client cert; sets SPORT.
-s_server_rev() {
-	SPORT=$(free_port)
-	bg "$BATS_TEST_TMPDIR/s_server.out" openssl s_server -accept "127.0.0.1:$SPORT" -Verify 1 -verify_return_error \
-		-cert "$PKI/$1.crt" -key "$PKI/$1.key" -CAfile "$PKI/ca.crt" -rev
-	wait_port "$SPORT"
-}
-
 # socat_sink CERT-BASE: a socat TLS server that appends what it receives to $RECV; sets SPORT.
 socat_sink() {
 	SPORT=$(free_port)

@@ -321,7 +321,7 @@ as_nobody() {
 	assert_contains "$stderr" "server"
 }
 
-@test "root repeat start: every file is read before main(), so a server that then chroots and drops to nobody still serves" {
+@test "root repeat start: a server that listens, then chroots and drops to nobody, still serves" {
 	[ "$(id -u)" -eq 0 ] || skip "not root"
 	id nobody >/dev/null 2>&1 || skip "no user nobody"
 	local d=$BATS_TEST_TMPDIR/rc c port run t
@@ -365,9 +365,53 @@ as_nobody() {
 		for t in $(seq 1 50); do kill -0 "$BGPID" 2>/dev/null || break; sleep 0.1; done
 	done
 	# Each start's python3 came after a process (env) that checked or had checked the files,
-	# so it only read them before main(), and built its context as nobody, in the jail (where
-	# the log file is out of reach: the served echo is the evidence).
+	# so it built its context when it listened, as root, before the chroot (in the jail the
+	# log file is out of reach: the served echo is the evidence).
 	assert_file_has "$BATS_TEST_TMPDIR/rc.log" 'files unchanged since checked'
+}
+
+@test "root repeat start: no OpenSSL before main(); a client that chroots and drops to nobody before it connects still gets mTLS" {
+	[ "$(id -u)" -eq 0 ] || skip "not root"
+	id nobody >/dev/null 2>&1 || skip "no user nobody"
+	local d=$BATS_TEST_TMPDIR/cc c run
+	mkdir -p "$d/jail"
+	cp "$PKI/ca.crt" "$PKI/client.crt" "$PKI/client.key" "$d/"
+	chmod 600 "$d/client.key"
+	s_server_rev
+	c=$(conf cc <<-EOF
+	log_level = "debug"
+	ca_file = "$d/ca.crt"
+	cert_file = "$d/client.crt"
+	key_file = "$d/client.key"
+	client "cc" {
+	    port = $SPORT
+	}
+	EOF
+	)
+	cat > "$d/dropper.py" <<-'PY'
+	import encodings.idna, os, socket, sys  # idna: socket names its host with it, after the chroot
+	os.chroot(sys.argv[2])
+	os.chdir("/")
+	os.setgroups([])
+	os.setgid(65534)
+	os.setuid(65534)
+	c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+	c.sendall(b"jailed client\n")
+	print(c.recv(100).decode().strip(), flush=True)
+	PY
+	shim "$c" /bin/true
+	run shim "$c" sh -c 'grep -cE "libmtlsshim-tls|libssl" /proc/$$/maps'
+	show
+	[ "$output" = 0 ]
+	assert_file_has "$BATS_TEST_TMPDIR/cc.log" 'files unchanged since checked'
+	for run in 1 2; do
+		run shim "$c" timeout 15 python3 "$d/dropper.py" "$SPORT" "$d/jail"
+		show
+		[ "$status" -eq 0 ]
+		assert_contains "$output" "tneilc deliaj"
+	done
+	# The engine and files were loaded as the program called chroot, while still in reach.
+	assert_file_has "$BATS_TEST_TMPDIR/cc.log" 'engine loaded and files read before losing access'
 }
 
 @test "the TLS engine library missing beside the preload: fail closed before main(), naming it" {

@@ -267,6 +267,14 @@ start_tls_echo() {
 	wait_port "$EPORT"
 }
 
+# s_server_rev [CERT-BASE]: an openssl s_server -rev requiring our CA's client cert; sets SPORT.
+s_server_rev() {
+	SPORT=$(free_port)
+	bg "$BATS_TEST_TMPDIR/s_server.out" openssl s_server -accept "127.0.0.1:$SPORT" -Verify 1 -verify_return_error \
+		-cert "$PKI/${1:-server}.crt" -key "$PKI/${1:-server}.key" -CAfile "$PKI/ca.crt" -rev
+	wait_port "$SPORT"
+}
+
 # stall_script: a python3 program holding N idle TCP connections to a port.
 #   stall.py PORT N hold DIR   connect N, print "connected N", wait for DIR/go (<= 60 s), print
 #                              "open=X eof=Y" (X still open and silent), wait for DIR/done (<= 60 s)

@@ -1,0 +1,32 @@
+/* hooks_priv.c: chroot and the calls that give up ids; the shim reads its files first. */
+#include <grp.h>
+#include <unistd.h>
+
+#include "hooks.h"
+#include "real.h"
+#include "shim.h"
+
+/*
+ * A root process that started from the start-up cache has not loaded the
+ * TLS engine or read its files yet; after these calls they may be out of
+ * reach.  Each returns what the real call returns.
+ */
+#define KEEP_ACCESS(name, params, args)		\
+	HOOK int				\
+	name params				\
+	{					\
+		shim_keep_access();		\
+		return REAL(name) args;		\
+	}
+
+KEEP_ACCESS(chroot, (const char *path), (path))
+KEEP_ACCESS(setuid, (uid_t uid), (uid))
+KEEP_ACCESS(seteuid, (uid_t euid), (euid))
+KEEP_ACCESS(setreuid, (uid_t ruid, uid_t euid), (ruid, euid))
+KEEP_ACCESS(setresuid, (uid_t ruid, uid_t euid, uid_t suid), (ruid, euid, suid))
+KEEP_ACCESS(setgid, (gid_t gid), (gid))
+KEEP_ACCESS(setegid, (gid_t egid), (egid))
+KEEP_ACCESS(setregid, (gid_t rgid, gid_t egid), (rgid, egid))
+KEEP_ACCESS(setresgid, (gid_t rgid, gid_t egid, gid_t sgid), (rgid, egid, sgid))
+KEEP_ACCESS(setgroups, (size_t n, const gid_t *list), (n, list))
+KEEP_ACCESS(initgroups, (const char *user, gid_t group), (user, group))
