@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """bench/report.py WORKDIR OUTDIR: the table of a bench/run.sh run.
 
-Reads WORKDIR/raw.txt ("KEY VALUE" per measurement, several per KEY: the median
-is kept), meta.txt ("KEY<TAB>TEXT") and failed.txt (keys that failed), prints the
+Reads WORKDIR/raw.txt ("KEY VALUE [REP]" per measurement, several per KEY: the
+median is kept; a ratio between two keys is the median of the ratios of their runs
+with the same REP, which ran back to back, where they have such pairs), meta.txt ("KEY<TAB>TEXT") and failed.txt (keys that failed), prints the
 table, and writes OUTDIR/bench.csv, OUTDIR/README-table.md and WORKDIR/chart.dat
 (the data of bench/chart.gp).
 """
@@ -16,14 +17,17 @@ import sys
 W, OUT = sys.argv[1], sys.argv[2]
 
 raw = collections.defaultdict(list)
+byrep = collections.defaultdict(dict)
 with open(os.path.join(W, "raw.txt")) as f:
     for line in f:
         parts = line.split()
-        if len(parts) == 2:
+        if len(parts) in (2, 3):
             try:
                 raw[parts[0]].append(float(parts[1]))
             except ValueError:
-                pass
+                continue
+            if len(parts) == 3:
+                byrep[parts[0]][parts[2]] = float(parts[1])
 meta = {}
 with open(os.path.join(W, "meta.txt")) as f:
     for line in f:
@@ -110,9 +114,15 @@ def fmt(v, unit):
     return f"{v:.1f}"
 
 
-def ratio(a, b):
+def ratio(a, b, ka=None, kb=None):
+    """a/b for the medians a of key ka and b of kb: the median of the per-repetition
+    ratios where the two keys have runs of the same repetitions, else a / b."""
     if a is None or b is None or b == 0:
         return None
+    pa, pb = byrep.get(ka, {}), byrep.get(kb, {})
+    pairs = [pa[r] / pb[r] for r in pa if r in pb and pb[r] != 0]
+    if pairs:
+        return statistics.median(pairs)
     return a / b
 
 
@@ -131,8 +141,8 @@ for (name, unit, better, kp, ks, kx, ref, target) in ROWS:
     p, s, x = val(kp), val(ks), val(kx)
     rv = val(ref[1]) if ref else None
     num = lambda v: v if isinstance(v, float) else None
-    rp, rs = ratio(num(x), num(p)), ratio(num(x), num(s))
-    rr = ratio(num(x), num(rv))
+    rp, rs = ratio(num(x), num(p), kx, kp), ratio(num(x), num(s), kx, ks)
+    rr = ratio(num(x), num(rv), kx, ref[1] if ref else None)
     measured, result = "", "info"
     if target:
         text, kind, thr = target
@@ -231,7 +241,9 @@ md.append(f"Measured with `make bench` (runs `bash bench/run.sh`) on {meta.get('
           "Loopback only; *plain* is the same programs without TLS, *stunnel* puts a stunnel "
           "client and server (verify = 2, both with certificates) between them, *shim* runs both "
           "programs under mtlsshim. Figures are medians of the runs (iperf3 5 s each); "
-          "ratios are shim divided by the baseline.")
+          "ratios are shim divided by the baseline, as the median of the ratios of runs made "
+          "back to back in the same repetition (so they need not equal the ratio of the "
+          "medians shown).")
 md.append("")
 md.append("| workload | unit | plain | stunnel | mtlsshim | shim / plain | shim / stunnel | target | measured | result |")
 md.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |")
@@ -255,10 +267,9 @@ for k in ("rss_plain", "rss_stunnel", "rss_shim"):
         notes.append(f"RSS {k[4:]}: {meta[k]}" + (" (stunnel server + redis)" if k == "rss_stunnel" else ""))
 if "startup_tool" in meta:
     notes.append(f"Start-up: {meta['startup_tool']}; both commands run through `env`; repeat "
-                 "starts with files that passed the checks before. Root may chroot or drop "
-                 "privileges before its first connection, so it still loads the TLS engine "
-                 "(libssl, libcrypto) and reads every file before main(), and only the parsing "
-                 "waits; an unprivileged process loads the engine at its first matched connection "
+                 "starts with files that passed the checks before. Such a process loads the TLS "
+                 "engine (libssl, libcrypto) at its first matched listen or connect; root does "
+                 "it, and reads every file, earlier if it first calls chroot or gives up its ids "
                  + (f"({meta['startup_user']})." if "startup_user" in meta else "."))
 if "params" in meta:
     notes.append(f"Parameters: {meta['params']}. Request/response and -k 0 rows are redis-benchmark "

@@ -59,8 +59,10 @@ say() { printf '[%6.1fs] %s\n' "$(awk "BEGIN{print $EPOCHREALTIME - $T0}")" "$*"
 die() { echo "bench: $*" >&2; exit 1; }
 calc() { awk "BEGIN{printf \"%.${2:-3}f\", $1}"; }
 
-# rec KEY VALUE: one raw measurement (several per KEY: the report keeps the median).
-rec() { echo "$1 $2" >> "$W/raw.txt"; }
+# rec KEY VALUE [REP]: one raw measurement (several per KEY: the report keeps the median).
+# REP pairs it with the other modes' runs of the same repetition, which ran just before
+# or after it: the report's ratios are medians of those pairs' ratios.
+rec() { echo "$1 $2${3:+ $3}" >> "$W/raw.txt"; }
 # meta KEY VALUE...: a fact about the run for the report.
 meta() { local k=$1; shift; printf '%s\t%s\n' "$k" "$*" >> "$W/meta.txt"; }
 # fail KEY WHAT [LOG...]: a measurement that did not complete; the evidence goes to
@@ -148,6 +150,14 @@ skip() {
 		return 0
 	fi
 	return 1
+}
+
+# order REP MODE...: the modes of one repetition, reversed on every other one, so that
+# neither runs first (or next to the same neighbour) every time.
+order() {
+	local rep=$1
+	shift
+	if [ $((rep % 2)) = 1 ]; then echo "$@"; else printf '%s\n' "$@" | tac | tr '\n' ' '; fi
 }
 
 vmrss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
@@ -415,7 +425,7 @@ iperf_run() { # MODE REP
 d = json.load(open(sys.argv[1]))
 if "error" in d: sys.exit(d["error"])
 print("%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' "$log.json" 2>>"$log.err"); then
-		rec "bulk.$mode" "$g"
+		rec "bulk.$mode" "$g" "$2"
 	else
 		fail "bulk.$mode" "iperf3 reported an error (rep $2)" "$log.err"
 	fi
@@ -423,7 +433,7 @@ print("%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' "$log.json"
 
 say "1. bulk: iperf3 single stream, ${IPERF_TIME}s x $IPERF_REPS per mode"
 for r in $(seq 1 "$IPERF_REPS"); do
-	for m in plain stunnel shim; do
+	for m in $(order "$r" plain shim stunnel); do
 		iperf_run "$m" "$r"
 	done
 done
@@ -442,15 +452,15 @@ rb() {
 		return 0
 	fi
 	local n
-	n=$(tr -d '"' < "$log.csv" | awk -F, -v k="$key.$mode" -v raw="$W/raw.txt" '
-		NR > 1 && $2 + 0 > 0 { t = tolower($1); print k "." t ".rps " $2 >> raw; print k "." t ".p50 " $5 >> raw; n++ }
+	n=$(tr -d '"' < "$log.csv" | awk -F, -v k="$key.$mode" -v raw="$W/raw.txt" -v rep="$rep" '
+		NR > 1 && $2 + 0 > 0 { t = tolower($1); print k "." t ".rps " $2 " " rep >> raw; print k "." t ".p50 " $5 " " rep >> raw; n++ }
 		END { print n + 0 }')
 	[ "$n" -gt 0 ] || fail "$key.$mode" "redis-benchmark $* printed no result (rep $rep)" "$log.err" "$log.csv"
 }
 
 say "2. request/response: redis-benchmark GET,SET at -c 1 (n=$RB_N1, $C1_REPS reps) and -c 50 (n=$RB_N50, $REPS reps)"
 for r in $(seq 1 "$(( C1_REPS > REPS ? C1_REPS : REPS ))"); do
-	for m in plain stunnel shim; do
+	for m in $(order "$r" plain shim stunnel); do
 		if [ "$r" -le "$C1_REPS" ]; then rb c1 "$m" "$r" -t set,get -c 1 -n "$RB_N1"; fi
 		if [ "$r" -le "$REPS" ]; then rb c50 "$m" "$r" -t set,get -c 50 -n "$RB_N50"; fi
 	done
@@ -458,7 +468,7 @@ done
 
 say "3. connection per request: redis-benchmark -k 0 -t get -c $K0_C -n $K0_N, $REPS reps"
 for r in $(seq 1 "$REPS"); do
-	for m in plain stunnel_full stunnel shim_full shim_resumed; do
+	for m in $(order "$r" plain stunnel_full stunnel shim_full shim_resumed); do
 		rb k0 "$m" "$r" -t get -k 0 -c "$K0_C" -n "$K0_N"
 	done
 done
@@ -496,7 +506,7 @@ hs_run() { # MODE PORT REP
 	t2=$EPOCHREALTIME
 	n=$(grep -Eo '^[0-9]+ connections in [0-9.]+s' "$log" | awk '{print $1; exit}')
 	if [ -n "$n" ] && [ "$n" -gt 0 ] && ! grep -q ERROR "$log"; then
-		rec "hs.$1" "$(calc "$n / ($t2 - $t1)" 1)"
+		rec "hs.$1" "$(calc "$n / ($t2 - $t1)" 1)" "$3"
 	else
 		fail "hs.$1" "openssl s_time -new against port $2 made no connection (rep $3)" "$log"
 	fi
@@ -504,9 +514,13 @@ hs_run() { # MODE PORT REP
 
 say "4. handshakes/s: openssl s_time -new ${HS_TIME}s vs s_server, stunnel server, shimmed redis-server"
 for r in $(seq 1 "$REPS"); do
-	hs_run s_server "$P_SSERVER" "$r"
-	hs_run stunnel "$P_ST_REDIS_S" "$r"
-	hs_run shim "$P_REDIS_SHIM" "$r"
+	for m in $(order "$r" s_server shim stunnel); do
+		case $m in
+		s_server) hs_run s_server "$P_SSERVER" "$r" ;;
+		shim) hs_run shim "$P_REDIS_SHIM" "$r" ;;
+		stunnel) hs_run stunnel "$P_ST_REDIS_S" "$r" ;;
+		esac
+	done
 done
 
 # ---------------------------------------------------------------- 5. RSS
