@@ -37,6 +37,15 @@ bio_read(BIO *b, char *buf, int len)
 	ssize_t n;
 
 	BIO_clear_retry_flags(b);
+	/*
+	 * A handshake flight still in wbuf has not reached the peer, so its
+	 * answer cannot be here: no recv that can only fail.  The step sends
+	 * the flight, then waits for POLLIN.
+	 */
+	if (s->state != SS_OPEN && s->wlen > s->woff) {
+		BIO_set_retry_read(b);
+		return -1;
+	}
 	do
 		n = REAL(recv)(s->fd, buf, (size_t)len, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
