@@ -124,7 +124,7 @@ listener_pollfd(struct listener *l)
 	return fd;
 }
 
-/* Arms the timer for the oldest pending handshake. */
+/* Arms the timer for the oldest pending handshake, if it is not already. */
 static void
 listener_arm(struct listener *l)
 {
@@ -136,7 +136,11 @@ listener_arm(struct listener *l)
 		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
 			its.it_value.tv_nsec = 1;
 	}
+	if (its.it_value.tv_sec == l->armed.tv_sec && its.it_value.tv_nsec == l->armed.tv_nsec)
+		return;
+	/* Disarming also drops expirations not yet read: the set shows none after. */
 	timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &its, NULL);
+	l->armed = its.it_value;
 }
 
 /* Moves s on after a step; l->lock held. */
@@ -159,8 +163,11 @@ listener_after_step(struct listener *l, struct session *s, int r)
 		return;
 	}
 	ev.events = (uint32_t)(r == POLLIN ? EPOLLIN : EPOLLOUT);
+	if (ev.events == s->levents)
+		return;
 	ev.data.ptr = s;
 	REAL(epoll_ctl)(l->pfd, EPOLL_CTL_MOD, s->fd, &ev);
+	s->levents = ev.events;
 }
 
 /* A new connection from the kernel; l->lock held. */
@@ -184,6 +191,7 @@ listener_add(struct listener *l, int fd, struct sockaddr *sa, socklen_t salen)
 		fdobj_put(&s->hdr);
 		return;
 	}
+	s->levents = ev.events;
 	q_push(&l->pend_head, &l->pend_tail, s);
 	l->npending++;
 	/* On loopback the ClientHello is often here already. */
@@ -240,15 +248,17 @@ listener_service_locked(struct listener *l)
 	uint64_t ticks;
 	int n, i;
 
-	if (l->pfd < 0)
+	/* Nothing pending and the timer disarmed: the set has nothing to say. */
+	if (l->pfd < 0 || (l->npending == 0 && l->armed.tv_sec == 0 && l->armed.tv_nsec == 0))
 		return l->nready;
 	do {
 		n = REAL(epoll_wait)(l->pfd, evs, 64, 0);
 		for (i = 0; i < n; i++) {
 			s = evs[i].data.ptr;
 			if (s == NULL) {
+				/* A one-shot timer that fired is disarmed. */
 				while (read(l->tfd, &ticks, sizeof(ticks)) > 0)
-					;
+					memset(&l->armed, 0, sizeof(l->armed));
 				continue;
 			}
 			listener_after_step(l, s, session_step(s));
@@ -382,4 +392,5 @@ listener_atfork_child(struct listener *l)
 	raw_close(l->pfd);
 	raw_close(l->tfd);
 	l->pfd = l->tfd = -1;
+	memset(&l->armed, 0, sizeof(l->armed));
 }

@@ -22,6 +22,7 @@ struct listener {
 	/* Handshakes in flight wait in an epoll set of our own, with a
 	 * timerfd for the oldest deadline, so one fd shows all their progress. */
 	int			 pfd, tfd;
+	struct timespec		 armed;		/* tfd's expiry; zero: disarmed */
 	struct session		*pend_head, *pend_tail;	/* oldest first */
 	struct session		*ready_head, *ready_tail;
 	int			 npending, nready;

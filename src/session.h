@@ -61,6 +61,7 @@ struct session {
 
 	/* Listener queues (pending handshake, ready for accept). */
 	struct session		*lnext, *lprev;
+	uint32_t		 levents;	/* what the listener's epoll set waits for */
 	int			 want;		/* handshake: POLLIN or POLLOUT */
 };
 
