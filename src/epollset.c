@@ -42,7 +42,8 @@ struct epreg {
 	int		 checking;	/* on the set's check list */
 	int		 disarmed;	/* EPOLLONESHOT fired; waits for MOD */
 	unsigned	 stamp;		/* epoll_wait call that reported it */
-	struct epreg	*hnext, *snext, *onext, *cnext;
+	struct epreg	*hnext, *snext, *onext, *fnext;
+	struct epreg	**sprevp;	/* what points at it in the set's list */
 };
 
 struct epset {
@@ -60,6 +61,12 @@ struct epset {
 #define CHECK_FULL	2
 #define STALE_MS	50	/* a forked child's wait while its parent may share the set */
 static struct epreg	*buckets[NBUCKETS];
+/* The program's registrations (not companions) by set and fd, for epoll_ctl. */
+static struct epreg	*fdbuckets[NBUCKETS];
+/* Freed registrations kept for reuse: a program may DEL and ADD on every request. */
+#define REG_CACHE	64
+static struct epreg	*reg_cache;
+static int		 nreg_cache;
 static pthread_mutex_t	 ep_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned		 ep_gen;	/* forks survived: listeners' private sets are new */
 static pid_t		 ep_parent;	/* the process we forked from */
@@ -103,13 +110,21 @@ epset_destroy(struct fdobj *o)
 	free(o);
 }
 
+static struct epreg **
+fdbucket(const struct epset *set, int fd)
+{
+	return &fdbuckets[((unsigned)fd * 0x9e3779b1u ^ (unsigned)((uintptr_t)set >> 6)) %
+	    NBUCKETS];
+}
+
+/* The program's registration of fd in set, if any; ep_lock held. */
 static struct epreg *
-reg_find(struct epset *set, int fd, int pfd)
+reg_find(struct epset *set, int fd)
 {
 	struct epreg *r;
 
-	for (r = set->regs; r; r = r->snext)
-		if (r->fd == fd && (r->owner != NULL) == pfd)
+	for (r = *fdbucket(set, fd); r; r = r->fnext)
+		if (r->fd == fd && r->set == set)
 			return r;
 	return NULL;
 }
@@ -133,20 +148,32 @@ reg_free(struct epreg *r)
 	if (r->pfdreg)
 		reg_free(r->pfdreg);
 	unlink_from(bucket(r->cookie), r, offsetof(struct epreg, hnext));
-	unlink_from(&r->set->regs, r, offsetof(struct epreg, snext));
+	if ((*r->sprevp = r->snext) != NULL)
+		r->snext->sprevp = r->sprevp;
 	if (r->obj) {
+		unlink_from(fdbucket(r->set, r->fd), r, offsetof(struct epreg, fnext));
 		unlink_from(&r->obj->regs, r, offsetof(struct epreg, onext));
 		fdobj_put(r->obj);
 	}
-	free(r);
+	if (nreg_cache < REG_CACHE) {
+		r->hnext = reg_cache;
+		reg_cache = r;
+		nreg_cache++;
+	} else
+		free(r);
 }
 
+/* A registration of fd in set; obj NULL for a listener's companion.  ep_lock held. */
 static struct epreg *
 reg_new(struct epset *set, int fd, struct fdobj *obj)
 {
-	struct epreg *r = calloc(1, sizeof(*r));
+	struct epreg *r;
 
-	if (r == NULL)
+	if ((r = reg_cache) != NULL) {
+		reg_cache = r->hnext;
+		nreg_cache--;
+		memset(r, 0, sizeof(*r));
+	} else if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	if (cookie_key == 0) {
 		struct timespec t;
@@ -160,13 +187,17 @@ reg_new(struct epset *set, int fd, struct fdobj *obj)
 	r->cookie = ++cookie_seq ^ cookie_key;
 	r->hnext = *bucket(r->cookie);
 	*bucket(r->cookie) = r;
-	r->snext = set->regs;
+	if ((r->snext = set->regs) != NULL)
+		r->snext->sprevp = &r->snext;
+	r->sprevp = &set->regs;
 	set->regs = r;
 	if (obj) {
 		fdobj_hold(obj);
 		r->obj = obj;
 		r->onext = obj->regs;
 		obj->regs = r;
+		r->fnext = *fdbucket(set, fd);
+		*fdbucket(set, fd) = r;
 	}
 	return r;
 }
@@ -419,7 +450,7 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	pthread_mutex_lock(&ep_lock);
 	set = set_get(epfd, o != NULL && op == EPOLL_CTL_ADD);
 	if (set)
-		r = reg_find(set, fd, 0);
+		r = reg_find(set, fd);
 	if (r == NULL && (o == NULL || op != EPOLL_CTL_ADD || set == NULL)) {
 		rv = REAL(epoll_ctl)(epfd, op, fd, ev);
 		/* Only worth remembering where a rule could make fd ours later. */
