@@ -41,15 +41,19 @@ struct epreg {
 	uint64_t	 cookie;
 	int		 checking;	/* on the set's check list */
 	int		 disarmed;	/* EPOLLONESHOT fired; waits for MOD */
+	int		 hs;		/* its session was handshaking when last looked at */
 	unsigned	 stamp;		/* epoll_wait call that reported it */
 	struct epreg	*hnext, *snext, *onext, *fnext;
 	struct epreg	**sprevp;	/* what points at it in the set's list */
+	struct epreg	*lnext, **lprevp;	/* a listener's, in the set's list of them */
 };
 
 struct epset {
 	struct fdobj	 hdr;
 	int		 epfd;
 	struct epreg	*regs;
+	struct epreg	*lregs;		/* the listeners among regs, in the same order */
+	int		 nhs;		/* regs with hs set */
 	unsigned	 gen;		/* ep_gen its listener companions were made in */
 	unsigned	 rot;		/* where the next check-list scan starts */
 };
@@ -150,6 +154,10 @@ reg_free(struct epreg *r)
 	unlink_from(bucket(r->cookie), r, offsetof(struct epreg, hnext));
 	if ((*r->sprevp = r->snext) != NULL)
 		r->snext->sprevp = r->sprevp;
+	if (r->lprevp != NULL && (*r->lprevp = r->lnext) != NULL)
+		r->lnext->lprevp = r->lprevp;
+	if (r->hs)
+		r->set->nhs--;
 	if (r->obj) {
 		unlink_from(fdbucket(r->set, r->fd), r, offsetof(struct epreg, fnext));
 		unlink_from(&r->obj->regs, r, offsetof(struct epreg, onext));
@@ -198,6 +206,16 @@ reg_new(struct epset *set, int fd, struct fdobj *obj)
 		obj->regs = r;
 		r->fnext = *fdbucket(set, fd);
 		*fdbucket(set, fd) = r;
+		if (obj->kind == FD_LISTENER) {
+			if ((r->lnext = set->lregs) != NULL)
+				r->lnext->lprevp = &r->lnext;
+			r->lprevp = &set->lregs;
+			set->lregs = r;
+		} else if (obj->kind == FD_SESSION) {
+			/* Sessions only ever leave the handshake: epollset_wait drops the mark. */
+			r->hs = 1;
+			set->nhs++;
+		}
 	}
 	return r;
 }
@@ -752,10 +770,14 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		}
 		stamp = ++wait_stamp;
 		hs_ms = -1;
-		for (r = set->regs; r; r = r->snext) {
-			if (!r->checking && r->obj && r->obj->kind == FD_SESSION &&
-			    (((struct session *)r->obj)->state == SS_CONNECTING ||
-			    ((struct session *)r->obj)->state == SS_HANDSHAKE)) {
+		for (r = set->nhs > 0 ? set->regs : NULL; r; r = r->snext) {
+			if (!r->hs)
+				continue;
+			if (((struct session *)r->obj)->state != SS_CONNECTING &&
+			    ((struct session *)r->obj)->state != SS_HANDSHAKE) {
+				r->hs = 0;
+				set->nhs--;
+			} else if (!r->checking) {
 				/* A client handshake's deadline must wake us. */
 				int ms = session_deadline_ms((struct session *)r->obj);
 				if (ms == 0)
@@ -806,9 +828,8 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 			cnt = emit(r, reg_translate(r, events[i].events, 0), out, cnt, maxevents, stamp);
 		}
 		/* A listener whose handshakes just finished is reported in this same call. */
-		for (r = set->regs; r && cnt < maxevents; r = r->snext)
-			if (r->checking && r->obj && r->obj->kind == FD_LISTENER &&
-			    r->stamp != stamp) {
+		for (r = set->lregs; r && cnt < maxevents; r = r->lnext)
+			if (r->checking && r->stamp != stamp) {
 				r->checking = 0;
 				cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents, stamp);
 			}
