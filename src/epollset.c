@@ -41,14 +41,19 @@ struct epreg {
 	uint64_t	 cookie;
 	int		 checking;	/* on the set's check list */
 	int		 disarmed;	/* EPOLLONESHOT fired; waits for MOD */
+	int		 hs;		/* its session was handshaking when last looked at */
 	unsigned	 stamp;		/* epoll_wait call that reported it */
-	struct epreg	*hnext, *snext, *onext, *cnext;
+	struct epreg	*hnext, *snext, *onext, *fnext;
+	struct epreg	**sprevp;	/* what points at it in the set's list */
+	struct epreg	*lnext, **lprevp;	/* a listener's, in the set's list of them */
 };
 
 struct epset {
 	struct fdobj	 hdr;
 	int		 epfd;
 	struct epreg	*regs;
+	struct epreg	*lregs;		/* the listeners among regs, in the same order */
+	int		 nhs;		/* regs with hs set */
 	unsigned	 gen;		/* ep_gen its listener companions were made in */
 	unsigned	 rot;		/* where the next check-list scan starts */
 };
@@ -60,6 +65,12 @@ struct epset {
 #define CHECK_FULL	2
 #define STALE_MS	50	/* a forked child's wait while its parent may share the set */
 static struct epreg	*buckets[NBUCKETS];
+/* The program's registrations (not companions) by set and fd, for epoll_ctl. */
+static struct epreg	*fdbuckets[NBUCKETS];
+/* Freed registrations kept for reuse: a program may DEL and ADD on every request. */
+#define REG_CACHE	64
+static struct epreg	*reg_cache;
+static int		 nreg_cache;
 static pthread_mutex_t	 ep_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned		 ep_gen;	/* forks survived: listeners' private sets are new */
 static pid_t		 ep_parent;	/* the process we forked from */
@@ -103,13 +114,21 @@ epset_destroy(struct fdobj *o)
 	free(o);
 }
 
+static struct epreg **
+fdbucket(const struct epset *set, int fd)
+{
+	return &fdbuckets[((unsigned)fd * 0x9e3779b1u ^ (unsigned)((uintptr_t)set >> 6)) %
+	    NBUCKETS];
+}
+
+/* The program's registration of fd in set, if any; ep_lock held. */
 static struct epreg *
-reg_find(struct epset *set, int fd, int pfd)
+reg_find(struct epset *set, int fd)
 {
 	struct epreg *r;
 
-	for (r = set->regs; r; r = r->snext)
-		if (r->fd == fd && (r->owner != NULL) == pfd)
+	for (r = *fdbucket(set, fd); r; r = r->fnext)
+		if (r->fd == fd && r->set == set)
 			return r;
 	return NULL;
 }
@@ -133,20 +152,36 @@ reg_free(struct epreg *r)
 	if (r->pfdreg)
 		reg_free(r->pfdreg);
 	unlink_from(bucket(r->cookie), r, offsetof(struct epreg, hnext));
-	unlink_from(&r->set->regs, r, offsetof(struct epreg, snext));
+	if ((*r->sprevp = r->snext) != NULL)
+		r->snext->sprevp = r->sprevp;
+	if (r->lprevp != NULL && (*r->lprevp = r->lnext) != NULL)
+		r->lnext->lprevp = r->lprevp;
+	if (r->hs)
+		r->set->nhs--;
 	if (r->obj) {
+		unlink_from(fdbucket(r->set, r->fd), r, offsetof(struct epreg, fnext));
 		unlink_from(&r->obj->regs, r, offsetof(struct epreg, onext));
 		fdobj_put(r->obj);
 	}
-	free(r);
+	if (nreg_cache < REG_CACHE) {
+		r->hnext = reg_cache;
+		reg_cache = r;
+		nreg_cache++;
+	} else
+		free(r);
 }
 
+/* A registration of fd in set; obj NULL for a listener's companion.  ep_lock held. */
 static struct epreg *
 reg_new(struct epset *set, int fd, struct fdobj *obj)
 {
-	struct epreg *r = calloc(1, sizeof(*r));
+	struct epreg *r;
 
-	if (r == NULL)
+	if ((r = reg_cache) != NULL) {
+		reg_cache = r->hnext;
+		nreg_cache--;
+		memset(r, 0, sizeof(*r));
+	} else if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	if (cookie_key == 0) {
 		struct timespec t;
@@ -160,13 +195,27 @@ reg_new(struct epset *set, int fd, struct fdobj *obj)
 	r->cookie = ++cookie_seq ^ cookie_key;
 	r->hnext = *bucket(r->cookie);
 	*bucket(r->cookie) = r;
-	r->snext = set->regs;
+	if ((r->snext = set->regs) != NULL)
+		r->snext->sprevp = &r->snext;
+	r->sprevp = &set->regs;
 	set->regs = r;
 	if (obj) {
 		fdobj_hold(obj);
 		r->obj = obj;
 		r->onext = obj->regs;
 		obj->regs = r;
+		r->fnext = *fdbucket(set, fd);
+		*fdbucket(set, fd) = r;
+		if (obj->kind == FD_LISTENER) {
+			if ((r->lnext = set->lregs) != NULL)
+				r->lnext->lprevp = &r->lnext;
+			r->lprevp = &set->lregs;
+			set->lregs = r;
+		} else if (obj->kind == FD_SESSION) {
+			/* Sessions only ever leave the handshake: epollset_wait drops the mark. */
+			r->hs = 1;
+			set->nhs++;
+		}
 	}
 	return r;
 }
@@ -419,7 +468,7 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	pthread_mutex_lock(&ep_lock);
 	set = set_get(epfd, o != NULL && op == EPOLL_CTL_ADD);
 	if (set)
-		r = reg_find(set, fd, 0);
+		r = reg_find(set, fd);
 	if (r == NULL && (o == NULL || op != EPOLL_CTL_ADD || set == NULL)) {
 		rv = REAL(epoll_ctl)(epfd, op, fd, ev);
 		/* Only worth remembering where a rule could make fd ours later. */
@@ -721,10 +770,14 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		}
 		stamp = ++wait_stamp;
 		hs_ms = -1;
-		for (r = set->regs; r; r = r->snext) {
-			if (!r->checking && r->obj && r->obj->kind == FD_SESSION &&
-			    (((struct session *)r->obj)->state == SS_CONNECTING ||
-			    ((struct session *)r->obj)->state == SS_HANDSHAKE)) {
+		for (r = set->nhs > 0 ? set->regs : NULL; r; r = r->snext) {
+			if (!r->hs)
+				continue;
+			if (((struct session *)r->obj)->state != SS_CONNECTING &&
+			    ((struct session *)r->obj)->state != SS_HANDSHAKE) {
+				r->hs = 0;
+				set->nhs--;
+			} else if (!r->checking) {
 				/* A client handshake's deadline must wake us. */
 				int ms = session_deadline_ms((struct session *)r->obj);
 				if (ms == 0)
@@ -775,9 +828,8 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 			cnt = emit(r, reg_translate(r, events[i].events, 0), out, cnt, maxevents, stamp);
 		}
 		/* A listener whose handshakes just finished is reported in this same call. */
-		for (r = set->regs; r && cnt < maxevents; r = r->snext)
-			if (r->checking && r->obj && r->obj->kind == FD_LISTENER &&
-			    r->stamp != stamp) {
+		for (r = set->lregs; r && cnt < maxevents; r = r->lnext)
+			if (r->checking && r->stamp != stamp) {
 				r->checking = 0;
 				cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents, stamp);
 			}
