@@ -67,8 +67,15 @@ struct epset {
 static struct epreg	*buckets[NBUCKETS];
 /* The program's registrations (not companions) by set and fd, for epoll_ctl. */
 static struct epreg	*fdbuckets[NBUCKETS];
-/* Freed registrations kept for reuse: a program may DEL and ADD on every request. */
+/*
+ * Freed registrations kept for reuse: a program may DEL and ADD on every
+ * request.  Not under AddressSanitizer, which must see a use after free.
+ */
+#ifdef __SANITIZE_ADDRESS__
+#define REG_CACHE	0
+#else
 #define REG_CACHE	64
+#endif
 static struct epreg	*reg_cache;
 static int		 nreg_cache;
 static pthread_mutex_t	 ep_lock = PTHREAD_MUTEX_INITIALIZER;
