@@ -475,7 +475,8 @@ as_nobody() {
 	[ "$status" -eq 0 ]
 	shim_bg "$BATS_TEST_TMPDIR/forky.out" "$c" "$PROGS/echo_server" -m fork "$port"
 	wait_port "$port"
-	assert_file_has "$BATS_TEST_TMPDIR/forky.log" "^mtlsshim\[$BGPID\]: rule=forky: context built on first use"
+	# Built right after listen() returns in the kernel, before any connection.
+	wait_for "$BATS_TEST_TMPDIR/forky.log" "^mtlsshim\[$BGPID\]: rule=forky: context built on first use"
 	for n in 1 2 3; do
 		run bash -c "echo fork-$n | timeout 10 openssl s_client -quiet -connect 127.0.0.1:$port \
 			-cert '$PKI/client.crt' -key '$PKI/client.key' -CAfile '$PKI/ca.crt' 2>/dev/null"
