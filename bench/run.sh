@@ -17,8 +17,8 @@
 # PID. Output: one table on stdout, and under bench/results/ bench.csv, bench.png
 # and README-table.md (scratch files and logs go to bench/results/work/).
 #
-# Knobs (environment): BENCH_REPS (3) runs per short measurement, median kept;
-# BENCH_C1_REPS (5) for redis -c 1, the noisiest;
+# Knobs (environment): BENCH_REPS (5) runs per short measurement, median kept;
+# BENCH_C1_REPS (7) for redis -c 1, the noisiest;
 # BENCH_IPERF_REPS (3); BENCH_REDIS_N1 (10000) and BENCH_REDIS_N50 (50000)
 # requests per test at -c 1 and -c 50; BENCH_K0_N (2000) and BENCH_K0_C (10) for
 # -k 0; BENCH_HS_TIME (4) seconds per s_time run; BENCH_RSS_N (1000);
@@ -38,8 +38,8 @@ case $B in /*) ;; *) B=$ROOT/$B ;; esac
 LIB=$B/libmtlsshim.so
 LAUNCHER=$B/mtlsshim
 
-REPS=${BENCH_REPS:-3}
-C1_REPS=${BENCH_C1_REPS:-5}
+REPS=${BENCH_REPS:-5}
+C1_REPS=${BENCH_C1_REPS:-7}
 IPERF_REPS=${BENCH_IPERF_REPS:-3}
 IPERF_TIME=5
 RB_N1=${BENCH_REDIS_N1:-10000}
