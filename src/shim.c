@@ -141,9 +141,10 @@ shim_keep_access(void)
 	if (shim_preread_due) {
 		if (engine_load(err, sizeof(err)) == -1)
 			log_error("%s; matched connections will be refused", err);
+		else
+			log_debug("engine loaded before losing access to it");
 		for (i = 0; i < shim_cfg->nrules; i++)
 			holder_preread(&shim_holders[i]);
-		log_debug("engine loaded and files read before losing access to them");
 		__atomic_store_n(&shim_preread_due, 0, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&shim_preread_lock);
