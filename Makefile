@@ -22,7 +22,7 @@ PRELOAD	 = real fdtable listener readiness epollset relay startcache shim engine
 	   hooks_socket hooks_io hooks_fd hooks_poll hooks_epoll hooks_exec hooks_priv config rules log \
 	   filedata
 # The TLS engine, loaded by the preload when first needed.
-TLSLIB	 = session tlsctx identity engine_lib filedata
+TLSLIB	 = session sweep tlsctx identity engine_lib filedata
 
 CORE_O	 = $(CORE:%=$(B)/%.o)
 PRELOAD_O = $(PRELOAD:%=$(B)/%.o)

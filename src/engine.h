@@ -60,6 +60,8 @@ struct fdobj;
 	X(const char *, session_peerstr, (struct session *s, char *buf, size_t len), \
 	    (s, buf, len)) \
 	V(session_fail_timeout, (struct session *s), (s)) \
+	X(int, session_sweep_idle, (void), ()) \
+	V(session_sweep_atfork, (int phase), (phase)) \
 	X(int, tlsholder_load, (struct tlsholder *h, char *err, size_t errlen), (h, err, errlen)) \
 	X(time_t, tlsholder_recheck_after, (struct tlsholder *h), (h)) \
 	L(struct tlsholder *, tlsholder_warm, (struct tlsholder *h), (h)) \

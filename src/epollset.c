@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "deadline.h"
+#include "engine.h"
 #include "fdtable.h"
 #include "listener.h"
 #include "readiness.h"
@@ -748,7 +749,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	const struct timespec *wait_ts;
 	struct epset *set;
 	struct epreg *r;
-	int n, i, cnt, hs_ms, saved, stale;
+	int n, i, cnt, hs_ms, idle_ms, saved, stale;
 	unsigned stamp;
 
 	if (!fdtable_known(epfd) || (set = set_get(epfd, 0)) == NULL) {
@@ -769,6 +770,8 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	if (timeout)
 		deadline = deadline_after(timeout);
 	for (;;) {
+		/* Idle sessions give their buffers back; the wait ends in time for that. */
+		idle_ms = engine_loaded() ? session_sweep_idle() : -1;
 		pthread_mutex_lock(&ep_lock);
 		stale = set->gen != ep_gen && set_stale_companions(set);
 		if (stale && (pid_t)syscall(SYS_getppid) != ep_parent) {
@@ -793,6 +796,8 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 					hs_ms = ms + 1;
 			}
 		}
+		if (idle_ms >= 0 && (hs_ms < 0 || idle_ms < hs_ms))
+			hs_ms = idle_ms;
 		cnt = emit_checks(set, out, maxevents, stamp);
 		pthread_mutex_unlock(&ep_lock);
 		wait_ts = NULL;

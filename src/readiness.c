@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "deadline.h"
+#include "engine.h"
 #include "fdtable.h"
 #include "listener.h"
 #include "readiness.h"
@@ -87,7 +88,8 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 	if (timeout)
 		deadline = deadline_after(timeout);
 	for (;;) {
-		int immediate = 0, hs_ms = -1, ms;
+		/* Idle sessions give their buffers back; the wait ends in time for that. */
+		int immediate = 0, hs_ms = engine_loaded() ? session_sweep_idle() : -1, ms;
 
 		cnt = n;
 		for (i = 0; i < n; i++) {

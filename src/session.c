@@ -21,6 +21,7 @@
 #include "rules.h"
 #include "session.h"
 #include "shim.h"
+#include "sweep.h"
 #include "tlsctx.h"
 
 #define RECORD_MAX	16384		/* plaintext per TLS record */
@@ -163,6 +164,7 @@ session_destroy(struct fdobj *o)
 {
 	struct session *s = (struct session *)o;
 
+	sweep_forget(s);
 	SSL_free(s->ssl);
 	free(s->wbuf);
 	pthread_cond_destroy(&s->close_cv);
@@ -368,6 +370,7 @@ session_step_locked(struct session *s)
 	}
 	if ((f = session_flush(s)) != 0)
 		goto flushed;
+	sweep_touch(s);
 	ERR_set_mark();
 	r = SSL_do_handshake(s->ssl);
 	if (r == 1) {
@@ -482,11 +485,25 @@ session_finish_close(struct session *s, int fd)
 static int
 session_wait_unlocked(struct session *s, short events, int ms)
 {
-	int fd = s->fd, r, e;
+	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L }, d;
+	int fd = s->fd, r, e, idle, left = ms;
 
+	if (ms >= 0)
+		d = deadline_after(&t);
 	s->waiters++;
 	pthread_mutex_unlock(&s->lock);
-	r = wait_fd(fd, events, ms);
+	for (;;) {
+		/* While it sleeps, idle sessions (this one too) still give their buffers back. */
+		idle = session_sweep_idle();
+		if (idle < 0 || (ms >= 0 && left <= idle)) {
+			r = wait_fd(fd, events, left);
+			break;
+		}
+		if ((r = wait_fd(fd, events, idle)) == 0 || errno != EAGAIN)
+			break;
+		if (ms >= 0 && (left = ms_until(&d)) == 0)
+			break;
+	}
 	e = errno;
 	pthread_mutex_lock(&s->lock);
 	if (--s->waiters == 0 && s->close_ino != 0)
@@ -550,6 +567,17 @@ session_ready_locked(struct session *s, int flags)
 	}
 }
 
+/* A data call's result, after a sweep if one is due (errno kept). */
+static ssize_t
+session_swept(ssize_t rv)
+{
+	int saved = errno;
+
+	sweep_maybe();
+	errno = saved;
+	return rv;
+}
+
 /* ---- reading ---- */
 
 /* A broken record or a reset: the reason is logged, the program gets an errno. */
@@ -574,6 +602,7 @@ session_pump_locked(struct session *s)
 
 	if (s->rd_eof || s->rd_err || SSL_pending(s->ssl) > 0)
 		return 1;
+	sweep_touch(s);
 	ERR_set_mark();
 	r = SSL_peek_ex(s->ssl, &c, 1, &got);
 	if (r == 1) {
@@ -673,6 +702,7 @@ session_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 		rv = 0;
 		goto out;
 	}
+	sweep_touch(s);
 	while (i < iovcnt) {
 		if (iov[i].iov_len == off) {
 			i++;
@@ -745,7 +775,7 @@ session_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 		errno = s->rd_err;
  out:
 	pthread_mutex_unlock(&s->lock);
-	return rv;
+	return session_swept(rv);
 }
 
 /* ---- writing ---- */
@@ -845,6 +875,7 @@ session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 		if (done >= total)
 			break;
 		batch = 0;
+		sweep_touch(s);
 		ERR_set_mark();
 		while (done + batch < total && batch < BATCH_MAX) {
 			n = total - done - batch;
@@ -873,7 +904,7 @@ session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 	rv = (ssize_t)done;
  out:
 	pthread_mutex_unlock(&s->lock);
-	return rv;
+	return session_swept(rv);
 }
 
 int

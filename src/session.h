@@ -63,6 +63,10 @@ struct session {
 	struct session		*lnext, *lprev;
 	uint32_t		 levents;	/* what the listener's epoll set waits for */
 	int			 want;		/* handshake: POLLIN or POLLOUT */
+
+	/* The warm list (sweep.c): sessions whose OpenSSL buffers may be allocated. */
+	struct session		*idle_next, **idle_prevp;
+	unsigned		 idle_gen;	/* the sweep it was last used in */
 };
 
 /* Once, when the engine library is loaded. */
@@ -110,6 +114,18 @@ void		 session_log_result(struct session *, const char *reason);
 const char	*session_peerstr(struct session *, char *buf, size_t len);
 /* errno ETIMEDOUT, logged as refused. */
 void		 session_fail_timeout(struct session *);
+
+/*
+ * Frees OpenSSL's buffers of the sessions idle since the last sweep, if a
+ * sweep is due.  Returns -1, or while sessions may still hold buffers the
+ * milliseconds a program's wait may last before the next sweep is due.
+ */
+int		 session_sweep_idle(void);
+#define SWEEP_PREPARE	0
+#define SWEEP_PARENT	1
+#define SWEEP_CHILD	2
+/* fork: the sweep's lock, taken after the preload's and released before them. */
+void		 session_sweep_atfork(int phase);
 
 /* Waits for events on fd, without any lock; -1/errno on EINTR or timeout (EAGAIN). */
 int		 wait_fd(int fd, short events, int timeout_ms);

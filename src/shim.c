@@ -29,6 +29,7 @@ static pid_t		 shim_pid;	/* as fork handlers saw it; vfork runs none */
 static struct tlsholder	*shim_holders;
 static int		 shim_preread_due;	/* root started from the cache; see shim_keep_access */
 static pthread_mutex_t	 shim_preread_lock = PTHREAD_MUTEX_INITIALIZER;
+static int		 shim_fork_swept;	/* the fork handlers hold the sweep's lock */
 
 /* Fail closed: one line naming the file and the problem, then exit before main(). */
 static void
@@ -70,6 +71,8 @@ shim_atfork_child(void)
 		else
 			shim_holders[i].forked = 1;
 	}
+	if (shim_fork_swept)
+		session_sweep_atfork(SWEEP_CHILD);
 	shim_pid = (pid_t)syscall(SYS_getpid);
 	pthread_mutex_init(&shim_preread_lock, NULL);
 	engine_atfork_child();
@@ -78,17 +81,21 @@ shim_atfork_child(void)
 	fdtable_foreach(shim_atfork_child_one, NULL);
 }
 
-/* Lock order as everywhere: the epoll registry, then the fd table. */
+/* Lock order as everywhere: the epoll registry, the fd table, then the engine's sweep. */
 static void
 shim_atfork_prepare(void)
 {
 	epollset_atfork_prepare();
 	fdtable_atfork_prepare();
+	if ((shim_fork_swept = engine_loaded()))
+		session_sweep_atfork(SWEEP_PREPARE);
 }
 
 static void
 shim_atfork_parent(void)
 {
+	if (shim_fork_swept)
+		session_sweep_atfork(SWEEP_PARENT);
 	fdtable_atfork_parent();
 	epollset_atfork_parent();
 	fdtable_foreach(shim_atfork_parent_one, NULL);

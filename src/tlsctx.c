@@ -343,11 +343,11 @@ tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[
 	}
 	/*
 	 * A transparent byte stream: TCP FIN is EOF as it was in plaintext,
-	 * renegotiation is refused, and idle connections give their buffers back.
+	 * and renegotiation is refused.  No SSL_MODE_RELEASE_BUFFERS: idle
+	 * connections give their buffers back through sweep.c instead.
 	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	/* One recv takes every record the kernel holds, not a header then a body. */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	if (tlsctx_options(ctx, c, r, kind, err, errlen) == -1)

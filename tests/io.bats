@@ -110,3 +110,68 @@ teardown() { common_teardown; }
 	[ "$status" -eq 0 ]
 	[ "$output" = $'ok quiet\nok echo\nok buffered\nok eof' ]
 }
+
+# Idle sessions give OpenSSL's buffers back (sweep.c) while busy ones keep them.
+# A python3 server under the shim: connection A's bytes arrive and epoll reports
+# them (a record is decrypted, more wait behind it), then the server only polls
+# connection B for 0.6 s, each poll a chance to sweep; A's bytes must all still be
+# there.  Then both sit idle past two sweeps and must still carry data both ways.
+@test "both ends shimmed: bytes left unread through idle sweeps arrive intact, and idle connections keep working" {
+	local port; port=$(free_port)
+	local s c; s=$(server_conf idlesrv "$port"); c=$(client_conf idlecli "$port")
+	cat > "$BATS_TEST_TMPDIR/srv.py" <<-'PY'
+	import hashlib, select, socket, sys, time
+	ls = socket.socket()
+	ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	ls.bind(("127.0.0.1", int(sys.argv[1])))
+	ls.listen(4)
+	a, _ = ls.accept()
+	b, _ = ls.accept()
+	ep = select.epoll()
+	ep.register(a.fileno(), select.EPOLLIN)
+	if not ep.poll(10):
+	    sys.exit("no data on A")
+	end, polls = time.monotonic() + 0.6, 0
+	while time.monotonic() < end and polls < 100:
+	    select.select([b], [], [], 0.05)
+	    polls += 1
+	data = b""
+	while len(data) < 300000:
+	    chunk = a.recv(65536)
+	    if not chunk:
+	        break
+	    data += chunk
+	a.sendall(b"%d %s\n" % (len(data), hashlib.sha256(data).hexdigest().encode()))
+	for conn in (a, b):
+	    line = conn.recv(100)
+	    time.sleep(0.3)
+	    conn.sendall(b"again " + line)
+	print("server done polls=%d" % polls, flush=True)
+	PY
+	cat > "$BATS_TEST_TMPDIR/cli.py" <<-'PY'
+	import hashlib, os, socket, sys, time
+	port = int(sys.argv[1])
+	a = socket.create_connection(("127.0.0.1", port), timeout=20)
+	b = socket.create_connection(("127.0.0.1", port), timeout=20)
+	data = os.urandom(300000)
+	a.sendall(data)
+	f = a.makefile("rb")
+	got = f.readline().decode().split()
+	want = [str(len(data)), hashlib.sha256(data).hexdigest()]
+	print("hash ok" if got == want else "hash mismatch %r" % got, flush=True)
+	time.sleep(0.5)
+	for name, conn in (("a", a), ("b", b)):
+	    conn.sendall(b"ping-" + name.encode())
+	    reply = conn.recv(100) if conn is b else f.read1(100)
+	    print(reply.decode(), flush=True)
+	PY
+	shim_bg "$BATS_TEST_TMPDIR/srv.out" "$s" timeout 60 python3 "$BATS_TEST_TMPDIR/srv.py" "$port"
+	wait_port "$port"
+	run shim "$c" timeout 60 python3 "$BATS_TEST_TMPDIR/cli.py" "$port"
+	show
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "hash ok"
+	assert_contains "$output" "again ping-a"
+	assert_contains "$output" "again ping-b"
+	wait_for "$BATS_TEST_TMPDIR/srv.out" "server done" 10
+}

@@ -1,0 +1,153 @@
+/* sweep.c: OpenSSL's buffers stay with busy sessions and leave idle ones. */
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "session.h"
+#include "sweep.h"
+
+/*
+ * SSL_MODE_RELEASE_BUFFERS frees the read and write buffers (about 34 KiB)
+ * whenever a record has been handled, so a busy connection pays an
+ * allocation and a free for each: a tenth of a redis server's instructions
+ * per GET.  Instead a session that does I/O joins the warm list, and a
+ * sweep every SWEEP_MS frees the buffers of the sessions that did none since
+ * the sweep before: an idle connection still holds none after 2 * SWEEP_MS.
+ * Sweeps run from data calls and from the program's waits, which while
+ * warm sessions remain wake at least that often (session_sweep_idle).
+ */
+#define SWEEP_MS	100
+
+unsigned		 sweep_gen;	/* counts sweeps; sessions note it when used */
+static pthread_mutex_t	 sweep_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct session	*warm;		/* sessions that may hold buffers */
+static int		 nwarm;
+static long long	 next_ms;	/* when the next sweep is due */
+
+static long long
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void
+unlink_locked(struct session *s)
+{
+	if (s->idle_next)
+		s->idle_next->idle_prevp = s->idle_prevp;
+	*s->idle_prevp = s->idle_next;
+	s->idle_prevp = NULL;
+	s->idle_next = NULL;
+	__atomic_store_n(&nwarm, nwarm - 1, __ATOMIC_RELAXED);
+}
+
+void
+sweep_add(struct session *s)
+{
+	pthread_mutex_lock(&sweep_lock);
+	if (s->idle_prevp == NULL) {
+		if ((s->idle_next = warm) != NULL)
+			warm->idle_prevp = &s->idle_next;
+		warm = s;
+		s->idle_prevp = &warm;
+		__atomic_store_n(&nwarm, nwarm + 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&sweep_lock);
+}
+
+/* Frees what OpenSSL holds unless a record or decrypted bytes wait in it; s->lock held. */
+static int
+release_locked(struct session *s)
+{
+	if (SSL_pending(s->ssl) > 0 || SSL_has_pending(s->ssl))
+		return 0;
+	return SSL_free_buffers(s->ssl);
+}
+
+void
+sweep_forget(struct session *s)
+{
+	pthread_mutex_lock(&sweep_lock);
+	if (s->idle_prevp)
+		unlink_locked(s);
+	pthread_mutex_unlock(&sweep_lock);
+}
+
+/*
+ * Sessions used since the last sweep stay.  The others leave the list,
+ * their buffers freed if nothing waits in them (one that holds unread data
+ * keeps them, as it must, until the program reads).  A session busy in
+ * another thread is left for the next sweep: trylock, since the lock order
+ * elsewhere is session, then this list.
+ */
+static void
+sweep_run(void)
+{
+	struct session *s, *next;
+	unsigned gen;
+
+	pthread_mutex_lock(&sweep_lock);
+	gen = __atomic_load_n(&sweep_gen, __ATOMIC_RELAXED);
+	for (s = warm; s; s = next) {
+		next = s->idle_next;
+		if (__atomic_load_n(&s->idle_gen, __ATOMIC_RELAXED) == gen ||
+		    pthread_mutex_trylock(&s->lock) != 0)
+			continue;
+		release_locked(s);
+		unlink_locked(s);
+		pthread_mutex_unlock(&s->lock);
+	}
+	__atomic_store_n(&sweep_gen, gen + 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&sweep_lock);
+}
+
+/* 1 if this thread won the due sweep. */
+static int
+sweep_due(long long now)
+{
+	long long due = __atomic_load_n(&next_ms, __ATOMIC_RELAXED);
+
+	return now >= due && __atomic_compare_exchange_n(&next_ms, &due, now + SWEEP_MS, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+void
+sweep_maybe(void)
+{
+	if (__atomic_load_n(&nwarm, __ATOMIC_RELAXED) > 0 && sweep_due(now_ms()))
+		sweep_run();
+}
+
+int
+session_sweep_idle(void)
+{
+	long long now, left;
+	int saved = errno;
+
+	if (__atomic_load_n(&nwarm, __ATOMIC_RELAXED) == 0)
+		return -1;
+	now = now_ms();
+	if (sweep_due(now))
+		sweep_run();
+	errno = saved;
+	if (__atomic_load_n(&nwarm, __ATOMIC_RELAXED) == 0)
+		return -1;
+	left = __atomic_load_n(&next_ms, __ATOMIC_RELAXED) - now;
+	/* The coarse clock ticks every few ms: never a busy loop on a due sweep. */
+	return left < 5 ? 5 : left > SWEEP_MS ? SWEEP_MS : (int)left;
+}
+
+/* Lock order: the preload's locks, then this one (see shim_atfork_prepare). */
+void
+session_sweep_atfork(int phase)
+{
+	if (phase == SWEEP_PREPARE)
+		pthread_mutex_lock(&sweep_lock);
+	else if (phase == SWEEP_PARENT)
+		pthread_mutex_unlock(&sweep_lock);
+	else
+		pthread_mutex_init(&sweep_lock, NULL);
+}
