@@ -82,6 +82,8 @@ ROWS = [
      None, None),
     ("p50 latency SET -c 50", "ms", "lo", "c50.plain.set.p50", "c50.stunnel.set.p50", "c50.shim.set.p50",
      None, None),
+    ("CPU per request -c 50 (redis-server + redis-benchmark)", "µs", "lo", "cpu50.plain", None,
+     "cpu50.shim", None, None),
     ("conn/request: GET -k 0, full handshake", "req/s", "hi", "k0.plain.get.rps",
      "k0.stunnel_full.get.rps", "k0.shim_full.get.rps", None, ("≥2× stunnel", "stunnel", 2.0)),
     ("conn/request: GET -k 0, resumption", "req/s", "hi", "k0.plain.get.rps",
@@ -275,6 +277,13 @@ if "params" in meta:
     notes.append(f"Parameters: {meta['params']}. Request/response and -k 0 rows are redis-benchmark "
                  "`-t get,set` / `-t get -k 0`; handshakes are `openssl s_time -new` against "
                  "`openssl s_server`, the stunnel server and the shimmed redis-server.")
+if med("floor.tls") is not None and med("floor.plain") is not None:
+    fp, ft = med("floor.plain"), med("floor.tls")
+    notes.append(f"OpenSSL alone (bench/recordcost.c: two TLS 1.3 endpoints in one thread over a "
+                 f"socketpair, {meta.get('floor_cipher', '?')}, a 34-byte request and a 5-byte reply "
+                 f"per round, no mtlsshim): {ft:.2f} µs of CPU per round against {fp:.2f} µs in "
+                 f"plaintext, so +{ft - fp:.2f} µs per request is OpenSSL's own floor here; the "
+                 "CPU-per-request row is the same measure for the two redis processes.")
 notes.append("Every run's figures are in bench/results/bench.csv (plain_runs, stunnel_runs, shim_runs): "
              "on a shared 2-core machine they can differ by 2x from run to run.")
 for n in notes:

@@ -209,6 +209,9 @@ cp "$LIB" "$B/libmtlsshim-tls.so" "$LAUNCHER" "$W/bin/"
 BUILT="$(cat "$LIB" "$B/libmtlsshim-tls.so" | sha256sum | cut -c1-12), built $(date -u -r "$LIB" '+%Y-%m-%d %H:%M UTC')"
 LIB=$W/bin/libmtlsshim.so
 LAUNCHER=$W/bin/mtlsshim
+# OpenSSL's own cost per small request and response, without mtlsshim (bench/recordcost.c).
+${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -o "$W/bin/recordcost" "$BENCH/recordcost.c" -lssl -lcrypto ||
+	die "cannot build bench/recordcost.c (a C compiler and libssl-dev are needed, as for the library)"
 : > "$W/raw.txt"
 : > "$W/meta.txt"
 : > "$W/errors.txt"
@@ -376,7 +379,9 @@ meta params "reps=$REPS c1_reps=$C1_REPS iperf_reps=$IPERF_REPS iperf_time=${IPE
 
 say "starting servers"
 start redis-plain "$P_REDIS" redis-server --port "$P_REDIS" "${REDIS_ARGS[@]}" --logfile "$W/logs/redis-plain.log"
+REDIS_PID_PLAIN=$SPAWNED
 start redis-shim "$P_REDIS_SHIM" "$LAUNCHER" -c "$SHIMCONF" redis-server --port "$P_REDIS_SHIM" "${REDIS_ARGS[@]}" --logfile "$W/logs/redis-shim.log"
+REDIS_PID_SHIM=$SPAWNED
 start iperf-plain "$P_IPERF" iperf3 -s -p "$P_IPERF" -B 127.0.0.1
 start iperf-shim "$P_IPERF_SHIM" "$LAUNCHER" -c "$SHIMCONF" iperf3 -s -p "$P_IPERF_SHIM" -B 127.0.0.1
 start stunnel-srv "$P_ST_REDIS_S" "$STUNNEL" "$W/stunnel-srv.conf"
@@ -440,16 +445,33 @@ done
 
 # ---------------------------------------------------------------- 2, 3. redis
 
-# rb KEY MODE REP ARGS...: one redis-benchmark run, recording KEY.MODE.{get,set}.{rps,p50}.
+# CPU time of a process so far, in clock ticks (user + system).
+cputicks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+TIMEFORMAT='%3U %3S'
+
+# rb KEY MODE REP ARGS...: one redis-benchmark run, recording KEY.MODE.{get,set}.{rps,p50};
+# at -c 50, plain and shim, also cpu50.MODE: microseconds of CPU per request, the
+# redis-server and the redis-benchmark process together.
 rb() {
-	local key=$1 mode=$2 rep=$3 log
+	local key=$1 mode=$2 rep=$3 log spid="" t0=0
 	shift 3
 	log=$W/logs/rb-$key-$mode-$rep
 	skip "$key.$mode" && return 0
 	wrap "$mode"
-	if ! timeout 45 "${WRAP[@]}" redis-benchmark -h 127.0.0.1 -p "$(port_of "$mode" redis)" --csv "$@" > "$log.csv" 2> "$log.err"; then
+	case $key/$mode in
+	c50/plain) spid=$REDIS_PID_PLAIN ;;
+	c50/shim) spid=$REDIS_PID_SHIM ;;
+	esac
+	[ -n "$spid" ] && t0=$(cputicks "$spid")
+	if ! { time timeout 45 "${WRAP[@]}" redis-benchmark -h 127.0.0.1 -p "$(port_of "$mode" redis)" --csv "$@" > "$log.csv" 2> "$log.err"; } 2> "$log.time"; then
 		fail "$key.$mode" "redis-benchmark $* failed or timed out (rep $rep)" "$log.err" "$log.csv"
 		return 0
+	fi
+	if [ -n "$spid" ]; then
+		# -t set,get -n N: 2N requests.
+		rec "cpu50.$mode" "$(awk -v s="$(( ($(cputicks "$spid") - t0) * TICK_US ))" -v n="$RB_N50" \
+			'{printf "%.2f", (s + ($1 + $2) * 1e6) / (2 * n)}' "$log.time")" "$rep"
 	fi
 	local n
 	n=$(tr -d '"' < "$log.csv" | awk -F, -v k="$key.$mode" -v raw="$W/raw.txt" -v rep="$rep" '
@@ -464,6 +486,17 @@ for r in $(seq 1 "$(( C1_REPS > REPS ? C1_REPS : REPS ))"); do
 		if [ "$r" -le "$C1_REPS" ]; then rb c1 "$m" "$r" -t set,get -c 1 -n "$RB_N1"; fi
 		if [ "$r" -le "$REPS" ]; then rb c50 "$m" "$r" -t set,get -c 50 -n "$RB_N50"; fi
 	done
+done
+
+say "   OpenSSL alone: bench/recordcost.c, 3 x 100,000 small request/response rounds in one process"
+for r in 1 2 3; do
+	if out=$("$W/bin/recordcost" "$PKI" 100000 2> "$W/logs/recordcost.err"); then
+		rec floor.plain "$(sed -n 's/.*plain_us=\([0-9.]*\).*/\1/p' <<< "$out")" "$r"
+		rec floor.tls "$(sed -n 's/.*tls_us=\([0-9.]*\).*/\1/p' <<< "$out")" "$r"
+		meta floor_cipher "$(sed -n 's/.*cipher=\([^ ]*\).*/\1/p' <<< "$out")"
+	else
+		fail floor "recordcost failed (rep $r)" "$W/logs/recordcost.err"
+	fi
 done
 
 say "3. connection per request: redis-benchmark -k 0 -t get -c $K0_C -n $K0_N, $REPS reps"
