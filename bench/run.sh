@@ -18,7 +18,7 @@
 # and README-table.md (scratch files and logs go to bench/results/work/).
 #
 # Knobs (environment): BENCH_REPS (5) runs per short measurement, median kept;
-# BENCH_C1_REPS (7) for redis -c 1, the noisiest;
+# BENCH_RR_REPS (9) for the plain and shim redis -c 1 and -c 50 runs, the noisiest;
 # BENCH_IPERF_REPS (3); BENCH_REDIS_N1 (10000) and BENCH_REDIS_N50 (50000)
 # requests per test at -c 1 and -c 50; BENCH_K0_N (2000) and BENCH_K0_C (10) for
 # -k 0; BENCH_HS_TIME (4) seconds per s_time run; BENCH_RSS_N (1000);
@@ -39,7 +39,7 @@ LIB=$B/libmtlsshim.so
 LAUNCHER=$B/mtlsshim
 
 REPS=${BENCH_REPS:-5}
-C1_REPS=${BENCH_C1_REPS:-7}
+RR_REPS=${BENCH_RR_REPS:-9}
 IPERF_REPS=${BENCH_IPERF_REPS:-3}
 IPERF_TIME=5
 RB_N1=${BENCH_REDIS_N1:-10000}
@@ -375,7 +375,7 @@ else
 	[ -n "$RESUME_OPTS" ] && extra=" (the resumed row adds: $RESUME_OPTS)"
 	meta resumption_conf "the library has no session_resumption option: both shim -k 0 rows run its defaults$extra"
 fi
-meta params "reps=$REPS c1_reps=$C1_REPS iperf_reps=$IPERF_REPS iperf_time=${IPERF_TIME}s redis_n1=$RB_N1 redis_n50=$RB_N50 k0_n=$K0_N k0_c=$K0_C hs_time=${HS_TIME}s rss_n=$RSS_N"
+meta params "reps=$REPS redis_reps=$RR_REPS iperf_reps=$IPERF_REPS iperf_time=${IPERF_TIME}s redis_n1=$RB_N1 redis_n50=$RB_N50 k0_n=$K0_N k0_c=$K0_C hs_time=${HS_TIME}s rss_n=$RSS_N"
 
 say "starting servers"
 start redis-plain "$P_REDIS" redis-server --port "$P_REDIS" "${REDIS_ARGS[@]}" --logfile "$W/logs/redis-plain.log"
@@ -480,11 +480,15 @@ rb() {
 	[ "$n" -gt 0 ] || fail "$key.$mode" "redis-benchmark $* printed no result (rep $rep)" "$log.err" "$log.csv"
 }
 
-say "2. request/response: redis-benchmark GET,SET at -c 1 (n=$RB_N1, $C1_REPS reps) and -c 50 (n=$RB_N50, $REPS reps)"
-for r in $(seq 1 "$(( C1_REPS > REPS ? C1_REPS : REPS ))"); do
-	for m in $(order "$r" plain shim stunnel); do
-		if [ "$r" -le "$C1_REPS" ]; then rb c1 "$m" "$r" -t set,get -c 1 -n "$RB_N1"; fi
-		if [ "$r" -le "$REPS" ]; then rb c50 "$m" "$r" -t set,get -c 50 -n "$RB_N50"; fi
+say "2. request/response: redis-benchmark GET,SET at -c 1 (n=$RB_N1) and -c 50 (n=$RB_N50), $RR_REPS reps (stunnel $REPS)"
+for r in $(seq 1 "$(( RR_REPS > REPS ? RR_REPS : REPS ))"); do
+	# The shim/plain pairs are the targets, and the noisiest: more of them than of stunnel's.
+	modes=""
+	[ "$r" -le "$RR_REPS" ] && modes="plain shim"
+	[ "$r" -le "$REPS" ] && modes="$modes stunnel"
+	for m in $(order "$r" $modes); do
+		rb c1 "$m" "$r" -t set,get -c 1 -n "$RB_N1"
+		rb c50 "$m" "$r" -t set,get -c 50 -n "$RB_N50"
 	done
 done
 
