@@ -702,7 +702,7 @@ session_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 		rv = 0;
 		goto out;
 	}
-	sweep_touch(s);
+	sweep_touch_data(s);
 	while (i < iovcnt) {
 		if (iov[i].iov_len == off) {
 			i++;
@@ -875,7 +875,7 @@ session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 		if (done >= total)
 			break;
 		batch = 0;
-		sweep_touch(s);
+		sweep_touch_data(s);
 		ERR_set_mark();
 		while (done + batch < total && batch < BATCH_MAX) {
 			n = total - done - batch;
@@ -947,6 +947,7 @@ session_shutdown_write(struct session *s)
 
 	pthread_mutex_lock(&s->lock);
 	if (s->state == SS_OPEN && !s->shut_wr && !s->wr_err && !s->closed) {
+		sweep_touch_data(s);
 		ERR_set_mark();
 		SSL_shutdown(s->ssl);
 		ERR_pop_to_mark();
@@ -974,6 +975,7 @@ session_close(struct session *s)
 	/* close_notify only from a process that still owns the session. */
 	if (s->state == SS_OPEN && !s->shut_wr && s->wr_err == 0 &&
 	    (!s->forked || s->used)) {
+		sweep_touch_data(s);
 		ERR_set_mark();
 		SSL_shutdown(s->ssl);
 		ERR_pop_to_mark();

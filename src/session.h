@@ -67,6 +67,8 @@ struct session {
 	/* The warm list (sweep.c): sessions whose OpenSSL buffers may be allocated. */
 	struct session		*idle_next, **idle_prevp;
 	unsigned		 idle_gen;	/* the sweep it was last used in */
+	int			 warm;		/* on the list (changed under both locks) */
+	int			 held;		/* swept with data inside: off until a read or write */
 };
 
 /* Once, when the engine library is loaded. */

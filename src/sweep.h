@@ -8,14 +8,22 @@ extern unsigned	 sweep_gen;
 
 void		 sweep_add(struct session *);
 
-/* A session did I/O; its lock held.  A store and a test on the fast path. */
+/* OpenSSL may allocate the session's buffers now; its lock held.  A store and a test. */
 static inline void
 sweep_touch(struct session *s)
 {
 	__atomic_store_n(&s->idle_gen, __atomic_load_n(&sweep_gen, __ATOMIC_RELAXED),
 	    __ATOMIC_RELAXED);
-	if (s->idle_prevp == NULL)
+	if (!s->warm && !s->held)
 		sweep_add(s);
+}
+
+/* The program reads or writes: a session held by a partial record may be swept again. */
+static inline void
+sweep_touch_data(struct session *s)
+{
+	s->held = 0;
+	sweep_touch(s);
 }
 
 /* The session is being freed. */

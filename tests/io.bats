@@ -119,6 +119,7 @@ teardown() { common_teardown; }
 @test "both ends shimmed: bytes left unread through idle sweeps arrive intact, and idle connections keep working" {
 	local port; port=$(free_port)
 	local s c; s=$(server_conf idlesrv "$port"); c=$(client_conf idlecli "$port")
+	sed -i 's/^log_level = .*/log_level = "debug"/' "$s"
 	cat > "$BATS_TEST_TMPDIR/srv.py" <<-'PY'
 	import hashlib, select, socket, sys, time
 	ls = socket.socket()
@@ -174,4 +175,6 @@ teardown() { common_teardown; }
 	assert_contains "$output" "again ping-a"
 	assert_contains "$output" "again ping-b"
 	wait_for "$BATS_TEST_TMPDIR/srv.out" "server done" 10
+	# The sweeps did free buffers (B's while A's bytes waited, then both).
+	assert_file_has "$BATS_TEST_TMPDIR/idlesrv.log" "freed the TLS buffers of [0-9]+ idle connection"
 }
