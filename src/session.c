@@ -567,17 +567,6 @@ session_ready_locked(struct session *s, int flags)
 	}
 }
 
-/* A data call's result, after a sweep if one is due (errno kept). */
-static ssize_t
-session_swept(ssize_t rv)
-{
-	int saved = errno;
-
-	sweep_maybe();
-	errno = saved;
-	return rv;
-}
-
 /* ---- reading ---- */
 
 /* A broken record or a reset: the reason is logged, the program gets an errno. */
@@ -775,7 +764,8 @@ session_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 		errno = s->rd_err;
  out:
 	pthread_mutex_unlock(&s->lock);
-	return session_swept(rv);
+	sweep_maybe();
+	return rv;
 }
 
 /* ---- writing ---- */
@@ -904,7 +894,8 @@ session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 	rv = (ssize_t)done;
  out:
 	pthread_mutex_unlock(&s->lock);
-	return session_swept(rv);
+	sweep_maybe();
+	return rv;
 }
 
 int

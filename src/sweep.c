@@ -138,8 +138,11 @@ sweep_due(long long now)
 void
 sweep_maybe(void)
 {
+	int saved = errno;
+
 	if (__atomic_load_n(&nwarm, __ATOMIC_RELAXED) > 0 && sweep_due(now_ms()))
 		sweep_run();
+	errno = saved;
 }
 
 int

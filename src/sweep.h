@@ -28,7 +28,7 @@ sweep_touch_data(struct session *s)
 
 /* The session is being freed. */
 void		 sweep_forget(struct session *);
-/* Called after each data call, outside any session lock: a sweep if one is due. */
+/* After each data call, outside any session lock: a sweep if one is due; errno kept. */
 void		 sweep_maybe(void);
 
 #endif
