@@ -5,7 +5,11 @@
 #   plain    the program pair talking plaintext TCP;
 #   stunnel  client -> stunnel client -> stunnel server -> server (verify = 2 on both,
 #            each with cert, key and CAfile), the programs themselves plaintext;
-#   shim     both programs under build/mtlsshim (a server rule and a client rule).
+#   shim     both programs under build/mtlsshim (a server rule and a client rule);
+#   native   for redis request/response also redis's own TLS (redis-server --tls-port
+#            with client certificates required, redis-benchmark --tls), the same
+#            PKI and TLS 1.3 ciphersuites: OpenSSL inside the program, as the
+#            program's authors wrote it, the closest thing to a ceiling for the shim.
 # Workloads: iperf3 bulk, redis-benchmark GET/SET at -c 1 and -c 50 (and p50
 # latency), redis-benchmark -k 0 (a new connection per request) with and without
 # session resumption, TLS handshakes per second (openssl s_time -new) beside
@@ -18,7 +22,7 @@
 # and README-table.md (scratch files and logs go to bench/results/work/).
 #
 # Knobs (environment): BENCH_REPS (5) runs per short measurement, median kept;
-# BENCH_RR_REPS (9) for the plain and shim redis -c 1 and -c 50 runs, the noisiest;
+# BENCH_RR_REPS (9) for the plain, shim and native redis -c 1 and -c 50 runs, the noisiest;
 # BENCH_IPERF_REPS (3); BENCH_REDIS_N1 (10000) and BENCH_REDIS_N50 (50000)
 # requests per test at -c 1 and -c 50; BENCH_K0_N (2000) and BENCH_K0_C (10) for
 # -k 0; BENCH_HS_TIME (4) seconds per s_time run; BENCH_RSS_N (1000);
@@ -254,7 +258,7 @@ PKI=$W/pki
 set -- $("$PY" - <<'EOF'
 import socket
 socks = []
-for _ in range(15):
+for _ in range(16):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -264,7 +268,7 @@ EOF
 P_REDIS=$1 P_REDIS_SHIM=$2 P_IPERF=$3 P_IPERF_SHIM=$4
 P_ST_REDIS_S=$5 P_ST_REDIS_C=$6 P_ST_REDISFULL_C=$7 P_ST_IPERF_S=$8 P_ST_IPERF_C=$9
 P_SSERVER=${10} P_RSS_PLAIN=${11} P_RSS_ST=${12} P_RSS_ST_S=${13} P_RSS_ST_C=${14}
-P_RSS_SHIM=${15}
+P_RSS_SHIM=${15} P_REDIS_NATIVE=${16}
 set --
 
 # The shim's configuration: one server rule and one client rule per shimmed port.
@@ -382,6 +386,22 @@ start redis-plain "$P_REDIS" redis-server --port "$P_REDIS" "${REDIS_ARGS[@]}" -
 REDIS_PID_PLAIN=$SPAWNED
 start redis-shim "$P_REDIS_SHIM" "$LAUNCHER" -c "$SHIMCONF" redis-server --port "$P_REDIS_SHIM" "${REDIS_ARGS[@]}" --logfile "$W/logs/redis-shim.log"
 REDIS_PID_SHIM=$SPAWNED
+# redis's own TLS, where this redis-server was built with it (Debian's is); without it
+# the native figures are left out, and the run says why.
+NATIVE_CS=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
+NATIVE_TLS=(--tls --cert "$PKI/client.crt" --key "$PKI/client.key" --cacert "$PKI/ca.crt" --tls-ciphersuites "$NATIVE_CS")
+spawn "$W/logs/redis-native.out" redis-server --port 0 --tls-port "$P_REDIS_NATIVE" "${REDIS_ARGS[@]}" \
+	--tls-cert-file "$PKI/server.crt" --tls-key-file "$PKI/server.key" --tls-ca-cert-file "$PKI/ca.crt" \
+	--tls-auth-clients yes --tls-ciphersuites "$NATIVE_CS" --tls-prefer-server-ciphers yes \
+	--logfile "$W/logs/redis-native.log"
+REDIS_PID_NATIVE=$SPAWNED
+if wait_port "$P_REDIS_NATIVE" "$REDIS_PID_NATIVE"; then
+	HAS_NATIVE=1
+	meta native "redis-server --tls-port, --tls-auth-clients yes, ciphersuites $NATIVE_CS; redis-benchmark --tls with the client certificate"
+else
+	HAS_NATIVE=0
+	meta native "not measured: this redis-server has no TLS ($(head -c 200 "$W/logs/redis-native.out" | tr '\n' ' '))"
+fi
 start iperf-plain "$P_IPERF" iperf3 -s -p "$P_IPERF" -B 127.0.0.1
 start iperf-shim "$P_IPERF_SHIM" "$LAUNCHER" -c "$SHIMCONF" iperf3 -s -p "$P_IPERF_SHIM" -B 127.0.0.1
 start stunnel-srv "$P_ST_REDIS_S" "$STUNNEL" "$W/stunnel-srv.conf"
@@ -396,6 +416,7 @@ done
 port_of() { # MODE WORKLOAD
 	case $1/$2 in
 	plain/redis) echo "$P_REDIS" ;;
+	native/redis) echo "$P_REDIS_NATIVE" ;;
 	stunnel/redis) echo "$P_ST_REDIS_C" ;;
 	stunnel_full/redis) echo "$P_ST_REDISFULL_C" ;;
 	shim*/redis) echo "$P_REDIS_SHIM" ;;
@@ -451,7 +472,7 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 TIMEFORMAT='%3U %3S'
 
 # rb KEY MODE REP ARGS...: one redis-benchmark run, recording KEY.MODE.{get,set}.{rps,p50};
-# at -c 50, plain and shim, also cpu50.MODE: microseconds of CPU per request, the
+# at -c 50, plain, shim and native, also cpu50.MODE: microseconds of CPU per request, the
 # redis-server and the redis-benchmark process together.
 rb() {
 	local key=$1 mode=$2 rep=$3 log spid="" t0=0
@@ -462,7 +483,9 @@ rb() {
 	case $key/$mode in
 	c50/plain) spid=$REDIS_PID_PLAIN ;;
 	c50/shim) spid=$REDIS_PID_SHIM ;;
+	c50/native) spid=$REDIS_PID_NATIVE ;;
 	esac
+	[ "$mode" = native ] && set -- "${NATIVE_TLS[@]}" "$@"
 	[ -n "$spid" ] && t0=$(cputicks "$spid")
 	if ! { time timeout 45 "${WRAP[@]}" redis-benchmark -h 127.0.0.1 -p "$(port_of "$mode" redis)" --csv "$@" > "$log.csv" 2> "$log.err"; } 2> "$log.time"; then
 		fail "$key.$mode" "redis-benchmark $* failed or timed out (rep $rep)" "$log.err" "$log.csv"
@@ -482,9 +505,11 @@ rb() {
 
 say "2. request/response: redis-benchmark GET,SET at -c 1 (n=$RB_N1) and -c 50 (n=$RB_N50), $RR_REPS reps (stunnel $REPS)"
 for r in $(seq 1 "$(( RR_REPS > REPS ? RR_REPS : REPS ))"); do
-	# The shim/plain pairs are the targets, and the noisiest: more of them than of stunnel's.
+	# The shim/plain pairs are the targets, and the noisiest: more of them than of stunnel's;
+	# redis's own TLS is the ceiling the shim is judged against, as many.
 	modes=""
 	[ "$r" -le "$RR_REPS" ] && modes="plain shim"
+	[ "$r" -le "$RR_REPS" ] && [ "$HAS_NATIVE" = 1 ] && modes="$modes native"
 	[ "$r" -le "$REPS" ] && modes="$modes stunnel"
 	for m in $(order "$r" $modes); do
 		rb c1 "$m" "$r" -t set,get -c 1 -n "$RB_N1"
