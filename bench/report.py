@@ -182,6 +182,7 @@ for (name, unit, better, kp, ks, kx, ref, target) in ROWS:
     table.append(dict(
         workload=name, unit=unit, plain=p, stunnel=s, shim=x,
         ref_label=ref[0] if ref else "", ref=rv,
+        ref_cell=f"{ref[0]} {fmt(rv, unit)}" if ref else "—",
         shim_plain=rp, shim_stunnel=rs, shim_ref=rr, ref_plain=rrp,
         runs_plain=raw.get(kp, []) if kp else [], runs_stunnel=raw.get(ks, []) if ks else [],
         runs_shim=raw.get(kx, []) if kx else [], runs_ref=raw.get(ref[1], []) if ref else [],
@@ -192,9 +193,8 @@ hdr = ["#", "workload", "unit", "plain", "stunnel", "shim", "ref", "shim/plain",
        "shim/stunnel", "shim/ref", "ref/plain", "target", "measured", "result"]
 lines = []
 for i, r in enumerate(table, 1):
-    refcell = f"{r['ref_label']} {fmt(r['ref'], r['unit'])}" if r["ref_label"] else "—"
     lines.append([str(i), r["workload"], r["unit"], fmt(r["plain"], r["unit"]),
-                  fmt(r["stunnel"], r["unit"]), fmt(r["shim"], r["unit"]), refcell,
+                  fmt(r["stunnel"], r["unit"]), fmt(r["shim"], r["unit"]), r["ref_cell"],
                   fr(r["shim_plain"]), fr(r["shim_stunnel"]), fr(r["shim_ref"]), fr(r["ref_plain"]),
                   r["target"], r["measured"] or "—",
                   r["result"]])
@@ -260,17 +260,19 @@ md.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 for r in table:
     shim_cell = fmt(r["shim"], r["unit"])
     meas = r["measured"] or "—"
-    refcell = f"{r['ref_label']} {fmt(r['ref'], r['unit'])}" if r["ref_label"] else "—"
     md.append(f"| {r['workload']} | {r['unit']} | {fmt(r['plain'], r['unit'])} | "
-              f"{fmt(r['stunnel'], r['unit'])} | {shim_cell} | {refcell} | {fr(r['shim_plain'])} | "
+              f"{fmt(r['stunnel'], r['unit'])} | {shim_cell} | {r['ref_cell']} | {fr(r['shim_plain'])} | "
               f"{fr(r['shim_stunnel'])} | {fr(r['shim_ref'])} | {fr(r['ref_plain'])} | "
               f"{r['target']} | {meas} | {r['result']} |")
 md.append("")
 notes = []
-if "native" in meta:
+if meta.get("native", "").startswith("not measured"):
+    notes.append(f"Reference of the request/response rows, redis's own TLS: {meta['native']}.")
+elif "native" in meta:
     notes.append(f"Reference of the request/response rows, *redis TLS*: redis's own TLS, {meta['native']}. "
                  "It is OpenSSL called by the program itself, so the shim cannot be expected to beat it "
-                 "by much; shim / reference above 1× means the shim costs less than the program's own TLS.")
+                 "by much. Shim / reference above 1× means the shim is faster than the program's own "
+                 "TLS in the throughput rows, and slower in the latency and CPU rows.")
 if "probe_server" in meta or "probe_client" in meta:
     notes.append("Session resumption: " + "; ".join(
         meta[k] for k in ("probe_server", "probe_client") if k in meta) +
