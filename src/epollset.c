@@ -601,7 +601,9 @@ reg_translate(struct epreg *r, uint32_t kr, int from_check)
 		return 0;
 	if (r->obj->kind == FD_LISTENER) {
 		l = (struct listener *)r->obj;
-		if (kr & EPOLLIN)
+		if ((kr & EPOLLIN) && !listener_accepting(l))
+			rev = want & EPOLLIN;	/* the kernel's queue, for whoever accepts */
+		else if (kr & EPOLLIN)
 			listener_take(l);
 		if (kr)
 			listener_service(l);
@@ -896,6 +898,44 @@ epollset_forget_fd(int fd)
 	}
 	pthread_mutex_unlock(&ep_lock);
 	fdobj_put(o);
+}
+
+int
+epollset_save(int fd, struct epollset_saved *v, int max)
+{
+	struct fdobj *o;
+	struct epreg *r;
+	int n = 0;
+
+	if ((o = fdtable_get(fd)) == NULL)
+		return 0;
+	pthread_mutex_lock(&ep_lock);
+	for (r = o->regs; r && n < max; r = r->onext) {
+		if (r->fd != fd || r->owner)
+			continue;
+		v[n].epfd = r->set->epfd;
+		v[n].ev.data = r->app_data;
+		/* A one-shot that fired stays quiet until the program re-arms it. */
+		v[n].ev.events = r->disarmed ? r->app_events & (EPOLLONESHOT | EPOLLET) :
+		    r->app_events;
+		n++;
+	}
+	pthread_mutex_unlock(&ep_lock);
+	fdobj_put(o);
+	return n;
+}
+
+void
+epollset_restore(int fd, const struct epollset_saved *v, int n)
+{
+	struct epoll_event ev;
+	int i, saved = errno;
+
+	for (i = 0; i < n; i++) {
+		ev = v[i].ev;
+		epollset_ctl(v[i].epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+	errno = saved;
 }
 
 void

@@ -2,6 +2,8 @@
 #ifndef MTLSSHIM_HOOKS_H
 #define MTLSSHIM_HOOKS_H
 
+#include <sys/types.h>
+
 #include "fdtable.h"
 #include "session.h"
 
@@ -28,5 +30,18 @@ hook_session(int fd)
  * that close instead and returns 0.
  */
 int	hook_forget_fd(int fd, int reuse);
+
+/* The bodies of read, write and close, for hooks that reach a socket by other names (stdio). */
+ssize_t	hook_read(int fd, void *buf, size_t len);
+ssize_t	hook_write(int fd, const void *buf, size_t len);
+int	hook_close(int fd);
+
+/*
+ * A session just got the number fd.  On 0, 1 or 2 glibc's stdin, stdout and
+ * stderr reach it with their internal calls, out of our sight: it goes to a
+ * relay (relay_handover).  0, or -1 with errno when that failed (logged):
+ * the caller then gives fd up.
+ */
+int	hook_guard_stdio(int fd);
 
 #endif

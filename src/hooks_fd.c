@@ -11,6 +11,7 @@
 #include "listener.h"
 #include "readiness.h"
 #include "real.h"
+#include "relay.h"
 #include "shim.h"
 
 struct other_name {
@@ -82,9 +83,8 @@ hook_forget_fd(int fd, int reuse)
 	return deferred;
 }
 
-/* 0, or -1 with EBADF/EINTR/EIO as close(2); a wrapped fd ends its session first. */
-HOOK int
-close(int fd)
+int
+hook_close(int fd)
 {
 	int saved = errno;
 
@@ -96,19 +96,57 @@ close(int fd)
 	return REAL(close)(fd);
 }
 
-/* newfd now names what oldfd names. */
-static void
+/* 0, or -1 with EBADF/EINTR/EIO as close(2); a wrapped fd ends its session first. */
+HOOK int
+close(int fd)
+{
+	return hook_close(fd);
+}
+
+HOOK int
+__close(int fd)
+{
+	return hook_close(fd);
+}
+
+int
+hook_guard_stdio(int fd)
+{
+	struct fdobj *o;
+	int r = 0;
+
+	if (fd < 0 || fd > 2 || !fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
+		return 0;
+	if (o->kind == FD_SESSION)
+		r = relay_handover((struct session *)o, "on standard input/output");
+	fdobj_put(o);
+	return r;
+}
+
+/*
+ * newfd now names what oldfd names.  -1 (EMFILE) if it landed on 0, 1 or 2
+ * and could not be guarded: newfd is closed then, never left a TLS socket
+ * that stdio would write plaintext to.
+ */
+static int
 dup_follow(int oldfd, int newfd)
 {
 	struct fdobj *o;
 
 	if (newfd < 0 || shim_in_vfork_child() || (o = fdtable_get(oldfd)) == NULL)
-		return;
+		return newfd;
 	if (o->kind == FD_SESSION)
 		((struct session *)o)->claimed = 1;	/* e.g. onto 0 and 1 before exec */
 	if (o->kind != FD_EPOLL)
 		fdtable_set(newfd, o);
 	fdobj_put(o);
+	if (hook_guard_stdio(newfd) == -1) {
+		hook_forget_fd(newfd, 1);
+		REAL(close)(newfd);
+		errno = EMFILE;
+		return -1;
+	}
+	return newfd;
 }
 
 HOOK int
@@ -117,7 +155,7 @@ dup(int fd)
 	int r = REAL(dup)(fd);
 
 	if (r >= 0 && fdtable_known(fd))
-		dup_follow(fd, r);
+		r = dup_follow(fd, r);
 	return r;
 }
 
@@ -134,7 +172,7 @@ dup3(int oldfd, int newfd, int flags)
 	if (r >= 0 && (fdtable_known(r) || fdtable_known(oldfd)) && !shim_in_vfork_child()) {
 		fdtable_clear(r);	/* a close deferred to blocked threads ends here */
 		if (fdtable_known(oldfd))
-			dup_follow(oldfd, r);
+			r = dup_follow(oldfd, r);
 	}
 	return r;
 }
@@ -153,9 +191,15 @@ dup2(int oldfd, int newfd)
 	    !shim_in_vfork_child()) {
 		fdtable_clear(r);
 		if (fdtable_known(oldfd))
-			dup_follow(oldfd, r);
+			r = dup_follow(oldfd, r);
 	}
 	return r;
+}
+
+HOOK int
+__dup2(int oldfd, int newfd)
+{
+	return dup2(oldfd, newfd);
 }
 
 static int
@@ -164,12 +208,24 @@ fcntl_common(int (*real)(int, int, ...), int fd, int cmd, void *arg)
 	int r = real(fd, cmd, arg);
 
 	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && fdtable_known(fd))
-		dup_follow(fd, r);
+		r = dup_follow(fd, r);
 	return r;
 }
 
 HOOK int
 fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	return fcntl_common(REAL(fcntl), fd, cmd, arg);
+}
+
+HOOK int
+__fcntl(int fd, int cmd, ...)
 {
 	va_list ap;
 	void *arg;

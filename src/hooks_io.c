@@ -4,10 +4,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "hooks.h"
+#include "log.h"
 #include "readiness.h"
+#include "relay.h"
 #include "real.h"
 #include "shim.h"
 
@@ -56,13 +59,35 @@ do_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 	return r;
 }
 
-HOOK ssize_t
-read(int fd, void *buf, size_t len)
+ssize_t
+hook_read(int fd, void *buf, size_t len)
 {
 	struct session *s = hook_session(fd);
 	struct iovec iov = { buf, len };
 
 	return s ? do_recv(s, &iov, 1, 0) : REAL(read)(fd, buf, len);
+}
+
+ssize_t
+hook_write(int fd, const void *buf, size_t len)
+{
+	struct session *s = hook_session(fd);
+	struct iovec iov = { (void *)buf, len };
+
+	return s ? do_send(s, &iov, 1, 0) : REAL(write)(fd, buf, len);
+}
+
+HOOK ssize_t
+read(int fd, void *buf, size_t len)
+{
+	return hook_read(fd, buf, len);
+}
+
+/* glibc exports its internal names too; a program may call them. */
+HOOK ssize_t
+__read(int fd, void *buf, size_t len)
+{
+	return hook_read(fd, buf, len);
 }
 
 HOOK ssize_t
@@ -76,10 +101,13 @@ __read_chk(int fd, void *buf, size_t len, size_t buflen)
 HOOK ssize_t
 write(int fd, const void *buf, size_t len)
 {
-	struct session *s = hook_session(fd);
-	struct iovec iov = { (void *)buf, len };
+	return hook_write(fd, buf, len);
+}
 
-	return s ? do_send(s, &iov, 1, 0) : REAL(write)(fd, buf, len);
+HOOK ssize_t
+__write(int fd, const void *buf, size_t len)
+{
+	return hook_write(fd, buf, len);
 }
 
 HOOK ssize_t
@@ -131,6 +159,12 @@ send(int fd, const void *buf, size_t len, int flags)
 	return s ? do_send(s, &iov, 1, flags) : REAL(send)(fd, buf, len, flags);
 }
 
+HOOK ssize_t
+__send(int fd, const void *buf, size_t len, int flags)
+{
+	return send(fd, buf, len, flags);
+}
+
 /*
  * TCP Fast Open connects and sends in one call: to a matched destination the
  * data would leave in the SYN, in plaintext.  Connect through our hook
@@ -170,17 +204,66 @@ sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *ad
 	return s ? do_send(s, &iov, 1, flags) : REAL(sendto)(fd, buf, len, flags, addr, alen);
 }
 
+/*
+ * A listening socket passed to us (haproxy's seamless reload, a supervisor)
+ * is wrapped by the same rules as one we made.
+ */
+static void
+adopt_passed_listeners(const struct msghdr *msg)
+{
+	struct cmsghdr *c;
+	struct fdobj *o;
+	const int *fds;
+	size_t i, n;
+
+	if (msg->msg_control == NULL || msg->msg_controllen < sizeof(*c))
+		return;
+	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
+			continue;
+		fds = (const int *)CMSG_DATA(c);
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++)
+			if ((o = shim_listener_for(fds[i])) != NULL)
+				fdobj_put(o);
+	}
+}
+
 HOOK ssize_t
 recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct session *s = hook_session(fd);
+	ssize_t r;
+	int e;
 
-	if (s == NULL)
-		return REAL(recvmsg)(fd, msg, flags);
+	if (s == NULL) {
+		r = REAL(recvmsg)(fd, msg, flags);
+		if (r >= 0 && msg->msg_controllen > 0) {
+			e = errno;
+			adopt_passed_listeners(msg);
+			errno = e;
+		}
+		return r;
+	}
 	msg->msg_namelen = 0;
 	msg->msg_controllen = 0;
 	msg->msg_flags = 0;
 	return do_recv(s, msg->msg_iov, (int)msg->msg_iovlen, flags);
+}
+
+/*
+ * A session passed to another process (dovecot's login -> imap) goes to a
+ * relay first: the receiver has no TLS state for it.  ENOMEM or ENOBUFS
+ * when no relay could be made (logged); nothing is sent then.
+ */
+static int
+pass_refused(const struct msghdr *msg)
+{
+	if (msg == NULL || msg->msg_controllen == 0 || relay_before_pass(msg) == 0)
+		return 0;
+	errno = errno == ENOMEM ? ENOMEM : ENOBUFS;
+	return 1;
 }
 
 HOOK ssize_t
@@ -189,6 +272,8 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 	struct session *s = hook_session(fd);
 	int err;
 
+	if (s == NULL && pass_refused(msg))
+		return -1;
 	if (s == NULL && (flags & MSG_FASTOPEN)) {
 		s = fastopen_connect(fd, msg->msg_name, msg->msg_namelen, &err);
 		if (err) {
@@ -199,6 +284,101 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 	}
 	return s ? do_send(s, msg->msg_iov, (int)msg->msg_iovlen, flags) :
 	    REAL(sendmsg)(fd, msg, flags);
+}
+
+/* With offset -1 these are readv and writev with flags: on a socket, the session's. */
+HOOK ssize_t
+preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+{
+	struct session *s = off == -1 ? hook_session(fd) : NULL;
+
+	if (s == NULL)
+		return REAL(preadv2)(fd, iov, iovcnt, off, flags);
+	return do_recv(s, iov, iovcnt, (flags & RWF_NOWAIT) ? MSG_DONTWAIT : 0);
+}
+
+HOOK ssize_t
+preadv64v2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+{
+	return preadv2(fd, iov, iovcnt, off, flags);
+}
+
+HOOK ssize_t
+pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+{
+	struct session *s = off == -1 ? hook_session(fd) : NULL;
+
+	if (s == NULL)
+		return REAL(pwritev2)(fd, iov, iovcnt, off, flags);
+	return do_send(s, iov, iovcnt, (flags & RWF_NOWAIT) ? MSG_DONTWAIT : 0);
+}
+
+HOOK ssize_t
+pwritev64v2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+{
+	return pwritev2(fd, iov, iovcnt, off, flags);
+}
+
+/*
+ * POSIX AIO runs the transfer in glibc's own threads with its internal
+ * calls: on a wrapped socket it would bypass TLS.  EINVAL, logged.
+ */
+static int
+aio_refused(const struct aiocb *cb)
+{
+	struct session *s;
+
+	if (cb == NULL || (s = hook_session(cb->aio_fildes)) == NULL)
+		return 0;
+	log_error("rule=%s: POSIX AIO on a TLS socket is not supported (fd %d); refused",
+	    s->rule->name, cb->aio_fildes);
+	fdobj_put(&s->hdr);
+	errno = EINVAL;
+	return 1;
+}
+
+HOOK int
+aio_read(struct aiocb *cb)
+{
+	return aio_refused(cb) ? -1 : REAL(aio_read)(cb);
+}
+
+/* The 64-bit names: the same struct where off_t has 64 bits, as on every target we build. */
+_Static_assert(sizeof(struct aiocb) == sizeof(struct aiocb64), "aiocb64 differs");
+
+HOOK int
+aio_read64(struct aiocb64 *cb)
+{
+	return aio_read((struct aiocb *)cb);
+}
+
+HOOK int
+aio_write(struct aiocb *cb)
+{
+	return aio_refused(cb) ? -1 : REAL(aio_write)(cb);
+}
+
+HOOK int
+aio_write64(struct aiocb64 *cb)
+{
+	return aio_write((struct aiocb *)cb);
+}
+
+HOOK int
+lio_listio(int mode, struct aiocb *const list[], int n, struct sigevent *sev)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (list[i] != NULL && list[i]->aio_lio_opcode != LIO_NOP && aio_refused(list[i]))
+			return -1;
+	return REAL(lio_listio)(mode, list, n, sev);
+}
+
+HOOK int
+lio_listio64(int mode, struct aiocb64 *const list[], int n, struct sigevent *sev)
+{
+	return lio_listio(mode, (struct aiocb *const *)list, n, sev);
 }
 
 HOOK ssize_t
@@ -224,8 +404,13 @@ recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *
 	struct session *s = hook_session(fd);
 	ssize_t r;
 
-	if (s == NULL)
-		return REAL(recvmmsg)(fd, v, n, flags, t);
+	if (s == NULL) {
+		r = REAL(recvmmsg)(fd, v, n, flags, t);
+		for (unsigned int i = 0; r > 0 && i < (unsigned int)r; i++)
+			if (v[i].msg_hdr.msg_controllen > 0)
+				adopt_passed_listeners(&v[i].msg_hdr);
+		return (int)r;
+	}
 	if (n == 0) {
 		fdobj_put(&s->hdr);
 		return 0;
@@ -244,6 +429,9 @@ sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 	unsigned int i;
 	ssize_t r;
 
+	for (i = 0; s == NULL && i < n; i++)
+		if (pass_refused(&v[i].msg_hdr))
+			return -1;
 	if (s == NULL && !(flags & MSG_FASTOPEN))
 		return REAL(sendmmsg)(fd, v, n, flags);
 	fdobj_put(s ? &s->hdr : NULL);

@@ -23,6 +23,12 @@ poll(struct pollfd *fds, nfds_t n, int timeout)
 }
 
 HOOK int
+__poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	return poll(fds, n, timeout);
+}
+
+HOOK int
 __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
 	if (fdslen / sizeof(*fds) < n)
@@ -82,6 +88,12 @@ select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 		tv->tv_usec = t.tv_nsec / 1000;
 	}
 	return r;
+}
+
+HOOK int
+__select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+{
+	return select(nfds, rd, wr, ex, tv);
 }
 
 HOOK int

@@ -95,6 +95,12 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 }
 
 HOOK int
+__connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return connect(fd, sa, len);
+}
+
+HOOK int
 listen(int fd, int backlog)
 {
 	struct fdobj *o;
@@ -123,6 +129,13 @@ accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 	}
 	l = (struct listener *)o;
 	r = listener_accept(l, addr, alen, flags);
+	/* A daemon that closed its standard descriptors may get a connection on one. */
+	if (r >= 0 && hook_guard_stdio(r) == -1) {
+		hook_forget_fd(r, 1);
+		REAL(close)(r);
+		errno = ENOBUFS;
+		r = -1;
+	}
 	e = errno;
 	/* Level-triggered epoll waiters must still see what is queued. */
 	if (listener_nready(l) > 0)

@@ -292,6 +292,12 @@ listener_nready(struct listener *l)
 	return __atomic_load_n(&l->nready, __ATOMIC_RELAXED);
 }
 
+int
+listener_accepting(struct listener *l)
+{
+	return __atomic_load_n(&l->accepting, __ATOMIC_RELAXED);
+}
+
 /* Hands a ready session to the program as accept4 would; l->lock held. */
 static int
 listener_pop(struct listener *l, struct sockaddr *addr, socklen_t *alen, int flags)
@@ -322,6 +328,7 @@ listener_accept(struct listener *l, struct sockaddr *addr, socklen_t *alen, int 
 	struct pollfd p[2];
 	int nonblock, fd, r, i;
 
+	__atomic_store_n(&l->accepting, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
 		listener_service_locked(l);
@@ -389,6 +396,7 @@ listener_atfork_child(struct listener *l)
 		fdobj_put(&s->hdr);
 	}
 	l->npending = l->nready = 0;
+	l->accepting = 0;	/* a worker accepts, or its master merely polls */
 	raw_close(l->pfd);
 	raw_close(l->tfd);
 	l->pfd = l->tfd = -1;

@@ -26,6 +26,13 @@ struct listener {
 	struct session		*pend_head, *pend_tail;	/* oldest first */
 	struct session		*ready_head, *ready_tail;
 	int			 npending, nready;
+	/*
+	 * This process has called accept on it (since it was made or forked):
+	 * until then readiness calls show the kernel's queue as it is and take
+	 * nothing from it.  postfix's and dovecot's masters poll a listener
+	 * they never accept on, for a child that will.
+	 */
+	int			 accepting;
 };
 
 struct listener	*listener_new(int fd, const struct rule *, struct tlsholder *);
@@ -36,6 +43,8 @@ void		 listener_take(struct listener *);
 /* Drives pending handshakes without blocking; returns how many are ready. */
 int		 listener_service(struct listener *);
 int		 listener_nready(struct listener *);
+/* 1 once this process accepts on it: readiness calls may then take connections. */
+int		 listener_accepting(struct listener *);
 /* The fd that becomes readable when a pending handshake can progress (created on demand). */
 int		 listener_pollfd(struct listener *);
 /* In a child after fork: the handshakes belong to the parent. */

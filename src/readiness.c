@@ -157,12 +157,17 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 				    fds[i].events, kr, hint[i]);
 			else if (o->kind == FD_LISTENER) {
 				struct listener *l = (struct listener *)o;
-				if (kr & POLLIN)
-					listener_take(l);
+				int queued = 0;
+				if (kr & POLLIN) {
+					if (listener_accepting(l))
+						listener_take(l);
+					else
+						queued = 1;	/* for whoever accepts */
+				}
 				if (comp[i] && work[comp[i]].revents)
 					listener_service(l);
-				fds[i].revents = (short)((listener_nready(l) > 0 ? (fds[i].events & POLLIN) : 0) |
-				    (kr & (POLLERR | POLLHUP | POLLNVAL)));
+				fds[i].revents = (short)((listener_nready(l) > 0 || queued ?
+				    (fds[i].events & POLLIN) : 0) | (kr & (POLLERR | POLLHUP | POLLNVAL)));
 			} else
 				fds[i].revents = kr;
 			if (fds[i].revents)

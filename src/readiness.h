@@ -35,4 +35,16 @@ void	epollset_adopt(int fd, struct fdobj *);
 /* fd is being closed: forget its registrations (and the set, if fd is one). */
 void	epollset_forget_fd(int fd);
 
+/*
+ * Another file is about to take fd's number (a relay's socket pair): the
+ * program's registrations of fd, saved (at most max; returns how many) and
+ * put back on the new file once it is there.
+ */
+struct epollset_saved {
+	int			epfd;
+	struct epoll_event	ev;
+};
+int	epollset_save(int fd, struct epollset_saved *, int max);
+void	epollset_restore(int fd, const struct epollset_saved *, int n);
+
 #endif

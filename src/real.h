@@ -2,6 +2,7 @@
 #ifndef MTLSSHIM_REAL_H
 #define MTLSSHIM_REAL_H
 
+#include <aio.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -52,6 +53,14 @@
 	X(ssize_t, splice, (int, off_t *, int, off_t *, size_t, unsigned int)) \
 	X(ssize_t, copy_file_range, (int, off_t *, int, off_t *, size_t, unsigned int)) \
 	X(ssize_t, pread, (int, void *, size_t, off_t)) \
+	X(ssize_t, preadv2, (int, const struct iovec *, int, off_t, int)) \
+	X(ssize_t, pwritev2, (int, const struct iovec *, int, off_t, int)) \
+	X(int, aio_read, (struct aiocb *)) \
+	X(int, aio_write, (struct aiocb *)) \
+	X(int, lio_listio, (int, struct aiocb *const [], int, struct sigevent *)) \
+	X(FILE *, fdopen, (int, const char *)) \
+	X(int, vdprintf, (int, const char *, va_list)) \
+	X(int, __vdprintf_chk, (int, int, const char *, va_list)) \
 	X(int, poll, (struct pollfd *, nfds_t, int)) \
 	X(int, ppoll, (struct pollfd *, nfds_t, const struct timespec *, const sigset_t *)) \
 	X(int, select, (int, fd_set *, fd_set *, fd_set *, struct timeval *)) \

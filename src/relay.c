@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 
 #include "hooks.h"
 #include "log.h"
+#include "readiness.h"
 #include "real.h"
 #include "relay.h"
 #include "session.h"
@@ -36,6 +38,7 @@
 #define RELAY_BUF	16384
 #define RELAY_ENV	"MTLSSHIM_RELAYED"
 #define RELAY_MAX	16	/* relayed sockets a new image learns the addresses of */
+#define RELAY_NOTE	300	/* one entry of RELAY_ENV at most */
 
 /*
  * RELAY_ENV=ENTRY[,ENTRY...], ENTRY = INODE/PEER/LOCAL: the inode of the
@@ -55,6 +58,7 @@ struct names {
 	struct fdobj	**obj;
 	size_t		 n, cap;
 	int		 all;		/* also the close-on-exec ones */
+	struct fdobj	*only;		/* just this session's names */
 	int		 failed;
 };
 
@@ -73,7 +77,7 @@ collect_one(int fd, struct fdobj *o, void *arg)
 	size_t cap;
 	void *p;
 
-	if (o->kind != FD_SESSION || (!n->all && cloexec(fd)))
+	if (o->kind != FD_SESSION || (n->only && o != n->only) || (!n->all && cloexec(fd)))
 		return;
 	if (n->failed)
 		return;
@@ -106,6 +110,18 @@ names_free(struct names *n)
 	free(n->fd);
 	free(n->obj);
 }
+
+/*
+ * Sessions this process handed to a relay while it runs on (relay_handover):
+ * the last RELAY_MAX, for its own getpeername and for the images it execs.
+ */
+static struct relayed	handed[RELAY_MAX];
+static char		handed_note[RELAY_MAX][RELAY_NOTE];
+static atomic_uint	nhanded;	/* ever made; written under handed_lock */
+static pthread_mutex_t	handed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void	handed_add(const char *);
+static void	handed_notes(char *, size_t);
 
 /* ---- the relay process ---- */
 
@@ -250,7 +266,7 @@ relay_signals(void)
 }
 
 static void __attribute__((noreturn))
-relay_run(struct session *s, int app, int spare, int keep_stderr)
+relay_run(struct session *s, int app, int spare, int keep_stderr, const char *why)
 {
 	static const struct timeval none = { 0, 0 };
 	struct relay r = { s, -1, { -1, -1 } };
@@ -283,8 +299,8 @@ relay_run(struct session *s, int app, int spare, int keep_stderr)
 	/* The program's timeouts now apply to its end of the pair, not to the peer. */
 	REAL(setsockopt)(tcp, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 	REAL(setsockopt)(tcp, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
-	log_info("relayed rule=%s peer=%s to pid %d across exec", s->rule->name,
-	    session_peerstr(s, peer, sizeof(peer)), (int)getpid());
+	log_info("relayed rule=%s peer=%s to pid %d %s", s->rule->name,
+	    session_peerstr(s, peer, sizeof(peer)), (int)getpid(), why);
 	if (pthread_create(&t, NULL, relay_down, &r) != 0)
 		_exit(1);
 	relay_up(&r);
@@ -328,7 +344,7 @@ relay_note(char *env, size_t size, int fd, struct session *s)
  */
 static int
 relay_session(struct session *s, const int *fds, size_t n, int keep_stderr, char *env,
-    size_t envsize)
+    size_t envsize, const char *why)
 {
 	sigset_t all, old;
 	int sp[2], fl, st = 0, e, w;
@@ -351,7 +367,7 @@ relay_session(struct session *s, const int *fds, size_t n, int keep_stderr, char
 	if (pid == 0) {
 		if ((grand = fork()) != 0)
 			_exit(grand == -1);
-		relay_run(s, sp[1], sp[0], keep_stderr);
+		relay_run(s, sp[1], sp[0], keep_stderr, why);
 	}
 	while ((w = waitpid(pid, &st, 0)) == -1 && errno == EINTR)
 		;
@@ -543,7 +559,7 @@ relay_before_exec(char *const envp[])
 	struct names nm = { 0 };
 	struct survivors sv = { 0 };
 	struct stat st;
-	char note[RELAY_MAX * 300 + 1] = "", **env = (char **)envp, *vals[3] = { 0 };
+	char note[2 * RELAY_MAX * RELAY_NOTE + 1] = "", **env = (char **)envp, *vals[3] = { 0 };
 	int saved = errno, r = 0, *fds = NULL, *own, keep_stderr, j;
 	const char *old;
 	size_t i, k, m;
@@ -557,7 +573,7 @@ relay_before_exec(char *const envp[])
 	}
 	fdtable_foreach(collect_one, &nm);
 	fdtable_foreach(find_listeners, &sv);
-	if (nm.n == 0 && !nm.failed && !sv.listeners) {
+	if (nm.n == 0 && !nm.failed && !sv.listeners && atomic_load(&nhanded) == 0) {
 		names_free(&nm);
 		errno = saved;
 		return env;
@@ -587,7 +603,7 @@ relay_before_exec(char *const envp[])
 				fds[m++] = nm.fd[k];
 		if (own[i])
 			r = relay_session((struct session *)nm.obj[i], fds, m, keep_stderr,
-			    note, sizeof(note));
+			    note, sizeof(note), "across exec");
 		else
 			for (k = 0; k < m; k++) {
 				hook_forget_fd(fds[k], 1);
@@ -603,6 +619,7 @@ relay_before_exec(char *const envp[])
 		errno = saved;
 		return NULL;
 	}
+	handed_notes(note, sizeof(note));
 	if (note[0] != '\0') {
 		old = env_get(envp, RELAY_ENV);
 		vals[0] = strjoin(RELAY_ENV "=", old ? old : "", old && *old ? "," : "", note);
@@ -636,6 +653,91 @@ relay_env_free(char **env, char *const envp[])
 	free(block);
 }
 
+/* ---- while the program runs on ---- */
+
+/*
+ * stdio and descriptor passing reach a socket through glibc's own __read
+ * and __write, or from another process: neither sees our hooks.  The session
+ * goes to a relay as for exec, and every name of it here becomes one end of
+ * the relay's socket pair, so the bytes are plaintext only on the pair.
+ * Epoll sets that watched the socket watch the pair instead, with the
+ * program's own events and data.
+ */
+#define HANDOVER_REGS	16
+
+int
+relay_handover(struct session *s, const char *why)
+{
+	struct names nm = { .all = 1, .only = &s->hdr };
+	struct epollset_saved regs[HANDOVER_REGS];
+	char note[RELAY_NOTE + 1] = "", peer[64];
+	struct stat st;
+	int r = -1, e = ENOMEM, keep_stderr, nregs = 0, *at = NULL;
+	size_t i;
+
+	if (shim_in_vfork_child()) {
+		errno = EINVAL;
+		return -1;
+	}
+	fdtable_foreach(collect_one, &nm);
+	if (nm.failed || (at = calloc(nm.n + 1, sizeof(*at))) == NULL)
+		goto out;
+	if (nm.n == 0) {
+		r = 0;
+		goto out;
+	}
+	for (i = 0; i < nm.n; i++) {
+		at[i] = nregs;
+		nregs += epollset_save(nm.fd[i], regs + nregs, HANDOVER_REGS - nregs);
+	}
+	at[nm.n] = nregs;
+	keep_stderr = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
+	if ((r = relay_session(s, nm.fd, nm.n, keep_stderr, note, sizeof(note), why)) == -1) {
+		e = errno;
+		log_error("rule=%s peer=%s: cannot hand the connection to a relay (%s): %s",
+		    s->rule->name, session_peerstr(s, peer, sizeof(peer)), why, strerror(e));
+		goto out;
+	}
+	handed_add(note);
+	for (i = 0; i < nm.n; i++)
+		epollset_restore(nm.fd[i], regs + at[i], at[i + 1] - at[i]);
+ out:
+	free(at);
+	names_free(&nm);
+	if (r == -1)
+		errno = e;
+	return r;
+}
+
+int
+relay_before_pass(const struct msghdr *msg)
+{
+	struct cmsghdr *c;
+	struct fdobj *o;
+	const int *fds;
+	size_t i, n;
+	int r = 0;
+
+	if (msg == NULL || msg->msg_control == NULL || msg->msg_controllen < sizeof(*c))
+		return 0;
+	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c && r == 0;
+	    c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
+			continue;
+		fds = (const int *)CMSG_DATA(c);
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n && r == 0; i++) {
+			if (!fdtable_known(fds[i]) || (o = fdtable_get(fds[i])) == NULL)
+				continue;
+			if (o->kind == FD_SESSION)
+				r = relay_handover((struct session *)o, "passed to another process");
+			fdobj_put(o);
+		}
+	}
+	return r;
+}
+
 /* ---- in the new image ---- */
 
 static struct relayed	relayed[RELAY_MAX];
@@ -656,64 +758,119 @@ unhex(const char *p, const char *end, void *out, size_t size)
 	return n;
 }
 
+/* One ENTRY (see RELAY_ENV) into r; 1 if it held both addresses. */
+static int
+relayed_parse(const char *p, const char *end, struct relayed *r)
+{
+	const char *f1, *f2;
+
+	f1 = memchr(p, '/', (size_t)(end - p));
+	f2 = f1 ? memchr(f1 + 1, '/', (size_t)(end - f1 - 1)) : NULL;
+	if (f2 == NULL)
+		return 0;
+	r->ino = strtoul(p, NULL, 10);
+	r->len[0] = unhex(f1 + 1, f2, &r->addr[0], sizeof(r->addr[0]));
+	r->len[1] = unhex(f2 + 1, end, &r->addr[1], sizeof(r->addr[1]));
+	return r->len[0] > 0 && r->len[1] > 0;
+}
+
 static void
 relayed_load(void)
 {
-	const char *p = getenv(RELAY_ENV), *end, *f1, *f2;
-	struct relayed *r;
+	const char *p = getenv(RELAY_ENV), *end;
 
 	while (p != NULL && *p != '\0' && nrelayed < RELAY_MAX) {
 		end = p + strcspn(p, ",");
-		f1 = memchr(p, '/', (size_t)(end - p));
-		f2 = f1 ? memchr(f1 + 1, '/', (size_t)(end - f1 - 1)) : NULL;
-		if (f2 != NULL) {
-			r = &relayed[nrelayed];
-			r->ino = strtoul(p, NULL, 10);
-			r->len[0] = unhex(f1 + 1, f2, &r->addr[0], sizeof(r->addr[0]));
-			r->len[1] = unhex(f2 + 1, end, &r->addr[1], sizeof(r->addr[1]));
-			if (r->len[0] > 0 && r->len[1] > 0)
-				nrelayed++;
-		}
+		if (relayed_parse(p, end, &relayed[nrelayed]))
+			nrelayed++;
 		p = *end ? end + 1 : end;
 	}
 }
 
-static struct relayed *
-relayed_find(int fd)
+static void
+handed_add(const char *note)
+{
+	unsigned i;
+
+	if (note[0] == '\0')
+		return;
+	pthread_mutex_lock(&handed_lock);
+	i = atomic_load(&nhanded) % RELAY_MAX;
+	if (relayed_parse(note, note + strlen(note), &handed[i])) {
+		snprintf(handed_note[i], sizeof(handed_note[i]), "%s", note);
+		atomic_fetch_add(&nhanded, 1);
+	}
+	pthread_mutex_unlock(&handed_lock);
+}
+
+/* Appends the handed entries to a RELAY_ENV value being built. */
+static void
+handed_notes(char *buf, size_t size)
+{
+	unsigned i, n;
+	size_t at;
+
+	pthread_mutex_lock(&handed_lock);
+	n = atomic_load(&nhanded) < RELAY_MAX ? atomic_load(&nhanded) : RELAY_MAX;
+	for (i = 0; i < n; i++) {
+		at = strlen(buf);
+		snprintf(buf + at, size - at, "%s%s", at ? "," : "", handed_note[i]);
+	}
+	pthread_mutex_unlock(&handed_lock);
+}
+
+/* fd's entry, copied to out; 0, or -1 if fd is not a relayed socket. */
+static int
+relayed_find(int fd, struct relayed *out)
 {
 	struct stat st;
-	int i, saved = errno;
+	unsigned i, n;
+	int saved = errno, found = -1;
 
 	pthread_once(&relayed_once, relayed_load);
-	if (nrelayed == 0)
-		return NULL;
+	if (nrelayed == 0 && atomic_load(&nhanded) == 0)
+		return -1;
 	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
 		errno = saved;
-		return NULL;
+		return -1;
 	}
-	for (i = 0; i < nrelayed; i++)
-		if (relayed[i].ino == (unsigned long)st.st_ino)
-			return &relayed[i];
-	return NULL;
+	for (i = 0; i < (unsigned)nrelayed && found; i++)
+		if (relayed[i].ino == (unsigned long)st.st_ino) {
+			*out = relayed[i];
+			found = 0;
+		}
+	if (found && atomic_load(&nhanded) > 0) {
+		pthread_mutex_lock(&handed_lock);
+		n = atomic_load(&nhanded) < RELAY_MAX ? atomic_load(&nhanded) : RELAY_MAX;
+		for (i = 0; i < n && found; i++)
+			if (handed[i].ino == (unsigned long)st.st_ino) {
+				*out = handed[i];
+				found = 0;
+			}
+		pthread_mutex_unlock(&handed_lock);
+	}
+	return found;
 }
 
 int
 relay_sockname(int fd, int peer, struct sockaddr *sa, socklen_t *len)
 {
-	struct relayed *r = sa && len ? relayed_find(fd) : NULL;
+	struct relayed r;
 	int i = peer ? 0 : 1;
 
-	if (sa == NULL || len == NULL || r == NULL)
+	if (sa == NULL || len == NULL || relayed_find(fd, &r) == -1)
 		return -1;	/* the real call reports EFAULT or the truth */
-	memcpy(sa, &r->addr[i], *len < r->len[i] ? *len : r->len[i]);
-	*len = r->len[i];
+	memcpy(sa, &r.addr[i], *len < r.len[i] ? *len : r.len[i]);
+	*len = r.len[i];
 	return 0;
 }
 
 int
 relay_is_relayed(int fd)
 {
-	return relayed_find(fd) != NULL;
+	struct relayed r;
+
+	return relayed_find(fd, &r) == 0;
 }
 
 /* ---- posix_spawn, system, popen ---- */

@@ -1,4 +1,4 @@
-/* relay.h: carrying sessions across exec. */
+/* relay.h: carrying sessions across exec, descriptor passing and stdio. */
 #ifndef MTLSSHIM_RELAY_H
 #define MTLSSHIM_RELAY_H
 
@@ -17,6 +17,23 @@
  */
 char	**relay_before_exec(char *const envp[]);
 void	  relay_env_free(char **env, char *const envp[]);
+
+/*
+ * While the program runs on: s goes to a relay now and each of its fd
+ * numbers names the relay's socket pair instead, so that paths our hooks
+ * cannot see (glibc's stdio on 0, 1 and 2; another process the fd is passed
+ * to) carry only plaintext to the relay.  why ends the log line ("passed to
+ * another process").  0, or -1 with errno (ENOMEM, EAGAIN, EMFILE, ENFILE),
+ * logged, when no relay could be made: the socket is untouched then.
+ */
+struct session;
+int	relay_handover(struct session *s, const char *why);
+/*
+ * Before sendmsg: every session among msg's SCM_RIGHTS descriptors goes to
+ * a relay (the receiver has no TLS state for it).  0, or -1 with errno.
+ */
+struct msghdr;
+int	relay_before_pass(const struct msghdr *msg);
 
 /*
  * In the new image: a relayed socket's addresses are the TCP connection's,

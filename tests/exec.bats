@@ -40,7 +40,8 @@ relay_gone() {
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "got hello"
 	assert_contains "$output" "on stderr"
-	wait_for "$SRVLOG" 'relayed rule=exsrv peer=127\.0\.0\.1:[0-9]+ to pid [0-9]+ across exec' 5
+	# execserve dup2s the socket onto 0, 1 and 2 before exec: the relay starts at the first dup2.
+	wait_for "$SRVLOG" 'relayed rule=exsrv peer=127\.0\.0\.1:[0-9]+ to pid [0-9]+ (across exec|on standard input/output)' 5
 	[[ $(cat "$SRVLOG") =~ to\ pid\ ([0-9]+) ]]
 	relay_gone "${BASH_REMATCH[1]}"
 	wait_for "$SRVOUT" '^done 1' 10

@@ -1,0 +1,203 @@
+#!/usr/bin/env bats
+# paths.bats: every libc path to a wrapped socket carries TLS: stdio streams, dprintf, sockets on
+# standard input/output, descriptors passed with SCM_RIGHTS, listeners received or polled by a
+# master that never accepts. Each test asserts the wire: only TLS records, both ways.
+
+load helpers
+
+setup_file() { common_setup_file; }
+setup() { require_build; T=$BATS_TEST_TMPDIR; }
+teardown() { common_teardown; }
+
+# stdio_server MODE: the stdiosock server under a server rule; sets PORT, SRVOUT, SRVLOG.
+stdio_server() {
+	PORT=$(free_port)
+	local c; c=$(server_conf stdsrv "$PORT")
+	SRVLOG=$T/stdsrv.log SRVOUT=$T/stdsrv.out
+	shim_bg "$SRVOUT" "$c" "$PROGS/stdiosock" server "$PORT" "$1"
+	wait_for "$SRVOUT" '^ready' 10
+}
+
+# stdio_talk: an unshimmed openssl s_client says the client's lines; output in $output.
+stdio_talk() {
+	run bash -c "printf 'hello 1\nhello 2\nbye\n' | timeout 15 openssl s_client -quiet \
+		-ign_eof -connect 127.0.0.1:$PORT -cert '$PKI/client.crt' -key '$PKI/client.key' \
+		-CAfile '$PKI/ca.crt' -verify_return_error 2>/dev/null"
+	show
+}
+
+@test "stdio server: fdopen + fprintf/fgets on an accepted socket speaks TLS to s_client" {
+	stdio_server fdopen
+	wire_start "$PORT"
+	stdio_talk
+	wire_check
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "got: hello 1"
+	assert_contains "$output" "got: hello 2"
+	assert_contains "$output" "bye from server"
+	wait_for "$SRVOUT" '^done' 10
+	assert_file_has "$SRVLOG" 'accepted rule=stdsrv'
+	refute_file_has "$SRVLOG" 'closed rule=stdsrv .*reason="wrong version number"'
+}
+
+@test "stdio server: fdopen of a dup, then close of the original" {
+	stdio_server dup
+	wire_start "$PORT"
+	stdio_talk
+	wire_check
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "got: hello 2"
+	assert_contains "$output" "bye from server"
+	wait_for "$SRVOUT" '^done' 10
+}
+
+@test "stdio server: dprintf out, fgets in" {
+	stdio_server dprintf
+	wire_start "$PORT"
+	stdio_talk
+	wire_check
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "got: hello 1"
+	assert_contains "$output" "bye from server"
+	wait_for "$SRVOUT" '^done' 10
+}
+
+@test "stdio server: a socket dup2'd onto 0 and 1 and used through stdin/stdout goes to a relay" {
+	stdio_server stdio
+	wire_start "$PORT"
+	stdio_talk
+	wire_check
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "got: hello 1"
+	assert_contains "$output" "bye from server"
+	wait_for "$SRVLOG" 'relayed rule=stdsrv peer=127\.0\.0\.1:[0-9]+ to pid [0-9]+ on standard input/output' 5
+}
+
+# tls_line_server: a python ssl server (not shimmed) requiring our CA's client certificate, for
+# one connection: answers each line with "got: LINE" and "bye" with "bye from server"; sets SPORT.
+tls_line_server() {
+	SPORT=$(free_port)
+	cat > "$T/lines.py" <<-PY
+	import socket, ssl, sys
+	ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+	ctx.load_cert_chain("$PKI/server.crt", "$PKI/server.key")
+	ctx.load_verify_locations("$PKI/ca.crt")
+	ctx.verify_mode = ssl.CERT_REQUIRED
+	l = socket.socket()
+	l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	l.bind(("127.0.0.1", $SPORT))
+	l.listen(4)
+	print("ready", flush=True)
+	c, _ = l.accept()
+	c.settimeout(15)
+	s = ctx.wrap_socket(c, server_side=True)
+	print("peer", s.getpeercert()["subject"], flush=True)
+	f = s.makefile("rwb")
+	for line in f:
+	    line = line.decode().rstrip("\n")
+	    if line == "bye":
+	        f.write(b"bye from server\n"); f.flush(); break
+	    f.write(("got: %s\n" % line).encode()); f.flush()
+	s.close()
+	PY
+	bg "$T/lines.out" python3 "$T/lines.py"
+	wait_for "$T/lines.out" '^ready' 10
+}
+
+@test "stdio client: fdopen, dprintf and stdin/stdout clients speak TLS to a python ssl server" {
+	local mode
+	for mode in fdopen dup dprintf stdio; do
+		tls_line_server
+		local c; c=$(client_conf stdcli "$SPORT")
+		wire_start "$SPORT"
+		run --separate-stderr shim "$c" timeout 15 "$PROGS/stdiosock" client "$SPORT" "$mode"
+		show
+		wire_check
+		[ "$status" -eq 0 ]
+		assert_contains "$stderr" "reply: got: hello 3"
+		assert_contains "$stderr" "reply: bye from server"
+		assert_file_has "$T/lines.out" "commonName', 'client'"
+	done
+	assert_file_has "$T/stdcli.log" "connected rule=stdcli"
+}
+
+@test "SCM_RIGHTS: an accepted connection passed to a worker process keeps its TLS" {
+	PORT=$(free_port)
+	local c; c=$(server_conf pass "$PORT")
+	shim_bg "$T/pass.out" "$c" "$PROGS/fdpass" conn "$PORT" 2
+	wait_for "$T/pass.out" '^ready' 10
+	wire_start "$PORT"
+	local i
+	for i in 1 2; do
+		run bash -c "(echo 'line $i'; sleep 1) | timeout 15 openssl s_client -quiet \
+			-connect 127.0.0.1:$PORT -cert '$PKI/client.crt' -key '$PKI/client.key' \
+			-CAfile '$PKI/ca.crt' -verify_return_error 2>/dev/null"
+		show
+		[[ $output =~ parent\ [0-9]+:\ hello ]]
+		[[ $output =~ worker\ [0-9]+:\ ready ]]
+		assert_contains "$output" "echo: line $i"
+	done
+	wire_check
+	assert_file_has "$T/pass.log" 'relayed rule=pass peer=127\.0\.0\.1:[0-9]+ to pid [0-9]+ passed to another process'
+	[ "$(count "$T/pass.log" 'accepted rule=pass')" -eq 2 ]
+	wait_for "$T/pass.out" '^done' 15
+	refute_file_has "$T/pass.out" 'sendmsg:'
+}
+
+@test "SCM_RIGHTS: a listening socket passed to another process is wrapped there by the port rules" {
+	PORT=$(free_port)
+	local c; c=$(server_conf plis "$PORT")
+	shim_bg "$T/plis.out" "$c" "$PROGS/fdpass" listener "$PORT"
+	wait_for "$T/plis.out" '^ready' 10
+	wire_start "$PORT"
+	run bash -c "(echo 'via passed listener'; sleep 1) | timeout 15 openssl s_client -quiet \
+		-connect 127.0.0.1:$PORT -cert '$PKI/client.crt' -key '$PKI/client.key' \
+		-CAfile '$PKI/ca.crt' -verify_return_error 2>/dev/null"
+	show
+	wire_check
+	assert_contains "$output" "echo: via passed listener"
+	wait_for "$T/plis.out" '^done' 10
+	assert_file_has "$T/plis.log" 'accepted rule=plis'
+}
+
+@test "master polls, child accepts: the master takes no connection off the queue" {
+	# A python master polls the listener, then forks a child that accepts (postfix, dovecot).
+	PORT=$(free_port)
+	cat > "$T/master.py" <<-PY
+	import os, select, socket, sys
+	l = socket.socket()
+	l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	l.bind(("127.0.0.1", $PORT))
+	l.listen(8)
+	print("ready", flush=True)
+	p = select.poll()
+	p.register(l, select.POLLIN)
+	for n in range(2):
+	    while not p.poll(15000):
+	        pass
+	    pid = os.fork()
+	    if pid == 0:
+	        c, _ = l.accept()
+	        c.sendall(b"220 child %d ready\n" % os.getpid())
+	        c.recv(100)
+	        c.close()
+	        os._exit(0)
+	    os.waitpid(pid, 0)
+	    print("served", n + 1, flush=True)
+	PY
+	local c; c=$(server_conf mpoll "$PORT")
+	shim_bg "$T/master.out" "$c" python3 "$T/master.py"
+	wait_for "$T/master.out" '^ready' 10
+	wire_start "$PORT"
+	local i
+	for i in 1 2; do
+		run bash -c "(sleep 1; echo QUIT) | timeout 10 openssl s_client -quiet \
+			-connect 127.0.0.1:$PORT -cert '$PKI/client.crt' -key '$PKI/client.key' \
+			-CAfile '$PKI/ca.crt' -verify_return_error 2>/dev/null"
+		show
+		[[ $output =~ 220\ child\ [0-9]+\ ready ]]
+	done
+	wire_check
+	wait_for "$T/master.out" '^served 2' 10
+	[ "$(count "$T/mpoll.log" 'accepted rule=mpoll')" -eq 2 ]
+}
