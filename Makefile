@@ -29,6 +29,8 @@ PRELOAD_O = $(PRELOAD:%=$(B)/%.o)
 TLSLIB_O = $(TLSLIB:%=$(B)/%.o)
 UNIT	 = $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 PROGS	 = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
+# stdiosock once more with _FORTIFY_SOURCE, as Debian builds programs: __dprintf_chk.
+PROGS	+= $(B)/progs/stdiosock_chk
 
 .PHONY: all clean install test unit check deps demo asan bench compat fuzz valgrind
 all: $(B)/libmtlsshim.so $(B)/libmtlsshim-tls.so $(B)/mtlsshim $(PROGS)
@@ -53,6 +55,9 @@ $(B)/unit/%: tests/unit/%.c $(B)/libmtlsshim-core.a | $(B)/unit
 
 $(B)/progs/%: tests/progs/%.c | $(B)/progs
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -o $@ $< -pthread
+
+$(B)/progs/stdiosock_chk: tests/progs/stdiosock.c | $(B)/progs
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -O2 -g -o $@ $< -pthread
 
 $(B) $(B)/unit $(B)/progs:
 	mkdir -p $@

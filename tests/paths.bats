@@ -9,12 +9,13 @@ setup_file() { common_setup_file; }
 setup() { require_build; T=$BATS_TEST_TMPDIR; }
 teardown() { common_teardown; }
 
-# stdio_server MODE: the stdiosock server under a server rule; sets PORT, SRVOUT, SRVLOG.
+# stdio_server MODE: the stdiosock server ($STDIOSOCK, default stdiosock) under a server rule;
+# sets PORT, SRVOUT, SRVLOG.
 stdio_server() {
 	PORT=$(free_port)
 	local c; c=$(server_conf stdsrv "$PORT")
 	SRVLOG=$T/stdsrv.log SRVOUT=$T/stdsrv.out
-	shim_bg "$SRVOUT" "$c" "$PROGS/stdiosock" server "$PORT" "$1"
+	shim_bg "$SRVOUT" "$c" "$PROGS/${STDIOSOCK:-stdiosock}" server "$PORT" "$1"
 	wait_for "$SRVOUT" '^ready' 10
 }
 
@@ -51,15 +52,19 @@ stdio_talk() {
 	wait_for "$SRVOUT" '^done' 10
 }
 
-@test "stdio server: dprintf out, fgets in" {
-	stdio_server dprintf
-	wire_start "$PORT"
-	stdio_talk
-	wire_check
-	[ "$status" -eq 0 ]
-	assert_contains "$output" "got: hello 1"
-	assert_contains "$output" "bye from server"
-	wait_for "$SRVOUT" '^done' 10
+@test "stdio server: dprintf out, fgets in; and __dprintf_chk (built with _FORTIFY_SOURCE)" {
+	local prog
+	for prog in stdiosock stdiosock_chk; do
+		STDIOSOCK=$prog stdio_server dprintf
+		wire_start "$PORT"
+		stdio_talk
+		wire_check
+		[ "$status" -eq 0 ]
+		assert_contains "$output" "got: hello 1"
+		assert_contains "$output" "bye from server"
+		wait_for "$SRVOUT" '^done' 10
+	done
+	nm -D "$PROGS/stdiosock_chk" | grep -q ' U __dprintf_chk'
 }
 
 @test "stdio server: a socket dup2'd onto 0 and 1 and used through stdin/stdout goes to a relay" {
@@ -200,4 +205,46 @@ tls_line_server() {
 	wire_check
 	wait_for "$T/master.out" '^served 2' 10
 	[ "$(count "$T/mpoll.log" 'accepted rule=mpoll')" -eq 2 ]
+}
+
+@test "socket activation: a listening socket inherited at exec (fd 3, LISTEN_FDS) is wrapped by the rules" {
+	# An unshimmed activator (as systemd) makes the listener and execs the shimmed service on it.
+	PORT=$(free_port)
+	cat > "$T/service.py" <<-'PY'
+	import os, socket
+	assert os.environ["LISTEN_FDS"] == "1"
+	l = socket.socket(fileno=3)
+	print("ready", flush=True)
+	c, _ = l.accept()
+	c.sendall(b"hello from the activated service\n")
+	c.sendall(b"echo: " + c.recv(100))
+	c.close()
+	PY
+	cat > "$T/activate.py" <<-PY
+	import os, socket, sys
+	l = socket.socket()
+	l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	l.bind(("127.0.0.1", $PORT))
+	l.listen(8)
+	if l.fileno() != 3:
+	    os.dup2(l.fileno(), 3)
+	os.set_inheritable(3, True)
+	os.environ["LISTEN_FDS"] = "1"
+	os.environ["LISTEN_PID"] = str(os.getpid())
+	os.environ["LD_PRELOAD"] = sys.argv[1]
+	os.environ["MTLSSHIM_CONFIG"] = sys.argv[2]
+	os.execvp("python3", ["python3", "$T/service.py"])
+	PY
+	local c; c=$(server_conf act "$PORT")
+	bg "$T/act.out" python3 "$T/activate.py" "$PRELOAD" "$c"
+	wait_for "$T/act.out" '^ready' 10
+	wire_start "$PORT"
+	run bash -c "(echo 'activated'; sleep 1) | timeout 15 openssl s_client -quiet \
+		-connect 127.0.0.1:$PORT -cert '$PKI/client.crt' -key '$PKI/client.key' \
+		-CAfile '$PKI/ca.crt' -verify_return_error 2>/dev/null"
+	show
+	wire_check
+	assert_contains "$output" "hello from the activated service"
+	assert_contains "$output" "echo: activated"
+	assert_file_has "$T/act.log" 'accepted rule=act'
 }
