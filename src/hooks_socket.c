@@ -90,6 +90,12 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 		r = session_handshake_blocking(s);
 	e = errno;
 	fdobj_put(&s->hdr);
+	/* A program that closed its standard descriptors may connect on one: see hook_guard_stdio. */
+	if ((r == 0 || e == EINPROGRESS) && hook_guard_stdio(fd) == -1) {
+		REAL(shutdown)(fd, SHUT_RDWR);
+		e = ENOBUFS;
+		r = -1;
+	}
 	errno = e;
 	return r;
 }

@@ -109,9 +109,9 @@ tls_line_server() {
 	wait_for "$T/lines.out" '^ready' 10
 }
 
-@test "stdio client: fdopen, dprintf and stdin/stdout clients speak TLS to a python ssl server" {
+@test "stdio client: fdopen, dprintf, stdin/stdout and a socket that is fd 0 speak TLS to a python ssl server" {
 	local mode
-	for mode in fdopen dup dprintf stdio; do
+	for mode in fdopen dup dprintf stdio low; do
 		tls_line_server
 		local c; c=$(client_conf stdcli "$SPORT")
 		wire_start "$SPORT"

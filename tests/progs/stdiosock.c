@@ -17,6 +17,7 @@
  *     dup        the same on dup(sock), then close(sock)
  *     dprintf    dprintf(sock) out, fdopen(sock, "r") in
  *     stdio      dup2(sock, 0) and (sock, 1), then printf/fflush(stdout) and fgets(stdin)
+ *     low        close(0) first, so that the socket itself is 0: dprintf out, fgets(stdin) in
  *   The client sends "hello N" lines and prints each reply; the server answers each line
  *   with "got: LINE" and the client's last line "bye" with "bye from server".
  *   Checks fileno() names the socket and reports on stderr what it could not do.
@@ -58,6 +59,8 @@ main(int argc, char **argv)
 	}
 	server = strcmp(argv[1], "server") == 0;
 	mode = argv[3];
+	if (strcmp(mode, "low") == 0)
+		close(0);
 	if ((sock = open_sock(server, atoi(argv[2]))) < 0) {
 		perror("socket");
 		return 1;
@@ -92,6 +95,13 @@ main(int argc, char **argv)
 		sock = 1;
 		in = stdin;
 		out = stdout;
+	} else if (strcmp(mode, "low") == 0) {
+		if (sock != 0) {
+			fprintf(stderr, "socket is %d, not 0\n", sock);
+			return 1;
+		}
+		in = stdin;
+		out = NULL;
 	} else {
 		fprintf(stderr, "unknown mode %s\n", mode);
 		return 2;
