@@ -522,3 +522,347 @@ start_inetd() {
 	same_file "$T/out" "$(sum "$T/payload")"
 	assert_file_has "$T/inetd.log" 'accepted rule=inetd .*subject="[^"]*CN=client'
 }
+
+# --- issue 13: stdio, descriptor passing, master/child daemons ---
+# busybox wget and httpd talk to the socket through stdio (fdopen, fprintf, fgets, fread) and
+# httpd moves it onto 0/1 for CGI; postfix's and dovecot's masters poll the listening socket
+# that a child accepts on, and dovecot's imap-login hands the accepted connection to imap with
+# SCM_RIGHTS. Each case checks what the user sees and the library's log line.
+
+# bb_www DIR: a document root for busybox httpd: index.html, mib.txt (1 MiB) and a CGI script
+# answering "hello WHO from busybox cgi" for ?who=WHO.
+bb_www() {
+	mkdir -p "$1/cgi-bin"
+	echo "hello from busybox httpd" > "$1/index.html"
+	cp "$MIB" "$1/mib.txt"
+	cat > "$1/cgi-bin/hello" <<-'SH'
+	#!/bin/sh
+	printf 'Content-Type: text/plain\r\n\r\n'
+	echo "hello ${QUERY_STRING#who=} from busybox cgi"
+	SH
+	chmod 755 "$1/cgi-bin/hello"
+}
+
+# start_bb_httpd: `busybox httpd -f` (forks a child per connection) serving $T/www under a
+# server rule "bbhttpd"; sets PORT.
+start_bb_httpd() {
+	PORT=$(free_port)
+	bb_www "$T/www"
+	shim_bg "$T/httpd.out" "$(server_conf bbhttpd "$PORT")" busybox httpd -f -vv -p "127.0.0.1:$PORT" -h "$T/www"
+	wait_port "$PORT"
+}
+
+# busybox wget runs under timeout(1): its own -T crashes busybox 1.35 (Debian 12), shim or not.
+@test "compat: busybox wget + nginx | wget shimmed; plain nginx with ssl_verify_client on" {
+	start_tls_nginx
+	local c; c=$(client_conf bbwget "$PORT")
+	wire_start "$PORT"
+	run shim "$c" timeout 30 busybox wget -q -O "$T/256k.got" "http://127.0.0.1:$PORT/256k.bin"
+	show
+	wire_check
+	[ "$status" -eq 0 ]
+	same_file "$T/256k.got" "$(sum "$NGX/html/256k.bin")"
+	assert_file_has "$T/bbwget.log" "connected rule=bbwget peer=127\\.0\\.0\\.1:$PORT .*subject=\"[^\"]*CN=localhost"
+	assert_file_has "$NGX/access.log" '"GET /256k.bin HTTP/1\.[01]" 200 262144 '
+}
+
+@test "compat: busybox httpd + curl | httpd shimmed (-f, fork per connection); unshimmed curl --cert https://" {
+	start_bb_httpd
+	wire_start "$PORT"
+	run mcurl -o "$T/mib.got" -w '%{http_code} %{size_download}' "https://127.0.0.1:$PORT/mib.txt"
+	show
+	local s1=$status o1=$output
+	run mcurl "https://127.0.0.1:$PORT/cgi-bin/hello?who=curl"
+	show
+	wire_check --min-conns 2
+	[ "$s1" -eq 0 ]
+	[ "$o1" = "200 1048576" ]
+	same_file "$T/mib.got" "$MIBSUM"
+	[ "$status" -eq 0 ]
+	[ "$output" = "hello curl from busybox cgi" ]
+	[ "$(count "$T/bbhttpd.log" 'accepted rule=bbhttpd .*subject="[^"]*CN=client')" -eq 2 ]
+	refute_file_has "$T/bbhttpd.log" '(refused|closed) rule='
+}
+
+@test "compat: busybox wget + busybox httpd | both shimmed" {
+	start_bb_httpd
+	local c; c=$(client_conf bbwget "$PORT")
+	wire_start "$PORT"
+	run shim "$c" timeout 30 busybox wget -q -O "$T/mib.got" "http://127.0.0.1:$PORT/mib.txt"
+	show
+	local s1=$status
+	run shim "$c" timeout 30 busybox wget -q -O - "http://127.0.0.1:$PORT/cgi-bin/hello?who=wget"
+	show
+	wire_check --min-conns 2
+	[ "$s1" -eq 0 ]
+	same_file "$T/mib.got" "$MIBSUM"
+	[ "$status" -eq 0 ]
+	[ "$output" = "hello wget from busybox cgi" ]
+	[ "$(count "$T/bbwget.log" "connected rule=bbwget peer=127\\.0\\.0\\.1:$PORT ")" -eq 2 ]
+	[ "$(count "$T/bbhttpd.log" 'accepted rule=bbhttpd .*subject="[^"]*CN=client')" -eq 2 ]
+	refute_file_has "$T/bbhttpd.log" '(refused|closed) rule='
+}
+
+# show_logs FILE...: prints each file (bats shows it when the test fails), without the shim's
+# warnings about world-readable test keys, which every process of a daemon repeats.
+show_logs() {
+	local f
+	for f in "$@"; do
+		echo "--- $f:"
+		grep -v 'is readable by every user$' "$f" 2>/dev/null | tail -n 40 || true
+	done
+}
+
+# wait_count FILE ERE N [SECONDS]: bounded wait (default 10 s) until FILE has N lines matching ERE.
+wait_count() {
+	local i
+	for i in $(seq 1 $(( ${4:-10} * 10 ))); do
+		[ "$(count "$1" "$2")" -ge "$3" ] && break
+		sleep 0.1
+	done
+	[ "$(count "$1" "$2")" -eq "$3" ] && return 0
+	echo "want $3 lines /$2/ in $1, have $(count "$1" "$2"):" >&2
+	cat "$1" >&2 2>/dev/null
+	return 1
+}
+
+# daemon_access LOG...: the daemons below drop to their own users (postfix, dovecot, dovenull,
+# nobody): they must reach the test directory (bats makes its run directory 0700) and append to
+# the shim's log files, which are created here writable by all.
+daemon_access() {
+	chmod o+x "$BATS_RUN_TMPDIR"
+	local f
+	for f in "$@"; do
+		: >> "$f"
+		chmod 666 "$f"
+	done
+	setpriv --reuid=nobody --regid=nogroup --clear-groups test -r "$PKI/ca.crt" -a -w "$1" || {
+		echo "the test directory $T is not reachable by unprivileged users" >&2
+		return 1
+	}
+}
+
+# stop_group PID [SECONDS]: SIGTERM to the process group PID leads, then a bounded wait (default
+# 10 s) until no process of the group is left; SIGKILL to what remains.
+stop_group() {
+	local i
+	kill -TERM -- "-$1" 2>/dev/null || true
+	for i in $(seq 1 $(( ${2:-10} * 10 ))); do
+		pgrep -g "$1" > /dev/null || return 0
+		sleep 0.1
+	done
+	echo "process group $1 still there after SIGTERM: $(pgrep -a -g "$1" | tr '\n' ';')" >&2
+	kill -KILL -- "-$1" 2>/dev/null || true
+	return 1
+}
+
+# postfix_instance DIR PORT: main.cf and master.cf of a private postfix in DIR/etc (queue, data,
+# mailbox and log under DIR): smtpd on 127.0.0.1:PORT (chroot n), mail for @mtlsshim.test
+# delivered by virtual(8) to the mbox DIR/mail/inbox, the maillog in DIR/maillog, and the
+# shim's variables passed from master to its children (postfix keeps only import_environment).
+postfix_instance() {
+	local d=$1
+	mkdir -p "$d/etc" "$d/queue" "$d/data" "$d/mail"
+	chown postfix:postfix "$d/data" "$d/mail"
+	cat > "$d/etc/main.cf" <<-CF
+	compatibility_level = 3.6
+	queue_directory = $d/queue
+	data_directory = $d/data
+	mail_owner = postfix
+	setgid_group = postdrop
+	myhostname = mx.mtlsshim.test
+	mydomain = mtlsshim.test
+	myorigin = \$mydomain
+	inet_interfaces = 127.0.0.1
+	inet_protocols = ipv4
+	mynetworks = 127.0.0.0/8
+	mydestination =
+	relayhost =
+	alias_maps =
+	alias_database =
+	virtual_mailbox_domains = mtlsshim.test
+	virtual_mailbox_base = $d/mail
+	virtual_mailbox_maps = static:inbox
+	virtual_uid_maps = static:$(id -u postfix)
+	virtual_gid_maps = static:$(id -g postfix)
+	smtpd_banner = \$myhostname ESMTP mtlsshim-test
+	maillog_file = $d/maillog
+	maillog_file_prefixes = $d
+	import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C LD_PRELOAD MTLSSHIM_CONFIG ASAN_OPTIONS UBSAN_OPTIONS
+	biff = no
+	CF
+	cat > "$d/etc/master.cf" <<-CF
+	127.0.0.1:$2 inet n - n - - smtpd
+	pickup    unix  n - n 60 1 pickup
+	cleanup   unix  n - n - 0 cleanup
+	qmgr      unix  n - n 300 1 qmgr
+	rewrite   unix  - - n - - trivial-rewrite
+	bounce    unix  - - n - 0 bounce
+	defer     unix  - - n - 0 bounce
+	trace     unix  - - n - 0 bounce
+	verify    unix  - - n - 1 verify
+	flush     unix  n - n 1000? 0 flush
+	proxymap  unix  - - n - - proxymap
+	showq     unix  n - n - - showq
+	error     unix  - - n - - error
+	retry     unix  - - n - - error
+	discard   unix  - - n - - discard
+	smtp      unix  - - n - - smtp
+	relay     unix  - - n - - smtp
+	virtual   unix  - n n - - virtual
+	anvil     unix  - - n - 1 anvil
+	scache    unix  - - n - 1 scache
+	postlog   unix-dgram n - n - 1 postlogd
+	CF
+}
+
+# pswaks N: one message (subject "mtls message N") over TLS on connect with the client cert.
+pswaks() {
+	timeout 30 swaks --server 127.0.0.1 --port "$PORT" --timeout 15 --tls-on-connect \
+		--tls-cert "$PKI/client.crt" --tls-key "$PKI/client.key" --tls-verify --tls-ca-path "$PKI/ca.crt" \
+		--from alice@mtlsshim.test --to bob@mtlsshim.test --header "Subject: mtls message $1" \
+		--body "body of message $1 over mtls"
+}
+
+@test "compat: postfix + swaks | postfix shimmed (master, smtpd on a free port); swaks --tls-on-connect with a client cert" {
+	PORT=$(free_port)
+	local pf=$T/postfix c n
+	postfix_instance "$pf" "$PORT"
+	c=$(server_conf smtp "$PORT")
+	daemon_access "$T/smtp.log"
+	shim_bg "$T/postfix.out" "$c" postfix -c "$pf/etc" start-fg
+	wait_port "$PORT"
+	# master -s makes itself a session and process group leader: kill_bg stops that group too.
+	wait_for "$pf/queue/pid/master.pid" '[0-9]' 5
+	local master; master=$(tr -d ' ' < "$pf/queue/pid/master.pid")
+	echo "$master" >> "$T/pids"
+	wire_start "$PORT"
+	pswaks 1 > "$T/swaks.1" 2>&1 || echo "swaks 1: exit $?" >> "$T/swaks.1"
+	pswaks 2 > "$T/swaks.2" 2>&1 || echo "swaks 2: exit $?" >> "$T/swaks.2"
+	show_logs "$T/smtp.log" "$pf/maillog"
+	wire_check --min-conns 2
+	for n in 1 2; do
+		output=$(cat "$T/swaks.$n")
+		# The first connection is the one the master's poll saw: smtpd must get it and greet.
+		assert_contains "$output" "<~  220 mx.mtlsshim.test ESMTP mtlsshim-test"
+		assert_contains "$output" "<~  250 2.0.0 Ok: queued as "
+		assert_contains "$output" "<~  221 2.0.0 Bye"
+		refute_contains "$output" "exit "
+	done
+	# Both delivered to the mailbox.
+	wait_count "$pf/maillog" 'postfix/virtual\[[0-9]+\]: .* status=sent \(delivered to mailbox\)' 2 15
+	for n in 1 2; do
+		assert_file_has "$pf/mail/inbox" "^Subject: mtls message $n\$"
+		assert_file_has "$pf/mail/inbox" "^body of message $n over mtls\$"
+	done
+	[ "$(count "$T/smtp.log" 'accepted rule=smtp .*subject="[^"]*CN=client')" -eq 2 ]
+	# smtpd accepted them, not the master.
+	refute_file_has "$T/smtp.log" "^mtlsshim\\[$master\\]: accepted"
+	refute_file_has "$T/smtp.log" '(refused|closed) rule='
+	stop_group "$master"
+}
+
+# dovecot_instance DIR PORT: the config DIR/dovecot.conf of a private dovecot, imap only, on
+# 127.0.0.1:PORT without its own TLS (the shim does it); user bob, password secret, whose
+# maildir DIR/mail/bob (owned by nobody) holds one message.
+dovecot_instance() {
+	local d=$1
+	mkdir -p "$d/run" "$d/state" "$d/mail/bob/new" "$d/mail/bob/cur" "$d/mail/bob/tmp"
+	cat > "$d/mail/bob/new/1700000000.M1P1.mtlsshim" <<-'MSG'
+	From: alice@mtlsshim.test
+	To: bob@mtlsshim.test
+	Subject: hello from the maildir
+	Message-ID: <1@mtlsshim.test>
+
+	the body of the maildir message
+	MSG
+	chown -R nobody:nogroup "$d/mail"
+	echo 'bob:{PLAIN}secret::::::' > "$d/passwd"
+	# "chroot =": in its default chroot (base_dir/login) imap-login, the process that accepts,
+	# cannot reach the shim's log file, and its accepted lines would be lost.
+	cat > "$d/dovecot.conf" <<-CF
+	base_dir = $d/run
+	state_dir = $d/state
+	instance_name = mtlsshim-test-$2
+	listen = 127.0.0.1
+	protocols = imap
+	ssl = no
+	disable_plaintext_auth = no
+	auth_mechanisms = plain
+	default_internal_user = dovecot
+	default_login_user = dovenull
+	log_path = $d/dovecot.log
+	info_log_path = $d/dovecot.log
+	import_environment = TZ CORE_OUTOFMEM CORE_ERROR LISTEN_PID LISTEN_FDS LD_PRELOAD MTLSSHIM_CONFIG ASAN_OPTIONS UBSAN_OPTIONS
+	mail_location = maildir:$d/mail/%u
+	passdb {
+	  driver = passwd-file
+	  args = $d/passwd
+	}
+	userdb {
+	  driver = static
+	  args = uid=nobody gid=nogroup home=$d/mail/%u
+	}
+	service imap-login {
+	  chroot =
+	  inet_listener imap {
+	    address = 127.0.0.1
+	    port = $2
+	  }
+	  inet_listener imaps {
+	    port = 0
+	  }
+	}
+	CF
+}
+
+# start_dovecot: a shimmed private dovecot in $T/dovecot; sets PORT, DC (its directory), DCPID.
+start_dovecot() {
+	PORT=$(free_port)
+	DC=$T/dovecot
+	dovecot_instance "$DC" "$PORT"
+	local c; c=$(server_conf imap "$PORT")
+	daemon_access "$T/imap.log"
+	shim_bg "$T/dovecot.out" "$c" dovecot -F -c "$DC/dovecot.conf"
+	DCPID=$BGPID
+	wait_port "$PORT"
+}
+
+# dovecot_imap URL CURL...: EXAMINE INBOX and FETCH of the message at URL through the curl command
+# CURL (bob's login), both captured on the wire; then what curl, dovecot and the shim said.
+dovecot_imap() {
+	local url=$1; shift
+	wire_start "$PORT"
+	run "$@" -u bob:secret -X 'EXAMINE INBOX' "$url/INBOX"
+	show
+	local s1=$status o1=$output
+	run "$@" -u bob:secret "$url/INBOX;UID=1"
+	show
+	show_logs "$T/imap.log" "$DC/dovecot.log"
+	wire_check --min-conns 2
+	[ "$s1" -eq 0 ]
+	assert_contains "$o1" "* 1 EXISTS"
+	assert_contains "$o1" "* OK [PERMANENTFLAGS ()] Read-only mailbox."
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "Subject: hello from the maildir"
+	assert_contains "$output" "the body of the maildir message"
+	wait_count "$DC/dovecot.log" 'imap-login: Info: Login: user=<bob>' 2 5
+	refute_file_has "$DC/dovecot.log" 'Error|Fatal|Panic'
+	[ "$(count "$T/imap.log" 'accepted rule=imap .*subject="[^"]*CN=client')" -eq 2 ]
+	refute_file_has "$T/imap.log" '(refused|closed) rule=|: cannot '
+}
+
+@test "compat: dovecot + curl | dovecot shimmed (master, imap-login, imap); unshimmed curl --cert imaps://" {
+	start_dovecot
+	dovecot_imap "imaps://127.0.0.1:$PORT" mcurl
+	stop_group "$DCPID"
+}
+
+@test "compat: dovecot + curl | both shimmed (master, imap-login, imap); curl imap://" {
+	require_shimmable_curl
+	start_dovecot
+	local c; c=$(client_conf curl "$PORT")
+	dovecot_imap "imap://127.0.0.1:$PORT" shim "$c" curl -sS --max-time 15
+	[ "$(count "$T/curl.log" "connected rule=curl peer=127\\.0\\.0\\.1:$PORT .*subject=\"[^\"]*CN=localhost")" -eq 2 ]
+	stop_group "$DCPID"
+}
