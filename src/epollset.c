@@ -910,9 +910,13 @@ epollset_save(int fd, struct epollset_saved *v, int max)
 	if ((o = fdtable_get(fd)) == NULL)
 		return 0;
 	pthread_mutex_lock(&ep_lock);
-	for (r = o->regs; r && n < max; r = r->onext) {
+	for (r = o->regs; r; r = r->onext) {
 		if (r->fd != fd || r->owner)
 			continue;
+		if (n >= max) {
+			n++;
+			continue;
+		}
 		v[n].epfd = r->set->epfd;
 		v[n].ev.data = r->app_data;
 		/* A one-shot that fired stays quiet until the program re-arms it. */

@@ -208,26 +208,20 @@ sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *ad
  * A listening socket passed to us (haproxy's seamless reload, a supervisor)
  * is wrapped by the same rules as one we made.
  */
+static int
+adopt_listener(int fd, void *arg)
+{
+	struct fdobj *o;
+
+	if ((o = shim_listener_for(fd)) != NULL)
+		fdobj_put(o);
+	return 0;
+}
+
 static void
 adopt_passed_listeners(const struct msghdr *msg)
 {
-	struct cmsghdr *c;
-	struct fdobj *o;
-	const int *fds;
-	size_t i, n;
-
-	if (msg->msg_control == NULL || msg->msg_controllen < sizeof(*c))
-		return;
-	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len < CMSG_LEN(0))
-			continue;
-		fds = (const int *)CMSG_DATA(c);
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n; i++)
-			if ((o = shim_listener_for(fds[i])) != NULL)
-				fdobj_put(o);
-	}
+	relay_foreach_passed(msg, adopt_listener, NULL);
 }
 
 HOOK ssize_t
@@ -402,11 +396,12 @@ HOOK int
 recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *t)
 {
 	struct session *s = hook_session(fd);
+	unsigned int i;
 	ssize_t r;
 
 	if (s == NULL) {
 		r = REAL(recvmmsg)(fd, v, n, flags, t);
-		for (unsigned int i = 0; r > 0 && i < (unsigned int)r; i++)
+		for (i = 0; r > 0 && i < (unsigned int)r; i++)
 			if (v[i].msg_hdr.msg_controllen > 0)
 				adopt_passed_listeners(&v[i].msg_hdr);
 		return (int)r;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "hooks.h"
+#include "log.h"
 #include "real.h"
 
 /*
@@ -96,6 +97,45 @@ HOOK FILE *
 _IO_fdopen(int fd, const char *mode)
 {
 	return fdopen(fd, mode);
+}
+
+/*
+ * glibc's freopen cannot reopen a cookie stream (it has no wide-character
+ * part and freopen reaches for it).  Ours are closed as freopen closes the
+ * old file first, and the call fails: EINVAL, logged.  The stream is gone,
+ * as after any failed freopen.
+ */
+static int
+ours(FILE *f)
+{
+	struct session *s;
+
+	if (f == NULL || f->_fileno < 0 || (s = hook_session(f->_fileno)) == NULL)
+		return 0;
+	fdobj_put(&s->hdr);
+	return 1;
+}
+
+static FILE *
+reopen_refused(FILE *f)
+{
+	log_error("freopen of a stream on a TLS socket (fd %d) is not supported; closed it",
+	    f->_fileno);
+	fclose(f);
+	errno = EINVAL;
+	return NULL;
+}
+
+HOOK FILE *
+freopen(const char *path, const char *mode, FILE *f)
+{
+	return ours(f) ? reopen_refused(f) : REAL(freopen)(path, mode, f);
+}
+
+HOOK FILE *
+freopen64(const char *path, const char *mode, FILE *f)
+{
+	return ours(f) ? reopen_refused(f) : REAL(freopen64)(path, mode, f);
 }
 
 /* What dprintf returns: the count, or -1 (errno from the format or the write). */

@@ -12,12 +12,19 @@
 
 static enum log_level	 log_level = LOG_LVL_INFO;
 static const char	*log_sink = "stderr";
+static int		(*log_stderr_taken)(void);
 
 void
 log_setup(enum log_level level, const char *sink)
 {
 	log_level = level;
 	log_sink = sink;
+}
+
+void
+log_set_stderr_check(int (*is_connection)(void))
+{
+	log_stderr_taken = is_connection;
 }
 
 int
@@ -57,7 +64,8 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	n = snprintf(line, sizeof(line), "mtlsshim[%ld]: ", (long)getpid());
 	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	n = strlen(line);
-	if (strcmp(log_sink, "syslog") == 0) {
+	if (strcmp(log_sink, "syslog") == 0 ||
+	    (strcmp(log_sink, "stderr") == 0 && log_stderr_taken && log_stderr_taken())) {
 		syslog(LOG_DAEMON | prio[level], "%s", line);
 	} else if (strcmp(log_sink, "stderr") == 0) {
 		line[n++] = '\n';

@@ -7,6 +7,12 @@
 #include "config.h"
 
 void	log_setup(enum log_level, const char *sink);
+/*
+ * The preload's test that fd 2 is still the program's stderr and not a
+ * connection of ours (a daemon that closed it got a socket there): when it
+ * says no, stderr lines go to syslog instead of onto the wire.
+ */
+void	log_set_stderr_check(int (*is_connection)(void));
 int	log_enabled(enum log_level);
 /* One line "mtlsshim[pid]: ..." ; keeps errno. */
 void	log_msg(enum log_level, const char *fmt, ...)

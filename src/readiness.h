@@ -37,8 +37,8 @@ void	epollset_forget_fd(int fd);
 
 /*
  * Another file is about to take fd's number (a relay's socket pair): the
- * program's registrations of fd, saved (at most max; returns how many) and
- * put back on the new file once it is there.
+ * program's registrations of fd, saved (at most max of them; returns how
+ * many there are) and put back on the new file once it is there.
  */
 struct epollset_saved {
 	int			epfd;

@@ -59,6 +59,8 @@
 	X(int, aio_write, (struct aiocb *)) \
 	X(int, lio_listio, (int, struct aiocb *const [], int, struct sigevent *)) \
 	X(FILE *, fdopen, (int, const char *)) \
+	X(FILE *, freopen, (const char *, const char *, FILE *)) \
+	X(FILE *, freopen64, (const char *, const char *, FILE *)) \
 	X(int, vdprintf, (int, const char *, va_list)) \
 	X(int, __vdprintf_chk, (int, int, const char *, va_list)) \
 	X(int, poll, (struct pollfd *, nfds_t, int)) \

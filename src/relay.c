@@ -266,7 +266,7 @@ relay_signals(void)
 }
 
 static void __attribute__((noreturn))
-relay_run(struct session *s, int app, int spare, int keep_stderr, const char *why)
+relay_run(struct session *s, int app, int spare, int ready, int keep_stderr, const char *why)
 {
 	static const struct timeval none = { 0, 0 };
 	struct relay r = { s, -1, { -1, -1 } };
@@ -284,6 +284,8 @@ relay_run(struct session *s, int app, int spare, int keep_stderr, const char *wh
 	keep[nkeep++] = r.app;
 	if (keep_stderr)
 		keep[nkeep++] = 2;
+	/* The program may swap its descriptors now: we hold what we need. */
+	syscall(SYS_write, ready, "x", 1);
 	close_all_but(keep, nkeep);
 	if (nkeep == 2 && (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1 &&
 	    devnull != 2) {
@@ -342,53 +344,103 @@ relay_note(char *env, size_t size, int fd, struct session *s)
  * One session, named by fds[0..n-1]: fork the relay (twice, so that it is
  * nobody's child), then put our end of the pair on each name.
  */
+/* The program's receive and send timeouts go with its descriptor onto the pair. */
+static void
+copy_timeouts(int from, int to)
+{
+	static const int opts[] = { SO_RCVTIMEO, SO_SNDTIMEO };
+	struct timeval tv;
+	socklen_t len;
+	size_t i;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		len = sizeof(tv);
+		if (REAL(getsockopt)(from, SOL_SOCKET, opts[i], &tv, &len) == 0 &&
+		    (tv.tv_sec != 0 || tv.tv_usec != 0))
+			REAL(setsockopt)(to, SOL_SOCKET, opts[i], &tv, sizeof(tv));
+	}
+}
+
+/*
+ * One session, named by fds[0..n-1]: fork the relay (twice, so that it is
+ * nobody's child), then put our end of the pair on each name, keeping each
+ * name's close-on-exec flag.  The relay says it is up through a pipe, which
+ * works whatever the program did to SIGCHLD.
+ */
 static int
 relay_session(struct session *s, const int *fds, size_t n, int keep_stderr, char *env,
     size_t envsize, const char *why)
 {
 	sigset_t all, old;
-	int sp[2], fl, st = 0, e, w;
+	int sp[2], rp[2] = { -1, -1 }, fl, e = 0, *ce;
 	pid_t pid, grand;
+	ssize_t r;
 	size_t i;
+	char c;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+	if ((ce = calloc(n + 1, sizeof(*ce))) == NULL)
 		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		free(ce);
+		return -1;
+	}
+	if (pipe2(rp, O_CLOEXEC) == -1) {
+		e = errno;
+		goto fail;
+	}
 	fl = REAL(fcntl)(fds[0], F_GETFL);
 	if (fl != -1 && (fl & O_NONBLOCK))
 		REAL(fcntl)(sp[0], F_SETFL, REAL(fcntl)(sp[0], F_GETFL) | O_NONBLOCK);
+	copy_timeouts(s->fd, sp[0]);
 	/* The program's handlers must not run in our children before they are reset. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if ((pid = fork()) == -1) {
+	if ((pid = shim_fork_relay()) == -1) {
 		e = errno;
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		goto fail;
 	}
 	if (pid == 0) {
+		syscall(SYS_close, rp[0]);
 		if ((grand = fork()) != 0)
 			_exit(grand == -1);
-		relay_run(s, sp[1], sp[0], keep_stderr, why);
+		relay_run(s, sp[1], sp[0], rp[1], keep_stderr, why);
 	}
-	while ((w = waitpid(pid, &st, 0)) == -1 && errno == EINTR)
+	syscall(SYS_close, rp[1]);
+	rp[1] = -1;
+	while ((r = REAL(read)(rp[0], &c, 1)) == -1 && errno == EINTR)
+		;
+	/* Reaps the middle child; ECHILD with SIGCHLD ignored is as good. */
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 		;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	/* (ECHILD, with SIGCHLD ignored, leaves st at 0: nothing to learn.) */
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+	if (r != 1) {
 		e = EAGAIN;
 		goto fail;
 	}
+	syscall(SYS_close, rp[0]);
 	syscall(SYS_close, sp[1]);
+	/* The relay owns it now: closing our names must not end it (no close_notify). */
+	session_mark_forked(s, 0);
 	relay_note(env, envsize, sp[0], s);
+	for (i = 0; i < n; i++)
+		ce[i] = cloexec(fds[i]);
 	for (i = 0; i < n; i++) {
 		hook_forget_fd(fds[i], 1);
-		if (REAL(dup2)(sp[0], fds[i]) == -1)
+		if (REAL(dup3)(sp[0], fds[i], ce[i] ? O_CLOEXEC : 0) == -1)
 			syscall(SYS_close, fds[i]);	/* never the TCP socket */
 	}
 	syscall(SYS_close, sp[0]);
+	free(ce);
 	return 0;
  fail:
 	syscall(SYS_close, sp[0]);
 	syscall(SYS_close, sp[1]);
+	if (rp[0] >= 0)
+		syscall(SYS_close, rp[0]);
+	if (rp[1] >= 0)
+		syscall(SYS_close, rp[1]);
+	free(ce);
 	errno = e;
 	return -1;
 }
@@ -663,21 +715,30 @@ relay_env_free(char **env, char *const envp[])
  * Epoll sets that watched the socket watch the pair instead, with the
  * program's own events and data.
  */
-#define HANDOVER_REGS	16
-
 int
 relay_handover(struct session *s, const char *why)
 {
 	struct names nm = { .all = 1, .only = &s->hdr };
-	struct epollset_saved regs[HANDOVER_REGS];
+	struct epollset_saved *regs = NULL;
 	char note[RELAY_NOTE + 1] = "", peer[64];
 	struct stat st;
-	int r = -1, e = ENOMEM, keep_stderr, nregs = 0, *at = NULL;
+	int r = -1, e = ENOMEM, saved = errno, keep_stderr, nregs = 0, *at = NULL, busy;
 	size_t i;
 
 	if (shim_in_vfork_child()) {
 		errno = EINVAL;
 		return -1;
+	}
+	/* A thread blocked on it would find its descriptor swapped under it. */
+	pthread_mutex_lock(&s->lock);
+	busy = s->waiters > 0;
+	pthread_mutex_unlock(&s->lock);
+	if (busy) {
+		e = EBUSY;
+		log_error("rule=%s peer=%s: cannot hand the connection to a relay (%s): "
+		    "another thread is waiting on it", s->rule->name,
+		    session_peerstr(s, peer, sizeof(peer)), why);
+		goto out;
 	}
 	fdtable_foreach(collect_one, &nm);
 	if (nm.failed || (at = calloc(nm.n + 1, sizeof(*at))) == NULL)
@@ -686,9 +747,13 @@ relay_handover(struct session *s, const char *why)
 		r = 0;
 		goto out;
 	}
-	for (i = 0; i < nm.n; i++) {
+	for (i = 0; i < nm.n; i++)
+		nregs += epollset_save(nm.fd[i], NULL, 0);
+	if (nregs > 0 && (regs = calloc((size_t)nregs, sizeof(*regs))) == NULL)
+		goto out;
+	for (nregs = 0, i = 0; i < nm.n; i++) {
 		at[i] = nregs;
-		nregs += epollset_save(nm.fd[i], regs + nregs, HANDOVER_REGS - nregs);
+		nregs += epollset_save(nm.fd[i], regs + nregs, INT32_MAX);
 	}
 	at[nm.n] = nregs;
 	keep_stderr = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
@@ -702,40 +767,67 @@ relay_handover(struct session *s, const char *why)
 	for (i = 0; i < nm.n; i++)
 		epollset_restore(nm.fd[i], regs + at[i], at[i + 1] - at[i]);
  out:
+	free(regs);
 	free(at);
 	names_free(&nm);
-	if (r == -1)
-		errno = e;
+	errno = r == -1 ? e : saved;
 	return r;
+}
+
+void
+relay_foreach_passed(const struct msghdr *msg, int (*fn)(int, void *), void *arg)
+{
+	struct cmsghdr *c;
+	const char *end;
+	const int *fds;
+	size_t i, n;
+
+	if (msg == NULL || msg->msg_control == NULL || msg->msg_controllen < sizeof(*c))
+		return;
+	end = (const char *)msg->msg_control + msg->msg_controllen;
+	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c != NULL;
+	    c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0) || (const char *)CMSG_DATA(c) > end)
+			continue;
+		fds = (const int *)CMSG_DATA(c);
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		/* The kernel refuses a header that runs past the buffer; we only read within. */
+		if (n > (size_t)(end - (const char *)fds) / sizeof(int))
+			n = (size_t)(end - (const char *)fds) / sizeof(int);
+		for (i = 0; i < n; i++)
+			if (fn(fds[i], arg) == -1)
+				return;
+	}
+}
+
+static int
+pass_one(int fd, void *arg)
+{
+	struct fdobj *o;
+	int *r = arg;
+
+	if (!fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
+		return 0;
+	if (o->kind == FD_SESSION)
+		*r = relay_handover((struct session *)o, "passed to another process");
+	fdobj_put(o);
+	return *r;
 }
 
 int
 relay_before_pass(const struct msghdr *msg)
 {
-	struct cmsghdr *c;
-	struct fdobj *o;
-	const int *fds;
-	size_t i, n;
 	int r = 0;
 
-	if (msg == NULL || msg->msg_control == NULL || msg->msg_controllen < sizeof(*c))
-		return 0;
-	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c && r == 0;
-	    c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len < CMSG_LEN(0))
-			continue;
-		fds = (const int *)CMSG_DATA(c);
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n && r == 0; i++) {
-			if (!fdtable_known(fds[i]) || (o = fdtable_get(fds[i])) == NULL)
-				continue;
-			if (o->kind == FD_SESSION)
-				r = relay_handover((struct session *)o, "passed to another process");
-			fdobj_put(o);
-		}
-	}
+	relay_foreach_passed(msg, pass_one, &r);
 	return r;
+}
+
+void
+relay_atfork_child(void)
+{
+	pthread_mutex_init(&handed_lock, NULL);
 }
 
 /* ---- in the new image ---- */

@@ -34,6 +34,10 @@ int	relay_handover(struct session *s, const char *why);
  */
 struct msghdr;
 int	relay_before_pass(const struct msghdr *msg);
+/* fn for each SCM_RIGHTS descriptor in msg, within its control buffer, until fn returns -1. */
+void	relay_foreach_passed(const struct msghdr *msg, int (*fn)(int fd, void *), void *arg);
+/* In a fork child: a thread holding our locks is gone. */
+void	relay_atfork_child(void);
 
 /*
  * In the new image: a relayed socket's addresses are the TCP connection's,

@@ -15,6 +15,7 @@
 #include "startcache.h"
 #include "log.h"
 #include "readiness.h"
+#include "relay.h"
 #include "real.h"
 #include "rules.h"
 #include "session.h"
@@ -30,6 +31,7 @@ static struct tlsholder	*shim_holders;
 static int		 shim_preread_due;	/* root started from the cache; see shim_keep_access */
 static pthread_mutex_t	 shim_preread_lock = PTHREAD_MUTEX_INITIALIZER;
 static int		 shim_fork_swept;	/* the fork handlers hold the sweep's lock */
+static __thread int	 shim_relay_forking;	/* this thread forks a relay: see shim_fork_relay */
 
 /* Fail closed: one line naming the file and the problem, then exit before main(). */
 static void
@@ -75,6 +77,7 @@ shim_atfork_child(void)
 		session_sweep_atfork(SWEEP_CHILD);
 	shim_pid = (pid_t)syscall(SYS_getpid);
 	pthread_mutex_init(&shim_preread_lock, NULL);
+	relay_atfork_child();
 	engine_atfork_child();
 	fdtable_atfork_child();
 	epollset_atfork_child();
@@ -98,7 +101,27 @@ shim_atfork_parent(void)
 		session_sweep_atfork(SWEEP_PARENT);
 	fdtable_atfork_parent();
 	epollset_atfork_parent();
-	fdtable_foreach(shim_atfork_parent_one, NULL);
+	/* A relay's fork copies no session to a process that will use it as the program. */
+	if (!shim_relay_forking)
+		fdtable_foreach(shim_atfork_parent_one, NULL);
+}
+
+pid_t
+shim_fork_relay(void)
+{
+	pid_t pid;
+
+	shim_relay_forking = 1;
+	pid = fork();
+	shim_relay_forking = 0;
+	return pid;
+}
+
+/* fd 2 is a connection of ours, or the end of a relay's pair: no place for log lines. */
+static int
+stderr_is_connection(void)
+{
+	return fdtable_known(2) || relay_is_relayed(2);
 }
 
 static void
@@ -170,6 +193,7 @@ shim_init(void)
 	if ((shim_cfg = config_load(config_path(), err, sizeof(err))) == NULL)
 		shim_die(err);
 	log_setup(shim_cfg->log_level, shim_cfg->log_file);
+	log_set_stderr_check(stderr_is_connection);
 	engine_locate();
 	if ((shim_holders = calloc(shim_cfg->nrules + 1, sizeof(*shim_holders))) == NULL)
 		shim_die("out of memory");

@@ -3,6 +3,7 @@
 #define MTLSSHIM_SHIM_H
 
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <openssl/ssl.h>
 
 #include "config.h"
@@ -18,6 +19,11 @@ struct tlsholder	*shim_holder(const struct rule *);
  * its contexts for first use loads the engine and reads their files now.
  */
 void			 shim_keep_access(void);
+/*
+ * fork() for a relay (relay.c): the sessions stay the parent's own, as if
+ * it had not forked, since the child leaves them to it.
+ */
+pid_t			 shim_fork_relay(void);
 /* 1 in a child that shares our memory (vfork, clone without fork handlers). */
 int			 shim_in_vfork_child(void);
 

@@ -248,3 +248,65 @@ tls_line_server() {
 	assert_contains "$output" "echo: activated"
 	assert_file_has "$T/act.log" 'accepted rule=act'
 }
+
+@test "SCM_RIGHTS: passing one connection leaves the others whole (close_notify, close-on-exec, errno)" {
+	# A python server accepts A and B, answers A, passes B to a child, then closes A:
+	# A's peer must see close_notify, not a bare FIN; B keeps FD_CLOEXEC; errno is untouched.
+	PORT=$(free_port)
+	cat > "$T/two.py" <<-PY
+	import ctypes, os, signal, socket
+	libc = ctypes.CDLL(None, use_errno=True)
+	signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+	l = socket.socket()
+	l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	l.bind(("127.0.0.1", $PORT))
+	l.listen(4)
+	print("ready", flush=True)
+	a, _ = l.accept()
+	b, _ = l.accept()
+	p, q = socket.socketpair()
+	if os.fork() == 0:
+	    p.close()
+	    msg, fds, _, _ = socket.recv_fds(q, 10, 1)
+	    c = socket.socket(fileno=fds[0])
+	    c.sendall(b"B from child\n")
+	    c.recv(100)
+	    os._exit(0)
+	q.close()
+	a.sendall(b"A answered\n")
+	ctypes.set_errno(0)
+	socket.send_fds(p, [b"x"], [b.fileno()])
+	print("errno after pass", ctypes.get_errno(), flush=True)
+	print("B inheritable", os.get_inheritable(b.fileno()), flush=True)
+	b.close()
+	a.close()
+	print("done", flush=True)
+	PY
+	cat > "$T/peer.py" <<-PY
+	import socket, ssl, sys
+	ctx = ssl.create_default_context(cafile="$PKI/ca.crt")
+	ctx.load_cert_chain("$PKI/client.crt", "$PKI/client.key")
+	a = ctx.wrap_socket(socket.create_connection(("127.0.0.1", $PORT), timeout=10), server_hostname="localhost")
+	b = ctx.wrap_socket(socket.create_connection(("127.0.0.1", $PORT), timeout=10), server_hostname="localhost")
+	print("A:", a.recv(100).decode().strip())
+	try:
+	    print("A then:", repr(a.recv(100)))
+	except ssl.SSLEOFError as e:
+	    print("A then: EOF without close_notify", e)
+	print("B:", b.recv(100).decode().strip())
+	b.sendall(b"bye\n")
+	PY
+	local c; c=$(server_conf two "$PORT")
+	shim_bg "$T/two.out" "$c" python3 "$T/two.py"
+	wait_for "$T/two.out" '^ready' 10
+	wire_start "$PORT"
+	run timeout 20 python3 "$T/peer.py"
+	show
+	wire_check
+	assert_contains "$output" "A: A answered"
+	assert_contains "$output" "A then: b''"
+	assert_contains "$output" "B: B from child"
+	wait_for "$T/two.out" '^done' 10
+	assert_file_has "$T/two.out" '^errno after pass 0$'
+	assert_file_has "$T/two.out" '^B inheritable False$'
+}
