@@ -47,7 +47,8 @@ $(B)/libmtlsshim.so: $(PRELOAD_O)
 $(B)/libmtlsshim-tls.so: $(TLSLIB_O)
 	$(CC) -shared $(SAN) -Wl,-z,defs -Wl,-soname,libmtlsshim-tls.so -o $@ $(TLSLIB_O) -lssl -lcrypto -pthread
 
-$(B)/mtlsshim: $(B)/main.o $(B)/libmtlsshim-core.a
+# progcheck (can LD_PRELOAD reach the program?) is the launcher's alone.
+$(B)/mtlsshim: $(B)/main.o $(B)/progcheck.o $(B)/libmtlsshim-core.a
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 $(B)/unit/%: tests/unit/%.c $(B)/libmtlsshim-core.a | $(B)/unit
@@ -55,6 +56,10 @@ $(B)/unit/%: tests/unit/%.c $(B)/libmtlsshim-core.a | $(B)/unit
 
 $(B)/progs/%: tests/progs/%.c | $(B)/progs
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -o $@ $< -pthread
+
+# static_*.c: statically linked, what LD_PRELOAD cannot reach (the shorter stem wins over the rule above).
+$(B)/progs/static_%: tests/progs/static_%.c | $(B)/progs
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -g -static -o $@ $<
 
 $(B)/progs/stdiosock_chk: tests/progs/stdiosock.c | $(B)/progs
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -D_FORTIFY_SOURCE=2 -O2 -g -o $@ $< -pthread

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "identity.h"
+#include "progcheck.h"
 #include "tlsctx.h"
 
 #define EX_USAGE	64
@@ -24,27 +25,32 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: mtlsshim [-c FILE] [--] PROGRAM [ARGS...]\n"
-	    "       mtlsshim check [-c FILE] [--json]\n"
-	    "Runs PROGRAM with its matching TCP connections wrapped in mutual TLS.\n"
+	    "usage: mtlsshim [-c FILE] [--allow-go] [--] PROGRAM [ARGS...]\n"
+	    "       mtlsshim check [-c FILE] [--json] [--allow-go] [PROGRAM...]\n"
+	    "Runs PROGRAM with its matching TCP connections wrapped in mutual TLS;\n"
+	    "refuses (exit 78) a PROGRAM that LD_PRELOAD would not reach.\n"
 	    "FILE defaults to $MTLSSHIM_CONFIG, else " CONFIG_DEFAULT_PATH ".\n");
 	exit(EX_USAGE);
 }
 
-/* The library beside this binary (build tree) or in LIBDIR (installed). */
+/* $MTLSSHIM_LIBRARY, else the library beside this binary (build tree), else LIBDIR's (installed). */
 static const char *
 find_library(void)
 {
 	static char path[PATH_MAX];
+	const char *env = getenv("MTLSSHIM_LIBRARY");
 	char *slash;
 	ssize_t n;
 
+	if (env != NULL && *env != '\0')
+		return env;
 	n = readlink("/proc/self/exe", path, sizeof(path) - sizeof(LIBNAME) - 1);
 	if (n > 0) {
 		path[n] = '\0';
 		if ((slash = strrchr(path, '/')) != NULL) {
 			strcpy(slash + 1, LIBNAME);
-			if (access(path, R_OK) == 0)
+			/* Present but unreadable is reported as such, not passed over. */
+			if (access(path, F_OK) == 0)
 				return path;
 		}
 	}
@@ -53,6 +59,13 @@ find_library(void)
 }
 
 #define MAXNOTES 16
+
+/* What check found for the programs named after its options. */
+struct progreport {
+	struct progcheck_lib	 lib;
+	struct progcheck	*v;
+	int			 n;
+};
 
 /* What check found for one rule. */
 struct report {
@@ -265,7 +278,42 @@ json_sans(const char *sans)
 }
 
 static void
-print_json(const struct config *c, struct report *rp, size_t n, int ok)
+json_str_or_null(const char *s)
+{
+	if (s != NULL)
+		json_str(s);
+	else
+		printf("null");
+}
+
+static void
+json_progs(const struct progreport *pr)
+{
+	const struct progcheck *p;
+	int k;
+
+	printf(",\"library\":{\"path\":");
+	json_str(pr->lib.path);
+	printf(",\"ok\":%s,\"reason\":", pr->lib.ok ? "true" : "false");
+	json_str_or_null(pr->lib.ok ? NULL : pr->lib.err);
+	printf("},\"programs\":[");
+	for (k = 0; k < pr->n; k++) {
+		p = &pr->v[k];
+		printf("%s{\"path\":", k ? "," : "");
+		json_str(p->path);
+		printf(",\"ok\":%s,\"status\":%d,\"reason\":", p->status == PROGCHECK_OK ?
+		    "true" : "false", p->status);
+		json_str_or_null(p->status == PROGCHECK_OK ? NULL : p->reason);
+		printf(",\"detail\":");
+		json_str_or_null(p->status == PROGCHECK_OK ? p->detail : NULL);
+		printf("}");
+	}
+	printf("]");
+}
+
+static void
+print_json(const struct config *c, struct report *rp, size_t n, const struct progreport *pr,
+    int ok)
 {
 	size_t i;
 
@@ -309,11 +357,34 @@ print_json(const struct config *c, struct report *rp, size_t n, int ok)
 		json_list(rp[i].errors, rp[i].nerr);
 		printf("}");
 	}
-	printf("]}\n");
+	printf("]");
+	if (pr != NULL)
+		json_progs(pr);
+	printf("}\n");
 }
 
 static void
-print_text(const struct config *c, struct report *rp, size_t n, int ok)
+text_progs(const struct progreport *pr)
+{
+	const struct progcheck *p;
+	int k;
+
+	if (pr->lib.ok)
+		printf("library %s: ok\n", pr->lib.path);
+	else
+		printf("library %s: cannot be loaded: %s\n", pr->lib.path, pr->lib.err);
+	for (k = 0; k < pr->n; k++) {
+		p = &pr->v[k];
+		if (p->status == PROGCHECK_OK)
+			printf("program %s: ok (%s)\n", p->path, p->detail);
+		else
+			printf("program %s: refused: %s\n", p->path, p->reason);
+	}
+}
+
+static void
+print_text(const struct config *c, struct report *rp, size_t n, const struct progreport *pr,
+    int ok)
 {
 	size_t i;
 	int j;
@@ -347,17 +418,36 @@ print_text(const struct config *c, struct report *rp, size_t n, int ok)
 		for (j = 0; j < rp[i].nerr; j++)
 			printf("    error: %s\n", rp[i].errors[j]);
 	}
+	if (pr != NULL)
+		text_progs(pr);
 	printf("%s\n", ok ? "ok" : "FAILED");
 }
 
+/* The library and each program, judged as the launcher would before exec. */
 static int
-check(const char *path, int json)
+check_programs(struct progreport *pr, char **names, int n, int flags)
 {
+	int k, ok;
+
+	ok = progcheck_library(&pr->lib, find_library()) == 0;
+	if ((pr->v = calloc((size_t)n, sizeof(*pr->v))) == NULL)
+		return -1;
+	pr->n = n;
+	for (k = 0; k < n; k++)
+		if (progcheck_program(&pr->v[k], &pr->lib, names[k], flags) != PROGCHECK_OK)
+			ok = 0;
+	return ok;
+}
+
+static int
+check(const char *path, int json, char **names, int nnames, int flags)
+{
+	struct progreport progs, *pr = NULL;
 	struct report *rp;
 	char err[1024];
 	struct config *c;
 	size_t i;
-	int ok = 1, j;
+	int ok = 1, rules_ok, j, k;
 
 	if ((c = config_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "mtlsshim: %s\n", err);
@@ -371,16 +461,34 @@ check(const char *path, int json)
 		if (rp[i].nerr)
 			ok = 0;
 	}
+	rules_ok = ok;
+	if (nnames > 0) {
+		memset(&progs, 0, sizeof(progs));
+		pr = &progs;
+		if ((j = check_programs(pr, names, nnames, flags)) == -1)
+			return 1;
+		ok = ok && j;
+	}
 	if (json)
-		print_json(c, rp, c->nrules, ok);
+		print_json(c, rp, c->nrules, pr, ok);
 	else
-		print_text(c, rp, c->nrules, ok);
+		print_text(c, rp, c->nrules, pr, ok);
 	/* The first error, in the fail-closed form, for scripts reading stderr. */
-	for (i = 0; !ok && i < c->nrules; i++)
+	for (i = 0; !rules_ok && i < c->nrules; i++)
 		if (rp[i].nerr) {
 			fprintf(stderr, "mtlsshim: %s\n", rp[i].errors[0]);
 			break;
 		}
+	if (rules_ok && pr != NULL && !pr->lib.ok)
+		fprintf(stderr, "mtlsshim: %s: cannot be loaded: %s\n", pr->lib.path, pr->lib.err);
+	else if (rules_ok && pr != NULL)
+		for (k = 0; k < pr->n; k++)
+			if (pr->v[k].status != PROGCHECK_OK) {
+				fprintf(stderr, "mtlsshim: %s: %s\n", pr->v[k].path, pr->v[k].reason);
+				break;
+			}
+	if (pr != NULL)
+		free(pr->v);
 	for (i = 0; i < c->nrules; i++)
 		for (j = 0; j < MAXNOTES; j++) {
 			free(rp[i].warnings[j]);
@@ -391,12 +499,62 @@ check(const char *path, int json)
 	return ok ? 0 : EX_CONFIG;
 }
 
+/*
+ * ld.so only warns when LD_PRELOAD cannot take effect and the program then
+ * runs in plaintext, so refuse first: one line, EX_CONFIG (126/127, as a
+ * shell, when the program cannot run at all).
+ */
+static int
+launch_check(struct progcheck *p, const char *lib, const char *name, int flags)
+{
+	struct progcheck_lib l;
+
+	progcheck_library(&l, lib);
+	progcheck_program(p, &l, name, flags);
+	if (p->status == PROGCHECK_NOTFOUND || p->status == PROGCHECK_NOEXEC) {
+		fprintf(stderr, "mtlsshim: %s: %s\n", p->path, p->reason);
+		return p->status;
+	}
+	if (!l.ok) {
+		fprintf(stderr, "mtlsshim: %s: cannot preload %s: %s\n", p->path, l.path, l.err);
+		return EX_CONFIG;
+	}
+	if (p->status != PROGCHECK_OK) {
+		fprintf(stderr, "mtlsshim: %s: %s\n", p->path, p->reason);
+		return EX_CONFIG;
+	}
+	return 0;
+}
+
+/* Runs the file progcheck judged, not a fresh PATH search; as execvp, /bin/sh for ENOEXEC. */
+static void
+launch_exec(const char *path, char **argv)
+{
+	char **sh;
+	int n;
+
+	execv(path, argv);
+	if (errno != ENOEXEC)
+		return;
+	for (n = 0; argv[n] != NULL; n++)
+		;
+	if ((sh = calloc((size_t)n + 2, sizeof(*sh))) == NULL)
+		return;
+	sh[0] = (char *)PROGCHECK_SHELL;
+	sh[1] = (char *)path;
+	memcpy(sh + 2, argv + 1, (size_t)(n > 0 ? n - 1 : 0) * sizeof(*sh));
+	execv(PROGCHECK_SHELL, sh);
+	errno = ENOEXEC;
+	free(sh);
+}
+
 int
 main(int argc, char *argv[])
 {
 	const char *conf = NULL, *lib, *old;
 	char abs[PATH_MAX], *preload;
-	int i = 1, do_check = 0, json = 0;
+	struct progcheck pc;
+	int i = 1, do_check = 0, json = 0, flags = 0, rv;
 
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
 		do_check = 1;
@@ -407,6 +565,8 @@ main(int argc, char *argv[])
 			conf = argv[++i];
 		else if (do_check && strcmp(argv[i], "--json") == 0)
 			json = 1;
+		else if (strcmp(argv[i], "--allow-go") == 0)
+			flags |= PROGCHECK_ALLOW_GO;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
 			usage();
 		else if (strcmp(argv[i], "--") == 0) {
@@ -419,11 +579,8 @@ main(int argc, char *argv[])
 	}
 	if (conf == NULL)
 		conf = config_path();
-	if (do_check) {
-		if (i != argc)
-			usage();
-		return check(conf, json);
-	}
+	if (do_check)
+		return check(conf, json, argv + i, argc - i, flags);
 	if (i >= argc)
 		usage();
 	if (realpath(conf, abs) == NULL) {
@@ -431,12 +588,14 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	lib = find_library();
+	if ((rv = launch_check(&pc, lib, argv[i], flags)) != 0)
+		return rv;
 	old = getenv("LD_PRELOAD");
 	if (asprintf(&preload, "%s%s%s", lib, old && *old ? " " : "", old ? old : "") < 0)
 		return 1;
 	setenv("LD_PRELOAD", preload, 1);
 	setenv("MTLSSHIM_CONFIG", abs, 1);
-	execvp(argv[i], &argv[i]);
+	launch_exec(pc.path, &argv[i]);
 	fprintf(stderr, "mtlsshim: %s: %s\n", argv[i], strerror(errno));
 	return errno == ENOENT ? 127 : 126;
 }
