@@ -211,6 +211,7 @@ common_setup_file() {
 	mkpki "$PKI"
 }
 common_teardown() {
+	wire_stop
 	kill_bg
 }
 
@@ -358,6 +359,134 @@ show() {
 	echo "status=$status"
 	echo "output: ${output:0:3000}"
 	[ -z "${stderr:-}" ] || echo "stderr: ${stderr:0:3000}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Wire check: every byte on a matched connection is a TLS record (tcpdump + tests/wirecheck.py).
+#   wire_start PORT...; <traffic>; wire_check [OPTS]     (one capture at a time, any number per test)
+# ---------------------------------------------------------------------------------------------
+
+# wire_start PORT...: starts tcpdump on lo in the background (WIRE_PID) for TCP traffic with either
+# end on one of the PORTs, into $BATS_TEST_TMPDIR/wire.N.pcap (WIRE_PCAP), and returns once it
+# listens (bounded, 10 s); fails the test when it cannot start. WIRE_BUFFER: the kernel capture
+# buffer in KiB (default 16384; up to 2000000, tcpdump's limit, for transfers of GBs), which
+# must hold what tcpdump, at nice -10 ahead of the traffic it watches, has not written yet.
+# The filter also takes UDP to a fence port (WIRE_FENCE) for wire_fence; wirecheck.py looks at
+# TCP only.
+wire_start() {
+	[ $# -gt 0 ] || { echo "wire_start: no port given" >&2; return 1; }
+	# (A WIRE_PID left set by a wire_check under `run`, in a subshell, is no longer running.)
+	if [ -n "${WIRE_PID:-}" ] && kill -0 "$WIRE_PID" 2>/dev/null; then
+		echo "wire_start: capture $WIRE_PID still running: wire_check it first" >&2
+		return 1
+	fi
+	command -v tcpdump >/dev/null || { echo "wire_start: tcpdump is not installed (make deps)" >&2; return 1; }
+	WIRE_N=$(( ${WIRE_N:-0} + 1 ))
+	WIRE_PCAP=$BATS_TEST_TMPDIR/wire.$WIRE_N.pcap
+	WIRE_ERR=$BATS_TEST_TMPDIR/wire.$WIRE_N.err
+	WIRE_PORTS=$*
+	WIRE_FENCE=$(python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+	local p filter=
+	for p in "$@"; do filter="${filter:+$filter or }port $p"; done
+	setsid nice -n -10 tcpdump -i lo -U -s 0 -B "${WIRE_BUFFER:-16384}" -Z "$(id -un)" -w "$WIRE_PCAP" \
+		"(tcp and ($filter)) or (udp and dst host 127.0.0.1 and dst port $WIRE_FENCE)" \
+		</dev/null >"$WIRE_ERR" 2>&1 3>&- &
+	WIRE_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		grep -q 'listening on' "$WIRE_ERR" 2>/dev/null && return 0
+		kill -0 "$WIRE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "wire_start: tcpdump did not start listening:" >&2
+	cat "$WIRE_ERR" >&2
+	wire_stop
+	return 1
+}
+
+# wire_stop: stops the running capture, if any, by its PID: SIGINT, so that tcpdump finishes
+# its file and prints its statistics; SIGKILL after 10 s. common_teardown calls it.
+wire_stop() {
+	[ -n "${WIRE_PID:-}" ] || return 0
+	local pid=$WIRE_PID i
+	WIRE_PID=
+	kill -INT "$pid" 2>/dev/null || true
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "wire_stop: tcpdump $pid still running 10 s after SIGINT: killed" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# wire_fence: makes sure everything captured so far is in the file: the kernel hands tcpdump
+# its packets a block at a time (a block is written when full or after up to a second), so this
+# sends UDP datagrams carrying a fresh marker to the fence port until the marker shows up in the
+# file (bounded, 10 s); what came before it on lo is then there too.
+wire_fence() {
+	python3 - "$WIRE_PCAP" "$WIRE_FENCE" <<-'PY'
+	import os, socket, sys, time
+	path, port = sys.argv[1], int(sys.argv[2])
+	marker = b"mtlsshim-wire-fence-%d-%d." % (os.getpid(), time.time_ns())
+	payload = marker * (60000 // len(marker))
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	pos, tail = os.path.getsize(path), b""
+	deadline = time.time() + 10
+	with open(path, "rb") as f:
+	    while time.time() < deadline:
+	        for _ in range(16):
+	            s.sendto(payload, ("127.0.0.1", port))
+	        time.sleep(0.02)
+	        f.seek(pos)
+	        new = f.read()
+	        pos += len(new)
+	        if marker in tail + new:
+	            sys.exit(0)
+	        tail = new[-len(marker):]
+	sys.exit("wire_fence: the fence marker did not reach %s in 10 s" % path)
+	PY
+}
+
+# wire_check [OPTS]: ends the capture of wire_start and asserts the wire: once wire_fence has
+# seen everything written, tcpdump is stopped, must report 0 packets dropped by kernel,
+# and tests/wirecheck.py OPTS PCAP PORTS must pass (every matched connection TLS records only,
+# both ways, and at least one with data both ways). OPTS: --allow-empty (ignore connections
+# without data, e.g. port probes), --min-conns N, --allow-reset-partial, -v. Prints the report;
+# on failure prints it to stderr with tcpdump's output and fails (the pcap is kept, else removed).
+wire_check() {
+	[ -n "${WIRE_PCAP:-}" ] || { echo "wire_check: no capture (wire_start first)" >&2; return 1; }
+	local fenced=0
+	wire_fence || fenced=$?
+	wire_stop
+	if [ $fenced -ne 0 ]; then
+		cat "$WIRE_ERR" >&2
+		WIRE_PCAP=
+		return 1
+	fi
+	local pcap=$WIRE_PCAP drops
+	WIRE_PCAP=
+	drops=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel$/\1/p' "$WIRE_ERR")
+	if [ "$drops" != 0 ]; then
+		echo "wire_check: tcpdump dropped packets (${drops:-no statistics}); its output:" >&2
+		cat "$WIRE_ERR" >&2
+		return 1
+	fi
+	local out rc=0
+	out=$(python3 "$REPO/tests/wirecheck.py" "$@" "$pcap" $WIRE_PORTS 2>&1) || rc=$?
+	if [ $rc -ne 0 ]; then
+		echo "wire_check: port(s) $WIRE_PORTS: not TLS only (wirecheck.py exit $rc, $pcap):" >&2
+		echo "$out" >&2
+		sed 's/^/  tcpdump: /' "$WIRE_ERR" >&2
+		return 1
+	fi
+	echo "$out"
+	rm -f "$pcap"
 }
 
 # ---------------------------------------------------------------------------------------------
