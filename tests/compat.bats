@@ -61,7 +61,10 @@ redis_roundtrip() {
 	PORT=$(free_port)
 	start_redis "$PORT" "$(server_conf redis "$PORT")"
 	local c; c=$(client_conf rcli "$PORT")
+	wire_start "$PORT"
 	redis_roundtrip shim "$c" timeout 20 redis-cli -h 127.0.0.1 -p "$PORT"
+	# One redis-cli connection per command: five, each TLS only both ways.
+	wire_check --min-conns 5
 	assert_file_has "$T/redis.log" 'accepted rule=redis .*subject="[^"]*CN=client'
 	assert_file_has "$T/rcli.log" "connected rule=rcli peer=127\\.0\\.0\\.1:$PORT"
 }
@@ -70,7 +73,10 @@ redis_roundtrip() {
 	PORT=$(free_port)
 	start_redis "$PORT" "$(server_conf redis "$PORT")"
 	local c; c=$(client_conf rbench "$PORT")
+	wire_start "$PORT"
 	run shim "$c" timeout 100 redis-benchmark -h 127.0.0.1 -p "$PORT" -c 50 -n 50000 -t get,set
+	# 50 connections per test, each TLS only both ways.
+	wire_check --min-conns 100
 	# Progress lines end in \r; keep the final report lines only.
 	output=$(printf '%s\n' "$output" | tr '\r' '\n' | grep -v '^\(SET\|GET\): rps=' || true)
 	show
@@ -109,7 +115,11 @@ CAfile = $PKI/ca.crt
 verify = 2")
 	bg "$T/stunnel.out" stunnel4 "$st"
 	wait_port "$lport"
+	# The wire between stunnel and the shimmed redis-server; redis-cli to stunnel ($lport) is
+	# plaintext by design and not checked.
+	wire_start "$PORT"
 	redis_roundtrip timeout 20 redis-cli -h 127.0.0.1 -p "$lport"
+	wire_check --min-conns 5
 	assert_file_has "$T/redis.log" 'accepted rule=redis .*subject="[^"]*CN=client'
 }
 
@@ -126,7 +136,11 @@ verify = 2")
 	bg "$T/stunnel.out" stunnel4 "$st"
 	wait_port "$PORT"
 	local c; c=$(client_conf rcli "$PORT")
+	# The wire between the shimmed redis-cli and stunnel; stunnel to redis-server ($rport) is
+	# plaintext by design and not checked.
+	wire_start "$PORT"
 	redis_roundtrip shim "$c" timeout 20 redis-cli -h 127.0.0.1 -p "$PORT"
+	wire_check --min-conns 5
 	assert_file_has "$T/rcli.log" "connected rule=rcli peer=127\\.0\\.0\\.1:$PORT .*subject=\"[^\"]*CN=localhost"
 	# stunnel saw and verified our client certificate.
 	assert_file_has "$T/stunnel.out" 'CN=client'
@@ -205,9 +219,13 @@ start_tls_nginx() {
 	require_shimmable_curl
 	start_shimmed_nginx
 	local c; c=$(client_conf curl "$PORT")
+	# 50 MB: a 64 MiB capture buffer holds all of it, should tcpdump fall behind.
+	WIRE_BUFFER=65536 wire_start "$PORT"
 	run shim "$c" timeout 60 curl -sS --max-time 50 -o "$T/big.got" -w '%{http_code} %{size_download}' \
 		"http://127.0.0.1:$PORT/big.bin"
 	show
+	# The whole 50 MB connection is captured and checked.
+	wire_check
 	[ "$status" -eq 0 ]
 	[ "$output" = "200 52428800" ]
 	same_file "$T/big.got" "$BIGSUM"
@@ -217,6 +235,8 @@ start_tls_nginx() {
 
 @test "compat: nginx + curl | nginx shimmed (master + 2 workers, epoll, sendfile); unshimmed curl --cert https://, 50 MB" {
 	start_shimmed_nginx
+	# 50 MB: a 64 MiB capture buffer holds all of it, should tcpdump fall behind.
+	WIRE_BUFFER=65536 wire_start "$PORT"
 	run mcurl --max-time 50 -o "$T/big.got" -w '%{http_code} %{size_download}' "https://127.0.0.1:$PORT/big.bin"
 	show
 	[ "$status" -eq 0 ]
@@ -228,6 +248,8 @@ start_tls_nginx() {
 	[ "$status" -ne 0 ]
 	refute_contains "$output" "hello from nginx"
 	wait_for "$T/nginx.log" 'refused rule=nginx' 5
+	# Both connections, the 50 MB one and the refused one (a handshake and an alert), TLS only.
+	wire_check --min-conns 2
 	[ "$(count "$NGX/access.log" 'GET ')" -eq 1 ]
 }
 
@@ -237,8 +259,15 @@ start_tls_nginx() {
 	# 256 KiB responses: nginx's sendfile runs into full socket buffers on many connections at once.
 	# wrk's own 2 s per-request timeout is a speed limit, not a stall check: on 2 shared cores
 	# (and under ASan) a response may take longer. A stalled connection still shows at 15 s.
+	# About 1 GB in 3 s, all of it captured and checked: a 2 GB capture buffer (tcpdump's largest
+	# is just under 2 GiB), so that tcpdump drops nothing when it gets little CPU a while.
+	WIRE_BUFFER=2000000 wire_start "$PORT"
 	run shim "$c" timeout 60 wrk -c 50 -t 2 -d 3s --timeout 15s "http://127.0.0.1:$PORT/256k.bin"
 	show
+	# All 50 connections, every byte. wrk stops by closing its connections with responses
+	# still arriving: the kernel answers with a reset, and nginx's last record may be cut
+	# short on the wire by it (the only partial record allowed).
+	wire_check --min-conns 50 --allow-reset-partial
 	[ "$status" -eq 0 ]
 	assert_contains "$output" "50 connections"
 	# wrk prints these two lines only when there were errors or non-2xx/3xx responses.
@@ -259,9 +288,12 @@ start_tls_nginx() {
 	require_shimmable_curl
 	start_tls_nginx
 	local c; c=$(client_conf curl "$PORT")
+	# 50 MB: a 64 MiB capture buffer holds all of it, should tcpdump fall behind.
+	WIRE_BUFFER=65536 wire_start "$PORT"
 	run shim "$c" timeout 60 curl -sS --max-time 50 -o "$T/big.got" -w '%{http_code} %{size_download}' \
 		"http://127.0.0.1:$PORT/big.bin"
 	show
+	wire_check
 	[ "$status" -eq 0 ]
 	[ "$output" = "200 52428800" ]
 	same_file "$T/big.got" "$BIGSUM"
@@ -272,9 +304,12 @@ start_tls_nginx() {
 	asan_build && skip "wget hangs under a preloaded ASan runtime, without the shim too"
 	start_tls_nginx
 	local c; c=$(client_conf wget "$PORT")
+	# 50 MB: a 64 MiB capture buffer holds all of it, should tcpdump fall behind.
+	WIRE_BUFFER=65536 wire_start "$PORT"
 	run shim "$c" timeout 60 wget -nv --tries=1 --timeout=50 -O "$T/big.got" "http://127.0.0.1:$PORT/big.bin"
 	show
 	[ "$status" -eq 0 ]
+	wire_check
 	same_file "$T/big.got" "$BIGSUM"
 	assert_file_has "$T/wget.log" "connected rule=wget peer=127\\.0\\.0\\.1:$PORT"
 }
@@ -283,8 +318,11 @@ start_tls_nginx() {
 	require_shimmable_curl
 	start_tls_nginx
 	local c; c=$(client_conf curl "$PORT" foreign)
+	wire_start "$PORT"
 	run shim "$c" timeout 30 curl -sS --max-time 20 -w '\n%{http_code}\n' "http://127.0.0.1:$PORT/index.html"
 	show
+	# Refused by nginx, and still nothing but TLS records on the wire: the request and the 400.
+	wire_check
 	# nginx finishes the handshake and answers 400 "The SSL certificate error" instead of the page.
 	refute_contains "$output" "hello from nginx"
 	assert_contains "$output" "The SSL certificate error"
@@ -311,6 +349,7 @@ start_python_server() {
 @test "compat: python3 http.server + urllib | both shimmed; 1 MiB file" {
 	start_python_server
 	local c; c=$(client_conf pycli "$PORT")
+	wire_start "$PORT"
 	run shim "$c" timeout 30 python3 -c "
 import hashlib, urllib.request
 for path in ('/index.txt', '/mib.txt', '/mib.txt'):
@@ -322,6 +361,7 @@ for path in ('/index.txt', '/mib.txt', '/mib.txt'):
 	[ "${lines[0]}" = "/index.txt 18 $(printf 'hello from python\n' | sha256sum | cut -d' ' -f1)" ]
 	[ "${lines[1]}" = "/mib.txt 1048576 $MIBSUM" ]
 	[ "${lines[2]}" = "/mib.txt 1048576 $MIBSUM" ]
+	wire_check --min-conns 3
 	[ "$(count "$T/py.out" '"GET /mib.txt HTTP/1.1" 200')" -eq 2 ]
 	[ "$(count "$T/pycli.log" 'connected rule=pycli')" -eq 3 ]
 }
@@ -351,8 +391,10 @@ for path in ('/index.txt', '/mib.txt', '/mib.txt'):
 	asyncio.run(main())
 	PY
 	local c; c=$(client_conf pycli "$PORT")
+	wire_start "$PORT"
 	run shim "$c" timeout 60 python3 "$T/aclient.py" "$PORT"
 	show
+	wire_check --min-conns 4
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 12 ]
 	local l
@@ -375,6 +417,7 @@ for path in ('/index.txt', '/mib.txt', '/mib.txt'):
 		socat TCP-LISTEN:"$PORT",bind=127.0.0.1,fork,reuseaddr EXEC:cat
 	wait_port "$PORT"
 	local c i pids=(); c=$(client_conf socatcli "$PORT")
+	wire_start "$PORT"
 	for i in 1 2 3 4; do
 		head -c 1048576 /dev/urandom > "$T/in.$i"
 		# -t 20: after sending everything, wait up to 20 s for the echo to finish.
@@ -385,6 +428,7 @@ for path in ('/index.txt', '/mib.txt', '/mib.txt'):
 	for i in 0 1 2 3; do wait "${pids[$i]}" || { rc=$?; echo "client $((i + 1)) exit $rc" >&2; cat "$T/err.$((i + 1))" >&2; }; done
 	for i in 1 2 3 4; do same_file "$T/out.$i" "$(sum "$T/in.$i")"; done
 	[ "$rc" -eq 0 ]
+	wire_check --min-conns 4
 	[ "$(count "$T/socatsrv.log" 'accepted rule=socatsrv')" -eq 4 ]
 }
 
@@ -393,10 +437,12 @@ for path in ('/index.txt', '/mib.txt', '/mib.txt'):
 	shim_bg "$T/socat-srv.out" "$(server_conf socatsrv "$PORT")" \
 		socat TCP-LISTEN:"$PORT",bind=127.0.0.1,fork,reuseaddr EXEC:cat
 	wait_port "$PORT"
+	wire_start "$PORT"
 	run timeout 40 socat -t 20 - "OPENSSL:127.0.0.1:$PORT,cert=$PKI/client.crt,key=$PKI/client.key,cafile=$PKI/ca.crt" \
 		< "$MIB"
 	[ "$status" -eq 0 ] || show
 	[ "$output" = "$(cat "$MIB")" ]
+	wire_check
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -412,6 +458,9 @@ iperf3_run() {
 	shim_bg "$T/iperf3-srv.out" "$(server_conf iperfsrv "$PORT")" iperf3 -s -B 127.0.0.1 -p "$PORT"
 	wait_port "$PORT"
 	local c; c=$(client_conf iperfcli "$PORT")
+	# 1.5 to 2.5 GB in 5 s, all of it captured and checked: a 2 GB capture buffer (tcpdump's
+	# largest is just under 2 GiB), so that tcpdump drops nothing when it gets little CPU a while.
+	WIRE_BUFFER=2000000 wire_start "$PORT"
 	shim "$c" timeout 40 iperf3 -c 127.0.0.1 -p "$PORT" -t 5 -J "$@" > "$T/iperf3.json" 2> "$T/iperf3.err" || {
 		echo "iperf3 client failed: $(cat "$T/iperf3.err")" >&2
 		head -c 3000 "$T/iperf3.json" >&2
@@ -427,6 +476,10 @@ print("sent=%d received=%d" % (s, r))
 sys.exit(0 if 0 < r <= s and s - r <= 32 << 20 else 1)' "$T/iperf3.json"
 	show
 	[ "$status" -eq 0 ]
+	# The control and the data connection, both TLS only, every byte. At the end of the test
+	# the receiver closes the data connection with data still arriving: the kernel answers with
+	# a reset, and the sender's last record may be cut short on the wire by it.
+	wire_check --min-conns 2 --allow-reset-partial
 	# One control and one data connection, both wrapped.
 	[ "$(count "$T/iperfcli.log" 'connected rule=iperfcli')" -eq 2 ]
 	[ "$(count "$T/iperfsrv.log" 'accepted rule=iperfsrv')" -eq 2 ]
@@ -464,10 +517,12 @@ start_inetd() {
 
 @test "compat: openbsd-inetd | inetd shimmed, nowait sh service; openssl s_client with a client cert" {
 	start_inetd
+	wire_start "$PORT"
 	run bash -c "(printf 'alice\n'; sleep 2) | timeout 15 openssl s_client -quiet -verify_return_error \
 		-CAfile '$PKI/ca.crt' -cert '$PKI/client.crt' -key '$PKI/client.key' -connect 127.0.0.1:$PORT 2>/dev/null"
 	show
 	[ "$output" = "hello alice from inetd service" ]
+	wire_check
 	assert_file_has "$T/inetd.log" 'accepted rule=inetd .*subject="[^"]*CN=client'
 	assert_file_has "$T/inetd.out" 'execv /bin/sh'
 	[ "$(wc -l < "$T/ran")" -eq 1 ]
@@ -476,23 +531,28 @@ start_inetd() {
 @test "compat: openbsd-inetd | inetd shimmed, nowait sh service; shimmed client, 3 connections" {
 	start_inetd
 	local c conn; c=$(client_conf inetdcli "$PORT")
+	wire_start "$PORT"
 	for conn in 1 2 3; do
 		run --separate-stderr shim "$c" timeout 15 "$PROGS/client" 127.0.0.1 "$PORT" "client$conn"$'\n'
 		show
 		[ "$status" -eq 0 ]
 		[ "$output" = "hello client$conn from inetd service" ]
 	done
+	wire_check --min-conns 3
 	[ "$(count "$T/inetd.log" 'accepted rule=inetd')" -eq 3 ]
 	[ "$(wc -l < "$T/ran")" -eq 3 ]
 }
 
 @test "compat: openbsd-inetd | inetd shimmed; a foreign-CA peer is refused and the service never runs" {
 	start_inetd
+	wire_start "$PORT"
 	run bash -c "(printf 'mallory\n'; sleep 2) | timeout 15 openssl s_client -quiet \
 		-CAfile '$PKI/ca.crt' -cert '$PKI/foreign.crt' -key '$PKI/foreign.key' -connect 127.0.0.1:$PORT"
 	show
 	refute_contains "$output" "from inetd service"
 	wait_for "$T/inetd.log" 'refused rule=inetd peer=127\.0\.0\.1:[0-9]+ reason="[^"]*(verify|issuer)' 5
+	# Refused, and what went on the wire was TLS only: the handshake and the shim's alert.
+	wire_check
 	refute_file_has "$T/inetd.log" 'accepted rule='
 	[ ! -e "$T/ran" ]
 	refute_file_has "$T/inetd.out" 'execv'
@@ -503,10 +563,12 @@ start_inetd() {
 	head -c 1048576 /dev/urandom > "$T/in"
 	# socat half-closes after sending; the service must see EOF, finish echoing and exit.
 	local rc=0
+	wire_start "$PORT"
 	shim "$(client_conf inetdcli "$PORT")" timeout 40 socat -t 20 - TCP:127.0.0.1:"$PORT" \
 		< "$T/in" > "$T/out" 2> "$T/err" || rc=$?
 	[ "$rc" -eq 0 ] || { echo "socat exit $rc: $(cat "$T/err")" >&2; false; }
 	same_file "$T/out" "$(sum "$T/in")"
+	wire_check
 	assert_file_has "$T/inetd.log" 'accepted rule=inetd .*subject="[^"]*CN=client'
 	wait_for "$T/inetd.out" 'reaped' 5
 }
@@ -516,10 +578,12 @@ start_inetd() {
 	start_inetd /bin/cat cat "$T/payload"
 	# Everything the service wrote before exiting reaches the peer, then a clean end of stream.
 	local rc=0
+	wire_start "$PORT"
 	timeout 15 openssl s_client -quiet -verify_return_error -CAfile "$PKI/ca.crt" -cert "$PKI/client.crt" \
 		-key "$PKI/client.key" -connect 127.0.0.1:"$PORT" < /dev/null > "$T/out" 2> "$T/err" || rc=$?
 	[ "$rc" -eq 0 ] || { echo "s_client exit $rc: $(cat "$T/err")" >&2; false; }
 	same_file "$T/out" "$(sum "$T/payload")"
+	wire_check
 	assert_file_has "$T/inetd.log" 'accepted rule=inetd .*subject="[^"]*CN=client'
 }
 
