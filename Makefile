@@ -18,7 +18,7 @@ LIBS	 = -lconfuse -lssl -lcrypto -ldl -pthread
 # Pure modules: linked by the library, the launcher and the unit tests.
 CORE	 = config rules identity tlsctx log filedata
 # The preload: the exported hooks and everything but OpenSSL (src/engine.h says why).
-PRELOAD	 = real fdtable listener readiness epollset relay startcache shim engine \
+PRELOAD	 = real fdtable listener readiness epollset relay offload startcache shim engine \
 	   hooks_socket hooks_io hooks_stdio hooks_fd hooks_poll hooks_epoll hooks_exec hooks_priv \
 	   config rules log filedata
 # The TLS engine, loaded by the preload when first needed.

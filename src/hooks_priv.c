@@ -1,8 +1,10 @@
 /* hooks_priv.c: chroot and the calls that give up ids; the shim reads its files first. */
 #include <grp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hooks.h"
+#include "offload.h"
 #include "real.h"
 #include "shim.h"
 
@@ -30,3 +32,42 @@ KEEP_ACCESS(setregid, (gid_t rgid, gid_t egid), (rgid, egid))
 KEEP_ACCESS(setresgid, (gid_t rgid, gid_t egid, gid_t sgid), (rgid, egid, sgid))
 KEEP_ACCESS(setgroups, (size_t n, const gid_t *list), (n, list))
 KEEP_ACCESS(initgroups, (const char *user, gid_t group), (user, group))
+
+/*
+ * A soft RLIMIT_NPROC of 0 or 1 means this process will never fork again
+ * (dovecot's login processes): the TLS helper starts first (offload.h).
+ * Each returns what the real call returns.
+ */
+#define NPROC_GIVES_UP_FORK(res, rl) ((res) == RLIMIT_NPROC && (rl)->rlim_cur <= 1)
+
+HOOK int
+setrlimit(__rlimit_resource_t res, const struct rlimit *rl)
+{
+	if (NPROC_GIVES_UP_FORK(res, rl))
+		offload_before_nproc_limit();
+	return REAL(setrlimit)(res, rl);
+}
+
+HOOK int
+setrlimit64(__rlimit_resource_t res, const struct rlimit64 *rl)
+{
+	if (NPROC_GIVES_UP_FORK(res, rl))
+		offload_before_nproc_limit();
+	return REAL(setrlimit64)(res, rl);
+}
+
+HOOK int
+prlimit(pid_t pid, __rlimit_resource_t res, const struct rlimit *rl, struct rlimit *old)
+{
+	if ((pid == 0 || pid == getpid()) && rl != NULL && NPROC_GIVES_UP_FORK(res, rl))
+		offload_before_nproc_limit();
+	return REAL(prlimit)(pid, res, rl, old);
+}
+
+HOOK int
+prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit64 *rl, struct rlimit64 *old)
+{
+	if ((pid == 0 || pid == getpid()) && rl != NULL && NPROC_GIVES_UP_FORK(res, rl))
+		offload_before_nproc_limit();
+	return REAL(prlimit64)(pid, res, rl, old);
+}

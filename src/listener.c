@@ -11,6 +11,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "offload.h"
 #include "real.h"
 #include "rules.h"
 #include "session.h"
@@ -69,6 +70,11 @@ listener_destroy(struct fdobj *o)
 		raw_close(s->fd);
 		fdobj_put(&s->hdr);
 	}
+	while (l->nplain > 0)
+		raw_close(l->plain[--l->nplain].fd);
+	free(l->plain);
+	raw_close(l->reply[0]);
+	raw_close(l->reply[1]);
 	raw_close(l->pfd);
 	raw_close(l->tfd);
 	pthread_mutex_destroy(&l->lock);
@@ -89,6 +95,7 @@ listener_new(int fd, const struct rule *r, struct tlsholder *tls)
 	l->rule = r;
 	l->tls = tls;
 	l->pfd = l->tfd = -1;
+	l->reply[0] = l->reply[1] = -1;
 	return l;
 }
 
@@ -170,6 +177,65 @@ listener_after_step(struct listener *l, struct session *s, int r)
 	s->levents = ev.events;
 }
 
+/*
+ * A process that gave up fork hands the connection to the helper; what it
+ * verifies comes back on l->reply[0], which our set watches (data: l).
+ * l->lock held.
+ */
+static void
+listener_offload(struct listener *l, int fd, struct sockaddr *sa, socklen_t salen)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (l->reply[0] < 0) {
+		if (listener_pollfd_locked(l) < 0 ||
+		    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+		    l->reply) == -1) {
+			l->reply[0] = l->reply[1] = -1;
+			goto fail;
+		}
+		ev.data.ptr = l;
+		if (REAL(epoll_ctl)(l->pfd, EPOLL_CTL_ADD, l->reply[0], &ev) == -1) {
+			raw_close(l->reply[0]);
+			raw_close(l->reply[1]);
+			l->reply[0] = l->reply[1] = -1;
+			goto fail;
+		}
+	}
+	if (offload_submit(fd, l->rule, sa, salen, l->reply[1]) == 0)
+		return;
+	log_error("rule=%s: dropping a connection: the TLS helper is gone: %s",
+	    l->rule->name, strerror(errno));
+	return;
+ fail:
+	log_error("rule=%s: dropping a connection: %s", l->rule->name, strerror(errno));
+	raw_close(fd);
+}
+
+/* Verified connections the helper sent back; l->lock held. */
+static void
+listener_take_plain(struct listener *l)
+{
+	struct listener_plain *p;
+	int fd, cap;
+
+	for (;;) {
+		if (l->nplain == l->capplain) {
+			cap = l->capplain ? 2 * l->capplain : 8;
+			if ((p = realloc(l->plain, (size_t)cap * sizeof(*p))) == NULL)
+				return;	/* they wait in the socket */
+			l->plain = p;
+			l->capplain = cap;
+		}
+		p = &l->plain[l->nplain];
+		if ((fd = offload_receive(l->reply[0], &p->peer, &p->len)) < 0)
+			return;
+		p->fd = fd;
+		l->nplain++;
+		l->nready++;
+	}
+}
+
 /* A new connection from the kernel; l->lock held. */
 static void
 listener_add(struct listener *l, int fd, struct sockaddr *sa, socklen_t salen)
@@ -178,6 +244,10 @@ listener_add(struct listener *l, int fd, struct sockaddr *sa, socklen_t salen)
 	struct session *s;
 	int r;
 
+	if (offload_active()) {
+		listener_offload(l, fd, sa, salen);
+		return;
+	}
 	if (listener_pollfd_locked(l) < 0 ||
 	    (s = session_new(fd, l->rule, l->tls, 1, sa, salen, 0)) == NULL) {
 		log_error("rule=%s: dropping a connection: %s", l->rule->name, strerror(errno));
@@ -248,13 +318,18 @@ listener_service_locked(struct listener *l)
 	uint64_t ticks;
 	int n, i;
 
-	/* Nothing pending and the timer disarmed: the set has nothing to say. */
-	if (l->pfd < 0 || (l->npending == 0 && l->armed.tv_sec == 0 && l->armed.tv_nsec == 0))
+	/* Nothing pending, the timer disarmed, no helper: the set has nothing to say. */
+	if (l->pfd < 0 || (l->npending == 0 && l->armed.tv_sec == 0 && l->armed.tv_nsec == 0 &&
+	    l->reply[0] < 0))
 		return l->nready;
 	do {
 		n = REAL(epoll_wait)(l->pfd, evs, 64, 0);
 		for (i = 0; i < n; i++) {
 			s = evs[i].data.ptr;
+			if ((void *)s == (void *)l) {
+				listener_take_plain(l);
+				continue;
+			}
 			if (s == NULL) {
 				/* A one-shot timer that fired is disarmed. */
 				while (read(l->tfd, &ticks, sizeof(ticks)) > 0)
@@ -298,13 +373,38 @@ listener_accepting(struct listener *l)
 	return __atomic_load_n(&l->accepting, __ATOMIC_RELAXED);
 }
 
+/* Hands a verified plaintext end to the program as accept4 would; l->lock held. */
+static int
+listener_pop_plain(struct listener *l, struct sockaddr *addr, socklen_t *alen, int flags)
+{
+	struct listener_plain p = l->plain[0];
+	socklen_t n;
+
+	memmove(l->plain, l->plain + 1, (size_t)--l->nplain * sizeof(*l->plain));
+	l->nready--;
+	if (flags & SOCK_NONBLOCK)
+		REAL(fcntl)(p.fd, F_SETFL, REAL(fcntl)(p.fd, F_GETFL) | O_NONBLOCK);
+	if (!(flags & SOCK_CLOEXEC))
+		REAL(fcntl)(p.fd, F_SETFD, 0);
+	if (addr && alen) {
+		n = *alen < p.len ? *alen : p.len;
+		memcpy(addr, &p.peer, n);
+		*alen = p.len;
+	}
+	return p.fd;
+}
+
 /* Hands a ready session to the program as accept4 would; l->lock held. */
 static int
 listener_pop(struct listener *l, struct sockaddr *addr, socklen_t *alen, int flags)
 {
 	struct session *s = l->ready_head;
 	socklen_t n;
-	int fd = s->fd;
+	int fd;
+
+	if (s == NULL)
+		return listener_pop_plain(l, addr, alen, flags);
+	fd = s->fd;
 
 	q_remove(&l->ready_head, &l->ready_tail, s);
 	l->nready--;
@@ -332,7 +432,7 @@ listener_accept(struct listener *l, struct sockaddr *addr, socklen_t *alen, int 
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
 		listener_service_locked(l);
-		if (l->ready_head) {
+		if (l->ready_head || l->nplain > 0) {
 			fd = listener_pop(l, addr, alen, flags);
 			pthread_mutex_unlock(&l->lock);
 			return fd;
@@ -347,7 +447,7 @@ listener_accept(struct listener *l, struct sockaddr *addr, socklen_t *alen, int 
 				break;
 			}
 			listener_service_locked(l);
-			if (l->ready_head)
+			if (l->ready_head || l->nplain > 0)
 				continue;
 			errno = EAGAIN;
 			goto fail;
@@ -395,6 +495,11 @@ listener_atfork_child(struct listener *l)
 		session_mark_forked(s, 1);
 		fdobj_put(&s->hdr);
 	}
+	while (l->nplain > 0)
+		raw_close(l->plain[--l->nplain].fd);
+	raw_close(l->reply[0]);
+	raw_close(l->reply[1]);
+	l->reply[0] = l->reply[1] = -1;
 	l->npending = l->nready = 0;
 	l->accepting = 0;	/* a worker accepts, or its master merely polls */
 	raw_close(l->pfd);

@@ -33,6 +33,18 @@ struct listener {
 	 * they never accept on, for a child that will.
 	 */
 	int			 accepting;
+	/*
+	 * In a process that gave up fork (offload.h): connections verified
+	 * by the helper, as plaintext ends, and the socket they come back on
+	 * (reply[0], in pfd; reply[1] goes to the helper with each one).
+	 */
+	struct listener_plain {
+		int			 fd;
+		socklen_t		 len;
+		struct sockaddr_storage	 peer;
+	}			*plain;
+	int			 nplain, capplain;
+	int			 reply[2];
 };
 
 struct listener	*listener_new(int fd, const struct rule *, struct tlsholder *);

@@ -321,29 +321,60 @@ hex_append(char *buf, size_t size, const void *p, socklen_t len)
 		snprintf(buf + at, size - at, "%02x", b[i]);
 }
 
+/* Appends the entry of the pair end fd, relaying peer and local, to a RELAY_ENV value. */
+static void
+note_addresses(char *env, size_t size, int fd, const struct sockaddr *peer, socklen_t plen,
+    const struct sockaddr *local, socklen_t llen)
+{
+	struct stat st;
+	size_t at;
+
+	if (fstat(fd, &st) == -1 || plen == 0 || llen == 0 ||
+	    (at = strlen(env)) + RELAY_NOTE > size)
+		return;
+	snprintf(env + at, size - at, "%s%lu/", at ? "," : "", (unsigned long)st.st_ino);
+	hex_append(env, size, peer, plen);
+	strncat(env, "/", size - strlen(env) - 1);
+	hex_append(env, size, local, llen);
+}
+
 /* Appends this relay's entry to the RELAY_ENV value being built in env. */
 static void
 relay_note(char *env, size_t size, int fd, struct session *s)
 {
 	struct sockaddr_storage local;
 	socklen_t llen = sizeof(local);
-	struct stat st;
-	size_t at;
 
-	if (fstat(fd, &st) == -1 || s->peerlen == 0 ||
-	    REAL(getsockname)(s->fd, (struct sockaddr *)&local, &llen) == -1 ||
-	    (at = strlen(env)) + 300 > size)
-		return;
-	snprintf(env + at, size - at, "%s%lu/", at ? "," : "", (unsigned long)st.st_ino);
-	hex_append(env, size, &s->peer, s->peerlen);
-	strncat(env, "/", size - strlen(env) - 1);
-	hex_append(env, size, &local, llen);
+	if (REAL(getsockname)(s->fd, (struct sockaddr *)&local, &llen) == 0)
+		note_addresses(env, size, fd, (struct sockaddr *)&s->peer, s->peerlen,
+		    (struct sockaddr *)&local, llen);
 }
 
-/*
- * One session, named by fds[0..n-1]: fork the relay (twice, so that it is
- * nobody's child), then put our end of the pair on each name.
- */
+void
+relay_note_handed(int fd, const struct sockaddr *peer, socklen_t plen,
+    const struct sockaddr *local, socklen_t llen)
+{
+	char note[RELAY_NOTE + 1] = "";
+
+	note_addresses(note, sizeof(note), fd, peer, plen, local, llen);
+	handed_add(note);
+}
+
+void
+relay_prepare_child(const int *keep, int n)
+{
+	relay_signals();
+	close_all_but(keep, n);
+}
+
+void
+relay_serve(struct session *s, int app, const char *why)
+{
+	struct stat st;
+
+	relay_run(s, app, -1, -1, fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode), why);
+}
+
 /* The program's receive and send timeouts go with its descriptor onto the pair. */
 static void
 copy_timeouts(int from, int to)

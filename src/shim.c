@@ -14,6 +14,7 @@
 #include "listener.h"
 #include "startcache.h"
 #include "log.h"
+#include "offload.h"
 #include "readiness.h"
 #include "relay.h"
 #include "real.h"
@@ -78,6 +79,7 @@ shim_atfork_child(void)
 	shim_pid = (pid_t)syscall(SYS_getpid);
 	pthread_mutex_init(&shim_preread_lock, NULL);
 	relay_atfork_child();
+	offload_atfork_child();
 	engine_atfork_child();
 	fdtable_atfork_child();
 	epollset_atfork_child();

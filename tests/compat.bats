@@ -913,6 +913,8 @@ dovecot_imap() {
 	wait_count "$DC/dovecot.log" 'imap-login: Info: Login: user=<bob>' 2 5
 	refute_file_has "$DC/dovecot.log" 'Error|Fatal|Panic'
 	[ "$(count "$T/imap.log" 'accepted rule=imap .*subject="[^"]*CN=client')" -eq 2 ]
+	# imap-login gives up fork (RLIMIT_NPROC 1): its helper did the handshakes and relays.
+	[ "$(count "$T/imap.log" 'relayed rule=imap peer=127\.0\.0\.1:[0-9]+ to pid [0-9]+ for a process that cannot fork')" -eq 2 ]
 	refute_file_has "$T/imap.log" '(refused|closed) rule=|: cannot '
 }
 
