@@ -224,17 +224,8 @@ fcntl(int fd, int cmd, ...)
 	return fcntl_common(REAL(fcntl), fd, cmd, arg);
 }
 
-HOOK int
-__fcntl(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	return fcntl_common(REAL(fcntl), fd, cmd, arg);
-}
+/* glibc's exported internal name; variadic, so the same code under both names. */
+HOOK int	__fcntl(int, int, ...) __attribute__((alias("fcntl")));
 
 HOOK int
 fcntl64(int fd, int cmd, ...)
