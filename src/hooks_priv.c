@@ -1,6 +1,7 @@
 /* hooks_priv.c: chroot and the calls that give up ids; the shim reads its files first. */
 #include <grp.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hooks.h"
@@ -36,38 +37,41 @@ KEEP_ACCESS(initgroups, (const char *user, gid_t group), (user, group))
 /*
  * A soft RLIMIT_NPROC of 0 or 1 means this process will never fork again
  * (dovecot's login processes): the TLS helper starts first (offload.h).
- * Each returns what the real call returns.
+ * Each makes the system call glibc makes, prlimit64: sanitizer runtimes
+ * call setrlimit before any library, ours included, is initialised.
  */
-#define NPROC_GIVES_UP_FORK(res, rl) ((res) == RLIMIT_NPROC && (rl)->rlim_cur <= 1)
+static int
+limit(pid_t pid, int res, const struct rlimit64 *rl, struct rlimit64 *old)
+{
+	if ((pid == 0 || pid == getpid()) && res == RLIMIT_NPROC && rl != NULL &&
+	    rl->rlim_cur <= 1)
+		offload_before_nproc_limit();
+	return (int)syscall(SYS_prlimit64, pid, res, rl, old);
+}
+
+/* struct rlimit is struct rlimit64 where rlim_t has 64 bits, as on every target we build. */
+_Static_assert(sizeof(struct rlimit) == sizeof(struct rlimit64), "rlimit64 differs");
 
 HOOK int
 setrlimit(__rlimit_resource_t res, const struct rlimit *rl)
 {
-	if (NPROC_GIVES_UP_FORK(res, rl))
-		offload_before_nproc_limit();
-	return REAL(setrlimit)(res, rl);
+	return limit(0, res, (const struct rlimit64 *)rl, NULL);
 }
 
 HOOK int
 setrlimit64(__rlimit_resource_t res, const struct rlimit64 *rl)
 {
-	if (NPROC_GIVES_UP_FORK(res, rl))
-		offload_before_nproc_limit();
-	return REAL(setrlimit64)(res, rl);
+	return limit(0, res, rl, NULL);
 }
 
 HOOK int
 prlimit(pid_t pid, __rlimit_resource_t res, const struct rlimit *rl, struct rlimit *old)
 {
-	if ((pid == 0 || pid == getpid()) && rl != NULL && NPROC_GIVES_UP_FORK(res, rl))
-		offload_before_nproc_limit();
-	return REAL(prlimit)(pid, res, rl, old);
+	return limit(pid, res, (const struct rlimit64 *)rl, (struct rlimit64 *)old);
 }
 
 HOOK int
 prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit64 *rl, struct rlimit64 *old)
 {
-	if ((pid == 0 || pid == getpid()) && rl != NULL && NPROC_GIVES_UP_FORK(res, rl))
-		offload_before_nproc_limit();
-	return REAL(prlimit64)(pid, res, rl, old);
+	return limit(pid, res, rl, old);
 }

@@ -131,7 +131,7 @@ offload_serve(int ctl)
 {
 	struct offload_req q;
 	int fds[2], n, i;
-	pid_t pid;
+	pid_t pid = -1;
 
 	for (;;) {
 		if ((n = recv_fds(ctl, &q, sizeof(q), fds, 2, 0)) == -1) {

@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -97,11 +96,7 @@
 	X(int, setregid, (gid_t, gid_t)) \
 	X(int, setresgid, (gid_t, gid_t, gid_t)) \
 	X(int, setgroups, (size_t, const gid_t *)) \
-	X(int, initgroups, (const char *, gid_t)) \
-	X(int, setrlimit, (__rlimit_resource_t, const struct rlimit *)) \
-	X(int, setrlimit64, (__rlimit_resource_t, const struct rlimit64 *)) \
-	X(int, prlimit, (pid_t, __rlimit_resource_t, const struct rlimit *, struct rlimit *)) \
-	X(int, prlimit64, (pid_t, __rlimit_resource_t, const struct rlimit64 *, struct rlimit64 *))
+	X(int, initgroups, (const char *, gid_t))
 
 #define REAL_DECLARE(ret, name, args) extern ret (*real_##name) args;
 REAL_FUNCS(REAL_DECLARE)
