@@ -932,3 +932,42 @@ dovecot_imap() {
 	[ "$(count "$T/curl.log" "connected rule=curl peer=127\\.0\\.0\\.1:$PORT .*subject=\"[^\"]*CN=localhost")" -eq 2 ]
 	stop_group "$DCPID"
 }
+
+# The small programs of tests/paths.bats, as rows of the matrix: the libc paths they take are
+# the ones old daemons take (stdio on a socket, dprintf, a connection handed to a worker).
+
+@test "compat: stdiosock (fdopen + fprintf/fgets, dprintf) | server shimmed; openssl s_client with a client cert" {
+	local mode
+	for mode in fdopen dprintf; do
+		PORT=$(free_port)
+		local c; c=$(server_conf stdio "$PORT")
+		shim_bg "$T/stdio.out" "$c" "$PROGS/stdiosock" server "$PORT" "$mode"
+		wait_for "$T/stdio.out" '^ready' 10
+		wire_start "$PORT"
+		run bash -c "printf 'hello 1\nbye\n' | timeout 15 openssl s_client -quiet -ign_eof \
+			-verify_return_error -CAfile '$PKI/ca.crt' -cert '$PKI/client.crt' \
+			-key '$PKI/client.key' -connect 127.0.0.1:$PORT 2>/dev/null"
+		show
+		wire_check
+		assert_contains "$output" "got: hello 1"
+		assert_contains "$output" "bye from server"
+		wait_for "$T/stdio.out" '^done' 10
+	done
+	[ "$(count "$T/stdio.log" 'accepted rule=stdio')" -eq 2 ]
+}
+
+@test "compat: fdpass (SCM_RIGHTS to a worker process) | server shimmed; openssl s_client with a client cert" {
+	PORT=$(free_port)
+	local c; c=$(server_conf fdpass "$PORT")
+	shim_bg "$T/fdpass.out" "$c" "$PROGS/fdpass" conn "$PORT" 1
+	wait_for "$T/fdpass.out" '^ready' 10
+	wire_start "$PORT"
+	run bash -c "(echo 'over the worker'; sleep 1) | timeout 15 openssl s_client -quiet \
+		-verify_return_error -CAfile '$PKI/ca.crt' -cert '$PKI/client.crt' \
+		-key '$PKI/client.key' -connect 127.0.0.1:$PORT 2>/dev/null"
+	show
+	wire_check
+	[[ $output =~ worker\ [0-9]+:\ ready ]]
+	assert_contains "$output" "echo: over the worker"
+	assert_file_has "$T/fdpass.log" 'relayed rule=fdpass .* passed to another process'
+}
