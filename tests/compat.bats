@@ -855,6 +855,8 @@ dovecot_instance() {
 	auth_mechanisms = plain
 	default_internal_user = dovecot
 	default_login_user = dovenull
+	# No address-space limit: the ASan runtime of make asan maps terabytes of shadow memory.
+	default_vsz_limit = 0
 	log_path = $d/dovecot.log
 	info_log_path = $d/dovecot.log
 	import_environment = TZ CORE_OUTOFMEM CORE_ERROR LISTEN_PID LISTEN_FDS LD_PRELOAD MTLSSHIM_CONFIG ASAN_OPTIONS UBSAN_OPTIONS
