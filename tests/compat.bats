@@ -946,9 +946,7 @@ dovecot_imap() {
 		shim_bg "$T/stdio.out" "$c" "$PROGS/stdiosock" server "$PORT" "$mode"
 		wait_for "$T/stdio.out" '^ready' 10
 		wire_start "$PORT"
-		run bash -c "printf 'hello 1\nbye\n' | timeout 15 openssl s_client -quiet -ign_eof \
-			-verify_return_error -CAfile '$PKI/ca.crt' -cert '$PKI/client.crt' \
-			-key '$PKI/client.key' -connect 127.0.0.1:$PORT 2>/dev/null"
+		run tls_say "$PORT" 'hello 1\nbye\n'
 		show
 		wire_check
 		assert_contains "$output" "got: hello 1"
@@ -964,9 +962,7 @@ dovecot_imap() {
 	shim_bg "$T/fdpass.out" "$c" "$PROGS/fdpass" conn "$PORT" 1
 	wait_for "$T/fdpass.out" '^ready' 10
 	wire_start "$PORT"
-	run bash -c "(echo 'over the worker'; sleep 1) | timeout 15 openssl s_client -quiet \
-		-verify_return_error -CAfile '$PKI/ca.crt' -cert '$PKI/client.crt' \
-		-key '$PKI/client.key' -connect 127.0.0.1:$PORT 2>/dev/null"
+	run tls_say "$PORT" 'over the worker\n'
 	show
 	wire_check
 	[[ $output =~ worker\ [0-9]+:\ ready ]]

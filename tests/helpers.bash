@@ -226,6 +226,15 @@ sclient() {
 		-cert "$PKI/client.crt" -key "$PKI/client.key" "$@"
 }
 
+# tls_say PORT TEXT [SECONDS]: an unshimmed openssl s_client presenting the trusted client cert
+# sends TEXT (a printf format) to 127.0.0.1:PORT, stays SECONDS (default 1) for the answer, and
+# prints what came back. For `run`.
+tls_say() {
+	{ printf "$2"; sleep "${3:-1}"; } | timeout 15 openssl s_client -quiet -verify_return_error \
+		-CAfile "$PKI/ca.crt" -cert "$PKI/client.crt" -key "$PKI/client.key" \
+		-connect "127.0.0.1:$1" 2>/dev/null
+}
+
 # Counts lines matching an ERE in a file (0 when absent).
 count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 

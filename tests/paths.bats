@@ -21,9 +21,7 @@ stdio_server() {
 
 # stdio_talk: an unshimmed openssl s_client says the client's lines; output in $output.
 stdio_talk() {
-	run bash -c "printf 'hello 1\nhello 2\nbye\n' | timeout 15 openssl s_client -quiet \
-		-ign_eof -connect 127.0.0.1:$PORT -cert '$PKI/client.crt' -key '$PKI/client.key' \
-		-CAfile '$PKI/ca.crt' -verify_return_error 2>/dev/null"
+	run tls_say "$PORT" 'hello 1\nhello 2\nbye\n'
 	show
 }
 
@@ -134,9 +132,7 @@ tls_line_server() {
 	wire_start "$PORT"
 	local i
 	for i in 1 2; do
-		run bash -c "(echo 'line $i'; sleep 1) | timeout 15 openssl s_client -quiet \
-			-connect 127.0.0.1:$PORT -cert '$PKI/client.crt' -key '$PKI/client.key' \
-			-CAfile '$PKI/ca.crt' -verify_return_error 2>/dev/null"
+		run tls_say "$PORT" "line $i\n"
 		show
 		[[ $output =~ parent\ [0-9]+:\ hello ]]
 		[[ $output =~ worker\ [0-9]+:\ ready ]]
@@ -155,9 +151,7 @@ tls_line_server() {
 	shim_bg "$T/plis.out" "$c" "$PROGS/fdpass" listener "$PORT"
 	wait_for "$T/plis.out" '^ready' 10
 	wire_start "$PORT"
-	run bash -c "(echo 'via passed listener'; sleep 1) | timeout 15 openssl s_client -quiet \
-		-connect 127.0.0.1:$PORT -cert '$PKI/client.crt' -key '$PKI/client.key' \
-		-CAfile '$PKI/ca.crt' -verify_return_error 2>/dev/null"
+	run tls_say "$PORT" 'via passed listener\n'
 	show
 	wire_check
 	assert_contains "$output" "echo: via passed listener"
@@ -196,9 +190,7 @@ tls_line_server() {
 	wire_start "$PORT"
 	local i
 	for i in 1 2; do
-		run bash -c "(sleep 1; echo QUIT) | timeout 10 openssl s_client -quiet \
-			-connect 127.0.0.1:$PORT -cert '$PKI/client.crt' -key '$PKI/client.key' \
-			-CAfile '$PKI/ca.crt' -verify_return_error 2>/dev/null"
+		run tls_say "$PORT" 'QUIT\n' 2
 		show
 		[[ $output =~ 220\ child\ [0-9]+\ ready ]]
 	done
@@ -239,9 +231,7 @@ tls_line_server() {
 	bg "$T/act.out" python3 "$T/activate.py" "$PRELOAD" "$c"
 	wait_for "$T/act.out" '^ready' 10
 	wire_start "$PORT"
-	run bash -c "(echo 'activated'; sleep 1) | timeout 15 openssl s_client -quiet \
-		-connect 127.0.0.1:$PORT -cert '$PKI/client.crt' -key '$PKI/client.key' \
-		-CAfile '$PKI/ca.crt' -verify_return_error 2>/dev/null"
+	run tls_say "$PORT" 'activated\n'
 	show
 	wire_check
 	assert_contains "$output" "hello from the activated service"
