@@ -25,8 +25,10 @@ stdio_talk() {
 	show
 }
 
-@test "stdio server: fdopen + fprintf/fgets on an accepted socket speaks TLS to s_client" {
-	stdio_server fdopen
+# stdio_exchange MODE: stdio_server MODE, then stdio_talk under the wire check; the server must
+# answer both lines and the bye.
+stdio_exchange() {
+	stdio_server "$1"
 	wire_start "$PORT"
 	stdio_talk
 	wire_check
@@ -34,45 +36,31 @@ stdio_talk() {
 	assert_contains "$output" "got: hello 1"
 	assert_contains "$output" "got: hello 2"
 	assert_contains "$output" "bye from server"
+}
+
+@test "stdio server: fdopen + fprintf/fgets on an accepted socket speaks TLS to s_client" {
+	stdio_exchange fdopen
 	wait_for "$SRVOUT" '^done' 10
 	assert_file_has "$SRVLOG" 'accepted rule=stdsrv'
 	refute_file_has "$SRVLOG" 'closed rule=stdsrv .*reason="wrong version number"'
 }
 
 @test "stdio server: fdopen of a dup, then close of the original" {
-	stdio_server dup
-	wire_start "$PORT"
-	stdio_talk
-	wire_check
-	[ "$status" -eq 0 ]
-	assert_contains "$output" "got: hello 2"
-	assert_contains "$output" "bye from server"
+	stdio_exchange dup
 	wait_for "$SRVOUT" '^done' 10
 }
 
 @test "stdio server: dprintf out, fgets in; and __dprintf_chk (built with _FORTIFY_SOURCE)" {
 	local prog
 	for prog in stdiosock stdiosock_chk; do
-		STDIOSOCK=$prog stdio_server dprintf
-		wire_start "$PORT"
-		stdio_talk
-		wire_check
-		[ "$status" -eq 0 ]
-		assert_contains "$output" "got: hello 1"
-		assert_contains "$output" "bye from server"
+		STDIOSOCK=$prog stdio_exchange dprintf
 		wait_for "$SRVOUT" '^done' 10
 	done
 	nm -D "$PROGS/stdiosock_chk" | grep -q ' U __dprintf_chk'
 }
 
 @test "stdio server: a socket dup2'd onto 0 and 1 and used through stdin/stdout goes to a relay" {
-	stdio_server stdio
-	wire_start "$PORT"
-	stdio_talk
-	wire_check
-	[ "$status" -eq 0 ]
-	assert_contains "$output" "got: hello 1"
-	assert_contains "$output" "bye from server"
+	stdio_exchange stdio
 	wait_for "$SRVLOG" 'relayed rule=stdsrv peer=127\.0\.0\.1:[0-9]+ to pid [0-9]+ on standard input/output' 5
 }
 
