@@ -12,21 +12,28 @@ CFLAGS	?= -O2 -g
 SAN	?=
 WARN	 = -Wall -Wextra -Wshadow -Wno-unused-parameter
 DEFS	 = -D_GNU_SOURCE -DMTLSSHIM_LIBDIR='"$(LIBDIR)"'
-ALL_CFLAGS = -std=c11 $(WARN) $(DEFS) -fPIC -fvisibility=hidden $(SAN) $(CFLAGS)
+ALL_CFLAGS = -std=c11 $(WARN) $(DEFS) -Isrc -fPIC -fvisibility=hidden $(SAN) $(CFLAGS)
 LIBS	 = -lconfuse -lssl -lcrypto -ldl -pthread
 
-# Pure modules: linked by the library, the launcher and the unit tests.
-CORE	 = config rules identity tlsctx log filedata
-# The preload: the exported hooks and everything but OpenSSL (src/engine.h says why).
-PRELOAD	 = real fdtable listener readiness epollset relay offload startcache shim engine \
-	   hooks_socket hooks_io hooks_stdio hooks_fd hooks_poll hooks_epoll hooks_exec hooks_priv \
-	   config rules log filedata
-# The TLS engine, loaded by the preload when first needed.
-TLSLIB	 = session sweep tlsctx identity engine_lib filedata
+# One group per folder of src/ (README "How it works"); arrows point down:
+# hooks -> preload -> engine (through its ops table) -> common.
+# src/common: pure modules; with the engine's tlsctx and identity they make the static
+# library the launcher and the unit tests link.
+COMMON	 = $(patsubst src/%.c,%,$(wildcard src/common/*.c))
+CORE	 = $(filter-out common/real,$(COMMON)) engine/tlsctx engine/identity
+# src/hooks and src/preload: libmtlsshim.so, which links no OpenSSL (src/engine/engine.h says why).
+HOOKS	 = $(patsubst src/%.c,%,$(wildcard src/hooks/*.c))
+PRELOAD	 = $(HOOKS) $(patsubst src/%.c,%,$(wildcard src/preload/*.c)) $(COMMON)
+# src/engine: libmtlsshim-tls.so, the TLS engine, loaded by the preload when first needed.
+TLSLIB	 = $(patsubst src/%.c,%,$(wildcard src/engine/*.c)) common/filedata
+# src/cli: the launcher.
+CLI	 = cli/main cli/progcheck
+HDRS	 = $(wildcard src/*/*.h)
 
 CORE_O	 = $(CORE:%=$(B)/%.o)
 PRELOAD_O = $(PRELOAD:%=$(B)/%.o)
 TLSLIB_O = $(TLSLIB:%=$(B)/%.o)
+CLI_O	 = $(CLI:%=$(B)/%.o)
 UNIT	 = $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 PROGS	 = $(patsubst tests/progs/%.c,$(B)/progs/%,$(wildcard tests/progs/*.c))
 # stdiosock once more with _FORTIFY_SOURCE, as Debian builds programs: __dprintf_chk.
@@ -35,10 +42,12 @@ PROGS	+= $(B)/progs/stdiosock_chk
 .PHONY: all clean install test unit check deps demo asan bench compat fuzz valgrind
 all: $(B)/libmtlsshim.so $(B)/libmtlsshim-tls.so $(B)/mtlsshim $(PROGS)
 
-$(B)/%.o: src/%.c src/*.h | $(B)
+$(B)/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(B)/libmtlsshim-core.a: $(CORE_O)
+	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
 $(B)/libmtlsshim.so: $(PRELOAD_O)
@@ -47,8 +56,7 @@ $(B)/libmtlsshim.so: $(PRELOAD_O)
 $(B)/libmtlsshim-tls.so: $(TLSLIB_O)
 	$(CC) -shared $(SAN) -Wl,-z,defs -Wl,-soname,libmtlsshim-tls.so -o $@ $(TLSLIB_O) -lssl -lcrypto -pthread
 
-# progcheck (can LD_PRELOAD reach the program?) is the launcher's alone.
-$(B)/mtlsshim: $(B)/main.o $(B)/progcheck.o $(B)/libmtlsshim-core.a
+$(B)/mtlsshim: $(CLI_O) $(B)/libmtlsshim-core.a
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 $(B)/unit/%: tests/unit/%.c $(B)/libmtlsshim-core.a | $(B)/unit

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "common/config.h"
 
 static char path[] = "/tmp/mtlsshim-fuzz-config.XXXXXX";
 static int fd = -1;

@@ -6,9 +6,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "config.h"
-#include "log.h"
-#include "tlsctx.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "engine/tlsctx.h"
 
 /*
  * The context is the one the library builds for a server rule (same options, verification,

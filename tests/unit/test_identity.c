@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identity.h"
+#include "engine/identity.h"
 
 /* The public API under test, as specified; a conflicting declaration in identity.h fails the build. */
 int identity_glob(const char *pattern, const char *value, char sep, int nocase);

@@ -8,8 +8,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "rules.h"
+#include "common/config.h"
+#include "common/rules.h"
 
 static int passed, failed;
 

@@ -1,0 +1,201 @@
+/* sweep.c: OpenSSL's buffers stay with busy sessions and leave idle ones. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "engine/session.h"
+#include "engine/sweep.h"
+
+/*
+ * SSL_MODE_RELEASE_BUFFERS frees the read and write buffers (about 34 KiB)
+ * whenever a record has been handled, so a busy connection pays an
+ * allocation and a free for each: a tenth of a redis server's instructions
+ * per GET.  Instead a session that does I/O joins the warm list, and a
+ * sweep every SWEEP_MS frees the buffers of the sessions that did none since
+ * the sweep before: an idle connection holds none after 2 * SWEEP_MS.
+ * Sweeps run from data calls and from the program's waits in our hooks; one
+ * waiting thread at a time (the sweeper) wakes that often while warm
+ * sessions remain (session_sweep_idle), the others sleep as asked.
+ */
+#define SWEEP_MS	100
+
+unsigned		 sweep_gen;	/* counts sweeps; sessions note it when used */
+static pthread_mutex_t	 sweep_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct session	*warm;		/* sessions that may hold buffers */
+static int		 nwarm;
+static long long	 next_ms;	/* when the next sweep is due */
+static pthread_t	 sweeper;	/* the thread whose waits keep sweeping... */
+static long long	 sweeper_until;	/* ...until then, unless it comes back */
+
+static long long
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* sweep_lock held, and s->lock unless s is being freed. */
+static void
+unlink_locked(struct session *s)
+{
+	if (s->idle_next)
+		s->idle_next->idle_prevp = s->idle_prevp;
+	*s->idle_prevp = s->idle_next;
+	s->idle_prevp = NULL;
+	s->idle_next = NULL;
+	s->warm = 0;
+	__atomic_store_n(&nwarm, nwarm - 1, __ATOMIC_RELAXED);
+}
+
+/* s->lock held. */
+void
+sweep_add(struct session *s)
+{
+	pthread_mutex_lock(&sweep_lock);
+	if ((s->idle_next = warm) != NULL)
+		warm->idle_prevp = &s->idle_next;
+	warm = s;
+	s->idle_prevp = &warm;
+	s->warm = 1;
+	__atomic_store_n(&nwarm, nwarm + 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&sweep_lock);
+}
+
+/*
+ * Frees what OpenSSL holds unless part of a record, a record or decrypted
+ * bytes wait in it (the first is CVE-2024-4741 on libssl before 3.0.14,
+ * which SSL_free_buffers does not check there); s->lock held.
+ */
+static int
+release_locked(struct session *s)
+{
+	if (SSL_pending(s->ssl) > 0 || SSL_has_pending(s->ssl) ||
+	    strcmp(SSL_rstate_string(s->ssl), "RB") == 0)
+		return 0;
+	return SSL_free_buffers(s->ssl);
+}
+
+void
+sweep_forget(struct session *s)
+{
+	pthread_mutex_lock(&sweep_lock);
+	if (s->warm)
+		unlink_locked(s);
+	pthread_mutex_unlock(&sweep_lock);
+}
+
+/*
+ * Sessions used since the last sweep stay.  The others leave the list,
+ * their buffers freed if nothing waits in them.  One that holds part of a
+ * record or unread bytes keeps them, as it must, and stays off the list
+ * until the program's next read or write on it (s->held): a peer that
+ * stops in the middle of a record must not keep the sweeper awake.  A
+ * session busy in another thread is left for the next sweep: trylock, since
+ * the lock order elsewhere is session, then this list.
+ */
+static void
+sweep_run(void)
+{
+	struct session *s, *next;
+	unsigned gen;
+	int freed = 0;
+
+	pthread_mutex_lock(&sweep_lock);
+	gen = __atomic_load_n(&sweep_gen, __ATOMIC_RELAXED);
+	for (s = warm; s; s = next) {
+		next = s->idle_next;
+		if (__atomic_load_n(&s->idle_gen, __ATOMIC_RELAXED) == gen ||
+		    pthread_mutex_trylock(&s->lock) != 0)
+			continue;
+		if (release_locked(s))
+			freed++;
+		else
+			s->held = 1;
+		unlink_locked(s);
+		pthread_mutex_unlock(&s->lock);
+	}
+	__atomic_store_n(&sweep_gen, gen + 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&sweep_lock);
+	if (freed > 0)
+		log_debug("freed the TLS buffers of %d idle connection%s", freed,
+		    freed == 1 ? "" : "s");
+}
+
+/* 1 if this thread won the due sweep. */
+static int
+sweep_due(long long now)
+{
+	long long due = __atomic_load_n(&next_ms, __ATOMIC_RELAXED);
+
+	return now >= due && __atomic_compare_exchange_n(&next_ms, &due, now + SWEEP_MS, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+void
+sweep_maybe(void)
+{
+	int saved = errno;
+
+	if (__atomic_load_n(&nwarm, __ATOMIC_RELAXED) > 0 && sweep_due(now_ms()))
+		sweep_run();
+	errno = saved;
+}
+
+int
+session_sweep_idle(void)
+{
+	long long now, left;
+	int saved = errno, mine;
+
+	if (__atomic_load_n(&nwarm, __ATOMIC_RELAXED) == 0)
+		return -1;
+	now = now_ms();
+	if (sweep_due(now))
+		sweep_run();
+	pthread_mutex_lock(&sweep_lock);
+	/* The role passes on only once its thread has stayed away for a while. */
+	mine = nwarm > 0 && (sweeper_until <= now || pthread_equal(sweeper, pthread_self()));
+	if (mine) {
+		sweeper = pthread_self();
+		sweeper_until = now + 3 * SWEEP_MS;
+	}
+	pthread_mutex_unlock(&sweep_lock);
+	errno = saved;
+	if (!mine)
+		return -1;
+	left = __atomic_load_n(&next_ms, __ATOMIC_RELAXED) - now;
+	/* The coarse clock ticks every few ms: never a busy loop on a due sweep. */
+	return left < 5 ? 5 : left > SWEEP_MS ? SWEEP_MS : (int)left;
+}
+
+/*
+ * Lock order: the preload's locks, then this one (see shim_atfork_prepare).
+ * The child starts with an empty list: a session whose lock another thread
+ * held at the fork could never be swept there.  Each joins again when used.
+ */
+void
+session_sweep_atfork(int phase)
+{
+	struct session *s, *next;
+
+	if (phase == SWEEP_PREPARE)
+		pthread_mutex_lock(&sweep_lock);
+	else if (phase == SWEEP_PARENT)
+		pthread_mutex_unlock(&sweep_lock);
+	else {
+		for (s = warm; s; s = next) {
+			next = s->idle_next;
+			s->idle_next = NULL;
+			s->idle_prevp = NULL;
+			s->warm = 0;
+		}
+		warm = NULL;
+		nwarm = 0;
+		sweeper_until = 0;
+		pthread_mutex_init(&sweep_lock, NULL);
+	}
+}

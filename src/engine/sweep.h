@@ -1,0 +1,34 @@
+/* sweep.h: OpenSSL's buffers stay with busy sessions and leave idle ones. */
+#ifndef MTLSSHIM_SWEEP_H
+#define MTLSSHIM_SWEEP_H
+
+#include "engine/session.h"
+
+extern unsigned	 sweep_gen;
+
+void		 sweep_add(struct session *);
+
+/* OpenSSL may allocate the session's buffers now; its lock held.  A store and a test. */
+static inline void
+sweep_touch(struct session *s)
+{
+	__atomic_store_n(&s->idle_gen, __atomic_load_n(&sweep_gen, __ATOMIC_RELAXED),
+	    __ATOMIC_RELAXED);
+	if (!s->warm && !s->held)
+		sweep_add(s);
+}
+
+/* The program reads or writes: a session held by a partial record may be swept again. */
+static inline void
+sweep_touch_data(struct session *s)
+{
+	s->held = 0;
+	sweep_touch(s);
+}
+
+/* The session is being freed. */
+void		 sweep_forget(struct session *);
+/* After each data call, outside any session lock: a sweep if one is due; errno kept. */
+void		 sweep_maybe(void);
+
+#endif

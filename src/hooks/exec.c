@@ -1,0 +1,196 @@
+/*
+ * exec.c: the exec family, and the spawn calls whose child we cannot
+ * reach.  A wrapped socket must never reach a program image without our TLS
+ * state: exec hands sessions to a relay first (relay.c); spawned children do
+ * not inherit them at all.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "hooks/hooks.h"
+#include "common/real.h"
+#include "preload/relay.h"
+
+extern char **environ;
+
+/* Missing from this libc: the call reports ENOSYS, as the kernel would. */
+#define CALL_REAL(name, ...) \
+	(REAL(name) == NULL ? (errno = ENOSYS, -1) : REAL(name)(__VA_ARGS__))
+
+/* Runs the real exec with the environment relay_before_exec gives; fails closed without it. */
+#define EXEC_WITH(envp, call) do { \
+	char **env_ = relay_before_exec(envp); \
+	int r_, e_; \
+	if (env_ == NULL) \
+		return -1; \
+	r_ = (call); \
+	e_ = errno; \
+	relay_env_free(env_, envp); \
+	errno = e_; \
+	return r_; \
+} while (0)
+
+HOOK int
+execve(const char *path, char *const argv[], char *const envp[])
+{
+	EXEC_WITH(envp, CALL_REAL(execve, path, argv, env_));
+}
+
+/* execv and execvp are execve and execvpe on environ. */
+HOOK int
+execv(const char *path, char *const argv[])
+{
+	EXEC_WITH(environ, CALL_REAL(execve, path, argv, env_));
+}
+
+HOOK int
+execvp(const char *file, char *const argv[])
+{
+	EXEC_WITH(environ, CALL_REAL(execvpe, file, argv, env_));
+}
+
+HOOK int
+execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	EXEC_WITH(envp, CALL_REAL(execvpe, file, argv, env_));
+}
+
+HOOK int
+fexecve(int fd, char *const argv[], char *const envp[])
+{
+	EXEC_WITH(envp, CALL_REAL(fexecve, fd, argv, env_));
+}
+
+HOOK int
+execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
+{
+	EXEC_WITH(envp, CALL_REAL(execveat, dirfd, path, argv, env_, flags));
+}
+
+/*
+ * execl, execlp, execle: glibc turns them into execve/execvpe internally,
+ * out of our reach, so they gather their arguments here, on the stack as
+ * glibc does (no malloc: they may run in a vfork child).
+ */
+#define GATHER(arg, last, argv, envp, want_env) \
+	size_t n_ = 1; \
+	va_list ap_; \
+	va_start(ap_, last); \
+	while (va_arg(ap_, char *) != NULL) \
+		n_++; \
+	va_end(ap_); \
+	char *argv[n_ + 1]; \
+	va_start(ap_, last); \
+	argv[0] = (char *)(arg); \
+	for (size_t i_ = 1; i_ <= n_; i_++) \
+		argv[i_] = va_arg(ap_, char *); \
+	if (want_env) \
+		envp = va_arg(ap_, char **); \
+	va_end(ap_)
+
+HOOK int
+execl(const char *path, const char *arg, ...)
+{
+	char **envp = environ;
+
+	GATHER(arg, arg, argv, envp, 0);
+	return execve(path, argv, envp);
+}
+
+HOOK int
+execlp(const char *file, const char *arg, ...)
+{
+	char **envp = NULL;
+
+	GATHER(arg, arg, argv, envp, 0);
+	(void)envp;
+	return execvp(file, argv);
+}
+
+HOOK int
+execle(const char *path, const char *arg, ...)
+{
+	char **envp = NULL;
+
+	GATHER(arg, arg, argv, envp, 1);
+	return execve(path, argv, envp);
+}
+
+HOOK int
+posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int newfd)
+{
+	relay_spawn_mark(fa, fd);
+	return REAL(posix_spawn_file_actions_adddup2)(fa, fd, newfd);
+}
+
+/* A fresh object at the address of one never destroyed carries no old mark. */
+HOOK int
+posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa)
+{
+	relay_spawn_unmark(fa);
+	return REAL(posix_spawn_file_actions_init)(fa);
+}
+
+HOOK int
+posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
+{
+	relay_spawn_unmark(fa);
+	return REAL(posix_spawn_file_actions_destroy)(fa);
+}
+
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+    const posix_spawnattr_t *, char *const [], char *const []);
+
+/* posix_spawn and posix_spawnp: no TLS socket for glibc's child. */
+static int
+spawn_guarded(spawn_fn real, pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	struct relay_spawn *sp;
+	int r;
+
+	if (relay_spawn_refused(fa))
+		return EINVAL;
+	sp = relay_spawn_begin();
+	r = real(pid, path, fa, attr, argv, envp);
+	relay_spawn_end(sp);
+	return r;
+}
+
+HOOK int
+posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	return spawn_guarded(REAL(posix_spawn), pid, path, fa, attr, argv, envp);
+}
+
+HOOK int
+posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	return spawn_guarded(REAL(posix_spawnp), pid, file, fa, attr, argv, envp);
+}
+
+HOOK int
+system(const char *command)
+{
+	struct relay_spawn *sp = relay_spawn_begin();
+	int r = REAL(system)(command), e = errno;
+
+	relay_spawn_end(sp);
+	errno = e;
+	return r;
+}
+
+HOOK FILE *
+popen(const char *command, const char *type)
+{
+	struct relay_spawn *sp = relay_spawn_begin();
+	FILE *f = REAL(popen)(command, type);
+	int e = errno;
+
+	relay_spawn_end(sp);
+	errno = e;
+	return f;
+}

@@ -1,0 +1,47 @@
+/* hooks.h: what the exported libc symbols share: visibility and the fd lookup. */
+#ifndef MTLSSHIM_HOOKS_H
+#define MTLSSHIM_HOOKS_H
+
+#include <sys/types.h>
+
+#include "preload/fdtable.h"
+#include "engine/session.h"
+
+#define HOOK __attribute__((visibility("default")))
+
+/* The session behind fd, held (release with fdobj_put), or NULL: fall through. */
+static inline struct session *
+hook_session(int fd)
+{
+	struct fdobj *o;
+
+	if (!fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
+		return NULL;
+	if (o->kind == FD_SESSION)
+		return (struct session *)o;
+	fdobj_put(o);
+	return NULL;
+}
+
+/*
+ * Forgets fd before the real close: close_notify if it was the session's
+ * last name.  Returns 1 if the close is deferred to threads still blocked on
+ * it; with reuse (the caller's real call takes the number next) it waits for
+ * that close instead and returns 0.
+ */
+int	hook_forget_fd(int fd, int reuse);
+
+/* The bodies of read, write and close, for hooks that reach a socket by other names (stdio). */
+ssize_t	hook_read(int fd, void *buf, size_t len);
+ssize_t	hook_write(int fd, const void *buf, size_t len);
+int	hook_close(int fd);
+
+/*
+ * A session just got the number fd.  On 0, 1 or 2 glibc's stdin, stdout and
+ * stderr reach it with their internal calls, out of our sight: it goes to a
+ * relay (relay_handover).  0, or -1 with errno when that failed (logged):
+ * the caller then gives fd up.
+ */
+int	hook_guard_stdio(int fd);
+
+#endif

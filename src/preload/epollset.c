@@ -1,0 +1,964 @@
+/* epollset.c: epoll as the program must see it over TLS sessions and verifying listeners. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/deadline.h"
+#include "engine/engine.h"
+#include "preload/fdtable.h"
+#include "preload/listener.h"
+#include "preload/readiness.h"
+#include "common/real.h"
+#include "engine/session.h"
+#include "preload/shim.h"
+
+/*
+ * Our fds are registered in the program's epoll set with a cookie of ours
+ * as data, so that epoll_wait can tell their events apart, translate them
+ * (ciphertext → plaintext readiness, handshakes, listeners) and give the
+ * program back its own data.  A listener's private epoll set of pending
+ * handshakes joins the program's set too, so the program wakes when a
+ * handshake can progress or times out.  Readiness the kernel cannot show
+ * (decrypted bytes left after a read, verified connections queued) sits on
+ * the set's check list until reported.
+ */
+
+struct epreg {
+	struct epset	*set;
+	int		 fd;
+	uint32_t	 app_events;
+	epoll_data_t	 app_data;
+	struct fdobj	*obj;		/* session or listener (held) */
+	struct epreg	*pfdreg;	/* a listener's: its pending-handshake set */
+	struct epreg	*owner;		/* a pending-handshake set's: the listener's */
+	unsigned	 gen;		/* a pending-handshake set's: ep_gen when added */
+	uint64_t	 cookie;
+	int		 checking;	/* on the set's check list */
+	int		 disarmed;	/* EPOLLONESHOT fired; waits for MOD */
+	int		 hs;		/* its session was handshaking when last looked at */
+	unsigned	 stamp;		/* epoll_wait call that reported it */
+	struct epreg	*hnext, *snext, *onext, *fnext;
+	struct epreg	**sprevp;	/* what points at it in the set's list */
+	struct epreg	*lnext, **lprevp;	/* a listener's, in the set's list of them */
+};
+
+struct epset {
+	struct fdobj	 hdr;
+	int		 epfd;
+	struct epreg	*regs;
+	struct epreg	*lregs;		/* the listeners among regs, in the same order */
+	int		 nhs;		/* regs with hs set */
+	unsigned	 gen;		/* ep_gen its listener companions were made in */
+	unsigned	 rot;		/* where the next check-list scan starts */
+};
+
+#define NBUCKETS	4096
+#define EP_BATCH	256	/* events returned by one wait at most (stack, no malloc) */
+/* Why a registration is on the check list: what the session holds, or the socket too. */
+#define CHECK_HELD	1
+#define CHECK_FULL	2
+#define STALE_MS	50	/* a forked child's wait while its parent may share the set */
+static struct epreg	*buckets[NBUCKETS];
+/* The program's registrations (not companions) by set and fd, for epoll_ctl. */
+static struct epreg	*fdbuckets[NBUCKETS];
+/*
+ * Freed registrations kept for reuse: a program may DEL and ADD on every
+ * request.  Not under AddressSanitizer, which must see a use after free.
+ */
+#ifdef __SANITIZE_ADDRESS__
+#define REG_CACHE	0
+#else
+#define REG_CACHE	64
+#endif
+static struct epreg	*reg_cache;
+static int		 nreg_cache;
+static pthread_mutex_t	 ep_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned		 ep_gen;	/* forks survived: listeners' private sets are new */
+static pid_t		 ep_parent;	/* the process we forked from */
+static pid_t		 ep_forker;	/* set by the forking process itself */
+static uint64_t		 cookie_key;
+static uint64_t		 cookie_seq;	/* cookies are key ^ seq, never reused */
+static unsigned		 wait_stamp;
+
+static struct epreg **
+bucket(uint64_t cookie)
+{
+	return &buckets[(cookie ^ (cookie >> 29)) % NBUCKETS];
+}
+
+/*
+ * One of ours, even if its registration is gone (a stale event from a
+ * kernel queue): such events are dropped, never shown as program data.
+ * Program data that happens to fall in our range has odds of about
+ * cookie_seq / 2^63.
+ */
+static int
+is_cookie(uint64_t v)
+{
+	return cookie_key != 0 && (v ^ cookie_key) - 1 < cookie_seq;
+}
+
+static struct epreg *
+reg_by_cookie(uint64_t cookie)
+{
+	struct epreg *r;
+
+	for (r = *bucket(cookie); r; r = r->hnext)
+		if (r->cookie == cookie)
+			return r;
+	return NULL;
+}
+
+static void
+epset_destroy(struct fdobj *o)
+{
+	free(o);
+}
+
+static struct epreg **
+fdbucket(const struct epset *set, int fd)
+{
+	return &fdbuckets[((unsigned)fd * 0x9e3779b1u ^ (unsigned)((uintptr_t)set >> 6)) %
+	    NBUCKETS];
+}
+
+/* The program's registration of fd in set, if any; ep_lock held. */
+static struct epreg *
+reg_find(struct epset *set, int fd)
+{
+	struct epreg *r;
+
+	for (r = *fdbucket(set, fd); r; r = r->fnext)
+		if (r->fd == fd && r->set == set)
+			return r;
+	return NULL;
+}
+
+static void
+unlink_from(struct epreg **head, struct epreg *r, size_t off)
+{
+	struct epreg **pp;
+
+	for (pp = head; *pp; pp = (struct epreg **)((char *)*pp + off))
+		if (*pp == r) {
+			*pp = *(struct epreg **)((char *)r + off);
+			return;
+		}
+}
+
+/* Forgets r (and its pending-handshake companion); ep_lock held. */
+static void
+reg_free(struct epreg *r)
+{
+	if (r->pfdreg)
+		reg_free(r->pfdreg);
+	unlink_from(bucket(r->cookie), r, offsetof(struct epreg, hnext));
+	if ((*r->sprevp = r->snext) != NULL)
+		r->snext->sprevp = r->sprevp;
+	if (r->lprevp != NULL && (*r->lprevp = r->lnext) != NULL)
+		r->lnext->lprevp = r->lprevp;
+	if (r->hs)
+		r->set->nhs--;
+	if (r->obj) {
+		unlink_from(fdbucket(r->set, r->fd), r, offsetof(struct epreg, fnext));
+		unlink_from(&r->obj->regs, r, offsetof(struct epreg, onext));
+		fdobj_put(r->obj);
+	}
+	if (nreg_cache < REG_CACHE) {
+		r->hnext = reg_cache;
+		reg_cache = r;
+		nreg_cache++;
+	} else
+		free(r);
+}
+
+/* A registration of fd in set; obj NULL for a listener's companion.  ep_lock held. */
+static struct epreg *
+reg_new(struct epset *set, int fd, struct fdobj *obj)
+{
+	struct epreg *r;
+
+	if ((r = reg_cache) != NULL) {
+		reg_cache = r->hnext;
+		nreg_cache--;
+		memset(r, 0, sizeof(*r));
+	} else if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	if (cookie_key == 0) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		cookie_key = ((uint64_t)getpid() << 40 ^ (uint64_t)(uintptr_t)&cookie_key ^
+		    ((uint64_t)t.tv_nsec << 20) ^ (uint64_t)t.tv_sec * 0x9e3779b97f4a7c15ULL) |
+		    (1ULL << 63);
+	}
+	r->set = set;
+	r->fd = fd;
+	r->cookie = ++cookie_seq ^ cookie_key;
+	r->hnext = *bucket(r->cookie);
+	*bucket(r->cookie) = r;
+	if ((r->snext = set->regs) != NULL)
+		r->snext->sprevp = &r->snext;
+	r->sprevp = &set->regs;
+	set->regs = r;
+	if (obj) {
+		fdobj_hold(obj);
+		r->obj = obj;
+		r->onext = obj->regs;
+		obj->regs = r;
+		r->fnext = *fdbucket(set, fd);
+		*fdbucket(set, fd) = r;
+		if (obj->kind == FD_LISTENER) {
+			if ((r->lnext = set->lregs) != NULL)
+				r->lnext->lprevp = &r->lnext;
+			r->lprevp = &set->lregs;
+			set->lregs = r;
+		} else if (obj->kind == FD_SESSION) {
+			/* Sessions only ever leave the handshake: epollset_wait drops the mark. */
+			r->hs = 1;
+			set->nhs++;
+		}
+	}
+	return r;
+}
+
+/* What the kernel must watch for r now. */
+static uint32_t
+reg_real_events(struct epreg *r)
+{
+	uint32_t keep = r->app_events & (EPOLLET | EPOLLONESHOT);
+	struct session *s;
+
+	if (r->owner)
+		return EPOLLIN;
+	if (r->obj->kind == FD_SESSION) {
+		s = (struct session *)r->obj;
+		if (s->state == SS_CONNECTING)
+			return keep | EPOLLOUT;
+		if (s->state == SS_HANDSHAKE)
+			return keep | (s->want == POLLOUT ? EPOLLOUT : EPOLLIN);
+		if (session_has_output(s))	/* our records wait for the kernel */
+			return (r->app_events & ~(uint32_t)EPOLLEXCLUSIVE) | EPOLLOUT;
+	}
+	return r->app_events & ~(uint32_t)EPOLLEXCLUSIVE;
+}
+
+static int
+reg_arm(struct epreg *r, int op)
+{
+	struct epoll_event ev;
+
+	/*
+	 * Bytes the kernel no longer holds (read ahead with the handshake, or
+	 * left by an earlier read) would never wake this registration.
+	 */
+	if (r->obj && r->obj->kind == FD_SESSION && session_buffered((struct session *)r->obj))
+		r->checking = 1;
+	else if (r->obj && r->obj->kind == FD_LISTENER && listener_nready((struct listener *)r->obj) > 0)
+		r->checking = 1;
+
+	ev.events = reg_real_events(r);
+	if (op == EPOLL_CTL_ADD)
+		ev.events |= r->app_events & EPOLLEXCLUSIVE;
+	ev.data.u64 = r->cookie;
+	return REAL(epoll_ctl)(r->set->epfd, op, r->owner ? r->owner->obj ?
+	    listener_pollfd((struct listener *)r->owner->obj) : -1 : r->fd, &ev);
+}
+
+/* A listener's pending handshakes join the program's set beside it; ep_lock held. */
+static void
+reg_add_companion(struct epreg *r)
+{
+	struct epreg *p;
+
+	if (r->obj->kind != FD_LISTENER || listener_pollfd((struct listener *)r->obj) < 0 ||
+	    (p = reg_new(r->set, r->fd, NULL)) == NULL)
+		return;
+	p->owner = r;
+	p->gen = ep_gen;
+	r->pfdreg = p;
+	if (reg_arm(p, EPOLL_CTL_ADD) == -1) {
+		r->pfdreg = NULL;
+		reg_free(p);
+	}
+}
+
+/*
+ * After fork a listener's pending-handshake set is a new one (the old one
+ * is the parent's), so a set the child inherited must watch the new one:
+ * an epoll set made before fork and used by the child (a daemon that forks
+ * into the background).  The kernel's set is shared with the parent, which
+ * would see the new registration's cookie as program data, so this waits
+ * until the parent is gone (see epollset_wait).  Returns 1 if there was
+ * something to redo.  ep_lock held.
+ */
+static int
+set_stale_companions(struct epset *set)
+{
+	struct epreg *r;
+
+	for (r = set->regs; r != NULL; r = r->snext)
+		if (r->pfdreg != NULL && r->pfdreg->gen != ep_gen)
+			return 1;
+	set->gen = ep_gen;
+	return 0;
+}
+
+static void
+set_refresh_companions(struct epset *set)
+{
+	struct epreg *r, *p;
+
+	set->gen = ep_gen;
+	r = set->regs;
+	while (r != NULL) {
+		if ((p = r->pfdreg) == NULL || p->gen == ep_gen) {
+			r = r->snext;
+			continue;
+		}
+		r->pfdreg = NULL;
+		reg_free(p);		/* its fd is closed in this process */
+		reg_add_companion(r);
+		r = set->regs;		/* the list changed: start over (each is redone once) */
+	}
+}
+
+static struct epset *
+set_get(int epfd, int create)
+{
+	struct fdobj *o = fdtable_get(epfd);
+	struct epset *set;
+
+	if (o && o->kind == FD_EPOLL)
+		return (struct epset *)o;
+	fdobj_put(o);
+	if (!create || o != NULL)
+		return NULL;
+	if ((set = calloc(1, sizeof(*set))) == NULL)
+		return NULL;
+	set->hdr.kind = FD_EPOLL;
+	set->hdr.destroy = epset_destroy;
+	set->epfd = epfd;
+	set->gen = ep_gen;
+	fdtable_set(epfd, &set->hdr);
+	fdobj_hold(&set->hdr);
+	return set;
+}
+
+/*
+ * Registrations of fds that are not ours yet: a program may add a socket
+ * to epoll before it connects or listens.  When the fd becomes a session
+ * or listener, epollset_adopt turns them into ours.
+ */
+struct plainreg {
+	int		 epfd, fd;
+	uint32_t	 events;
+	epoll_data_t	 data;
+	struct plainreg	*next;
+};
+static struct plainreg	*plain[NBUCKETS];
+static atomic_int	 nplain;
+
+static struct plainreg **
+plain_find(int epfd, int fd)
+{
+	struct plainreg **pp;
+
+	for (pp = &plain[(unsigned)fd % NBUCKETS]; *pp; pp = &(*pp)->next)
+		if ((*pp)->fd == fd && (*pp)->epfd == epfd)
+			return pp;
+	return NULL;
+}
+
+/* Remembers op on a plain fd; ep_lock held. */
+static void
+plain_track(int epfd, int op, int fd, const struct epoll_event *ev)
+{
+	struct plainreg **pp = plain_find(epfd, fd), *p;
+
+	if (op == EPOLL_CTL_DEL || (op == EPOLL_CTL_MOD && pp == NULL)) {
+		if (pp) {
+			p = *pp;
+			*pp = p->next;
+			free(p);
+			nplain--;
+		}
+		return;
+	}
+	if (ev == NULL)
+		return;
+	if (pp == NULL) {
+		if ((p = calloc(1, sizeof(*p))) == NULL)
+			return;
+		p->epfd = epfd;
+		p->fd = fd;
+		p->next = plain[(unsigned)fd % NBUCKETS];
+		plain[(unsigned)fd % NBUCKETS] = p;
+		nplain++;
+	} else
+		p = *pp;
+	p->events = ev->events;
+	p->data = ev->data;
+}
+
+/* Drops what is remembered for fd as a member; ep_lock held.  (Records of a
+ * closed epoll set stay until their fds close: adopting one fails harmlessly.) */
+static void
+plain_forget(int fd)
+{
+	struct plainreg **pp, *p;
+
+	for (pp = &plain[(unsigned)fd % NBUCKETS]; (p = *pp) != NULL;) {
+		if (p->fd == fd) {
+			*pp = p->next;
+			free(p);
+			nplain--;
+		} else
+			pp = &p->next;
+	}
+}
+
+static struct epset *set_get(int, int);
+
+void
+epollset_adopt(int fd, struct fdobj *o)
+{
+	struct plainreg **pp, *p;
+	struct epset *set;
+	struct epreg *r;
+
+	if (nplain == 0)
+		return;
+	pthread_mutex_lock(&ep_lock);
+	for (pp = &plain[(unsigned)fd % NBUCKETS]; (p = *pp) != NULL;) {
+		if (p->fd != fd) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		nplain--;
+		if ((set = set_get(p->epfd, 1)) != NULL &&
+		    (r = reg_new(set, fd, o)) != NULL) {
+			r->app_events = p->events;
+			r->app_data = p->data;
+			if (reg_arm(r, EPOLL_CTL_MOD) == -1)
+				reg_free(r);
+			else
+				reg_add_companion(r);
+		}
+		if (set)
+			fdobj_put(&set->hdr);
+		free(p);
+	}
+	pthread_mutex_unlock(&ep_lock);
+}
+
+int
+epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct fdobj *o = fdtable_get(fd);
+	struct epset *set = NULL;
+	struct epreg *r = NULL;
+	int rv = -1;
+
+	if (o == NULL && op == EPOLL_CTL_ADD)
+		o = shim_listener_for(fd);
+	if (o != NULL && o->kind == FD_EPOLL) {
+		fdobj_put(o);
+		o = NULL;
+	}
+	pthread_mutex_lock(&ep_lock);
+	set = set_get(epfd, o != NULL && op == EPOLL_CTL_ADD);
+	if (set)
+		r = reg_find(set, fd);
+	if (r == NULL && (o == NULL || op != EPOLL_CTL_ADD || set == NULL)) {
+		rv = REAL(epoll_ctl)(epfd, op, fd, ev);
+		/* Only worth remembering where a rule could make fd ours later. */
+		if (o == NULL && (rv == 0 || op == EPOLL_CTL_DEL) && shim_config()->nrules > 0)
+			plain_track(epfd, op, fd, ev);
+		pthread_mutex_unlock(&ep_lock);
+		fdobj_put(o);
+		if (set)
+			fdobj_put(&set->hdr);
+		return rv;
+	}
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (r != NULL) {
+			errno = EEXIST;
+			break;
+		}
+		if (ev == NULL) {
+			errno = EFAULT;
+			break;
+		}
+		if ((r = reg_new(set, fd, o)) == NULL) {
+			errno = ENOMEM;
+			break;
+		}
+		r->app_events = ev->events;
+		r->app_data = ev->data;
+		if (reg_arm(r, EPOLL_CTL_ADD) == -1) {
+			int e = errno;
+			reg_free(r);
+			errno = e;
+			break;
+		}
+		reg_add_companion(r);
+		rv = 0;
+		break;
+	case EPOLL_CTL_MOD:
+		if (ev == NULL) {
+			errno = EFAULT;
+			break;
+		}
+		r->app_events = ev->events;
+		r->app_data = ev->data;
+		r->disarmed = 0;
+		rv = reg_arm(r, EPOLL_CTL_MOD);
+		break;
+	case EPOLL_CTL_DEL:
+		rv = REAL(epoll_ctl)(epfd, EPOLL_CTL_DEL, fd, ev);
+		if (r->pfdreg)
+			REAL(epoll_ctl)(epfd, EPOLL_CTL_DEL,
+			    listener_pollfd((struct listener *)r->obj), NULL);
+		reg_free(r);
+		break;
+	default:
+		errno = EINVAL;
+	}
+	pthread_mutex_unlock(&ep_lock);
+	fdobj_put(o);
+	if (set)
+		fdobj_put(&set->hdr);
+	return rv;
+}
+
+static void
+check_add(struct epreg *r)
+{
+	r->checking = 1;
+}
+
+void
+epollset_note_ready(struct fdobj *o)
+{
+	struct epreg *r;
+
+	if (o->regs == NULL)
+		return;
+	pthread_mutex_lock(&ep_lock);
+	for (r = o->regs; r; r = r->onext)
+		check_add(r);
+	pthread_mutex_unlock(&ep_lock);
+}
+
+void
+epollset_note_buffered(struct session *s)
+{
+	epollset_note_ready(&s->hdr);
+}
+
+void
+epollset_rearm(struct fdobj *o)
+{
+	struct epreg *r;
+
+	if (o->regs == NULL)
+		return;
+	pthread_mutex_lock(&ep_lock);
+	for (r = o->regs; r; r = r->onext)
+		if (!r->disarmed)
+			reg_arm(r, EPOLL_CTL_MOD);
+	pthread_mutex_unlock(&ep_lock);
+}
+
+/*
+ * The events the program sees for r; kr is what the kernel reported (0 for
+ * a check-list entry).  ep_lock held.
+ */
+static uint32_t
+reg_translate(struct epreg *r, uint32_t kr, int from_check)
+{
+	struct listener *l;
+	struct session *s;
+	uint32_t want = r->app_events, rev = 0;
+	int st, handshaking, readable;
+
+	if (r->owner) {			/* pending handshakes progressed */
+		l = (struct listener *)r->owner->obj;
+		if (listener_service(l) > 0)
+			check_add(r->owner);
+		return 0;
+	}
+	if (r->disarmed)
+		return 0;
+	if (r->obj->kind == FD_LISTENER) {
+		l = (struct listener *)r->obj;
+		if ((kr & EPOLLIN) && !listener_accepting(l))
+			rev = want & EPOLLIN;	/* the kernel's queue, for whoever accepts */
+		else if (kr & EPOLLIN)
+			listener_take(l);
+		if (kr)
+			listener_service(l);
+		if (listener_nready(l) > 0) {
+			rev = want & EPOLLIN;
+			if (!(want & EPOLLET))
+				check_add(r);
+		}
+		return rev | (kr & (EPOLLERR | EPOLLHUP));
+	}
+	s = (struct session *)r->obj;
+	handshaking = s->state == SS_CONNECTING || s->state == SS_HANDSHAKE;
+	if (handshaking) {
+		st = session_step(s);
+		if (st != STEP_DONE && st != STEP_FAILED) {
+			reg_arm(r, EPOLL_CTL_MOD);
+			return 0;
+		}
+		reg_arm(r, EPOLL_CTL_MOD);
+		kr = 0;
+		from_check = 1;
+	}
+	if (s->state == SS_FAILED)
+		return (want & (EPOLLIN | EPOLLOUT)) | EPOLLERR | EPOLLHUP;
+	if ((kr & EPOLLOUT) && session_has_output(s) && session_flush_output(s) == 0 &&
+	    !(want & EPOLLOUT))
+		reg_arm(r, EPOLL_CTL_MOD);	/* all out: stop watching for room */
+	/*
+	 * The kernel's word is needed only for bytes it holds: a recheck
+	 * looks at what the session already has, without a read that would
+	 * cost every level-triggered wait a failing recv.
+	 */
+	if ((kr & (EPOLLIN | EPOLLHUP | EPOLLERR)) || from_check == CHECK_FULL)
+		readable = session_readable(s);
+	else
+		readable = from_check && session_readable_held(s);
+	if ((want & EPOLLIN) && readable) {
+		rev |= EPOLLIN;
+		if (!(want & EPOLLET))
+			check_add(r);
+	}
+	if (handshaking && (want & EPOLLOUT))
+		rev |= EPOLLOUT;
+	rev |= kr & (EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLRDHUP | EPOLLPRI) &
+	    (want | EPOLLERR | EPOLLHUP);
+	/* The kernel disarmed a one-shot registration for bytes the program never saw. */
+	if (rev == 0 && kr && (want & EPOLLONESHOT))
+		reg_arm(r, EPOLL_CTL_MOD);
+	return rev;
+}
+
+/* Records an event for the program, once per registration per call. */
+static int
+emit(struct epreg *r, uint32_t rev, struct epoll_event *out, int n, int max, unsigned stamp)
+{
+	if (rev == 0 || n >= max || r->stamp == stamp)
+		return n;
+	r->stamp = stamp;
+	out[n].events = rev;
+	out[n].data = r->app_data;
+	if (r->app_events & EPOLLONESHOT)
+		r->disarmed = 1;
+	return n + 1;
+}
+
+/*
+ * Reports the check list, fairly: the scan starts where the last one
+ * stopped, and unless the program takes one event at a time a slot is left
+ * for the kernel's, so registrations that stay readable cannot crowd out
+ * the rest.  What does not fit stays on the list.  ep_lock held.
+ */
+static int
+emit_checks(struct epset *set, struct epoll_event *out, int maxevents, unsigned stamp)
+{
+	int budget = maxevents > 1 ? maxevents - 1 : 1, cnt = 0, idx, pass, full;
+	unsigned from = set->rot;
+	struct epreg *r;
+
+	for (pass = 0; pass < 2 && cnt < budget; pass++)
+		for (r = set->regs, idx = 0; r && cnt < budget; r = r->snext) {
+			if (!r->checking || r->stamp == stamp)
+				continue;
+			/* first the entries from `from` on, then those before it */
+			if ((idx++ < (int)from) == (pass == 0))
+				continue;
+			full = r->checking & CHECK_FULL;
+			r->checking = 0;
+			cnt = emit(r, reg_translate(r, 0, full ? CHECK_FULL : CHECK_HELD), out,
+			    cnt, maxevents, stamp);
+		}
+	set->rot = cnt < budget ? 0 : from + (unsigned)cnt;
+	return cnt;
+}
+
+/* Removes events carrying our cookies; their registrations report on the next wait. */
+static int
+drop_cookies(struct epoll_event *ev, int n)
+{
+	struct epreg *r;
+	int i, k = 0;
+
+	pthread_mutex_lock(&ep_lock);
+	for (i = 0; i < n; i++) {
+		if (!is_cookie(ev[i].data.u64)) {
+			ev[k++] = ev[i];
+			continue;
+		}
+		/* The kernel's event is gone: the recheck must ask the socket. */
+		if ((r = reg_by_cookie(ev[i].data.u64)) != NULL)
+			r->checking |= CHECK_FULL;
+	}
+	pthread_mutex_unlock(&ep_lock);
+	return k;
+}
+
+/*
+ * epoll_pwait2 only where the program asked for it (nanoseconds): older
+ * kernels lack it, and every epoll program would break on ENOSYS.
+ */
+static int
+epoll_real_wait(int epfd, struct epoll_event *ev, int max, const struct timespec *t,
+    const sigset_t *mask, int precise)
+{
+	long ms;
+
+	if (precise && REAL(epoll_pwait2))
+		return REAL(epoll_pwait2)(epfd, ev, max, t, mask);
+	if (t == NULL)
+		ms = -1;
+	else {
+		ms = t->tv_sec * 1000 + (t->tv_nsec + 999999) / 1000000;
+		if (ms > INT_MAX)
+			ms = INT_MAX;
+	}
+	return REAL(epoll_pwait)(epfd, ev, max, (int)ms, mask);
+}
+
+int
+epollset_wait(int epfd, struct epoll_event *events, int maxevents,
+    const struct timespec *timeout, const sigset_t *sigmask, int precise)
+{
+	static const struct timespec zero = { 0, 0 };
+	struct epoll_event out[EP_BATCH];
+	struct timespec deadline = { 0, 0 }, left = { 0, 0 }, hs_left;
+	const struct timespec *wait_ts;
+	struct epset *set;
+	struct epreg *r;
+	int n, i, cnt, hs_ms, idle_ms, saved, stale;
+	unsigned stamp;
+
+	if (!fdtable_known(epfd) || (set = set_get(epfd, 0)) == NULL) {
+		n = epoll_real_wait(epfd, events, maxevents, timeout, sigmask, precise);
+		/* Our first registration may have raced this wait: never show a cookie. */
+		if (n > 0 && fdtable_known(epfd) && (n = drop_cookies(events, n)) == 0)
+			return epollset_wait(epfd, events, maxevents, timeout, sigmask, precise);
+		return n;
+	}
+	if (maxevents <= 0) {
+		fdobj_put(&set->hdr);
+		errno = EINVAL;
+		return -1;
+	}
+	/* Fewer events than asked is always allowed; the rest wait for the next call. */
+	if (maxevents > EP_BATCH)
+		maxevents = EP_BATCH;
+	if (timeout)
+		deadline = deadline_after(timeout);
+	for (;;) {
+		/* Idle sessions give their buffers back; the wait ends in time for that. */
+		idle_ms = engine_loaded() ? session_sweep_idle() : -1;
+		pthread_mutex_lock(&ep_lock);
+		stale = set->gen != ep_gen && set_stale_companions(set);
+		if (stale && (pid_t)syscall(SYS_getppid) != ep_parent) {
+			set_refresh_companions(set);
+			stale = 0;
+		}
+		stamp = ++wait_stamp;
+		hs_ms = -1;
+		for (r = set->nhs > 0 ? set->regs : NULL; r; r = r->snext) {
+			if (!r->hs)
+				continue;
+			if (((struct session *)r->obj)->state != SS_CONNECTING &&
+			    ((struct session *)r->obj)->state != SS_HANDSHAKE) {
+				r->hs = 0;
+				set->nhs--;
+			} else if (!r->checking) {
+				/* A client handshake's deadline must wake us. */
+				int ms = session_deadline_ms((struct session *)r->obj);
+				if (ms == 0)
+					r->checking = 1;
+				else if (hs_ms < 0 || ms < hs_ms)
+					hs_ms = ms + 1;
+			}
+		}
+		if (idle_ms >= 0 && (hs_ms < 0 || idle_ms < hs_ms))
+			hs_ms = idle_ms;
+		cnt = emit_checks(set, out, maxevents, stamp);
+		pthread_mutex_unlock(&ep_lock);
+		wait_ts = NULL;
+		if (timeout) {
+			left = deadline_left(&deadline);
+			wait_ts = &left;
+		}
+		if (hs_ms >= 0 && (wait_ts == NULL ||
+		    left.tv_sec * 1000 + left.tv_nsec / 1000000 > hs_ms)) {
+			hs_left.tv_sec = hs_ms / 1000;
+			hs_left.tv_nsec = (long)(hs_ms % 1000) * 1000000L;
+			wait_ts = &hs_left;
+		}
+		if (cnt >= maxevents)
+			break;
+		/* Until the parent leaves, look again every STALE_MS (see set_stale_companions). */
+		if (stale && (wait_ts == NULL ||
+		    wait_ts->tv_sec * 1000 + wait_ts->tv_nsec / 1000000 > STALE_MS)) {
+			hs_left.tv_sec = 0;
+			hs_left.tv_nsec = STALE_MS * 1000000L;
+			wait_ts = &hs_left;
+		}
+		if (cnt > 0)
+			wait_ts = &zero;
+		n = epoll_real_wait(epfd, events, maxevents - cnt, wait_ts, sigmask, precise);
+		if (n < 0) {
+			if (cnt > 0)
+				break;
+			cnt = -1;
+			break;
+		}
+		pthread_mutex_lock(&ep_lock);
+		for (i = 0; i < n; i++) {
+			r = reg_by_cookie(events[i].data.u64);
+			if (r == NULL || r->set != set) {
+				if (!is_cookie(events[i].data.u64) && cnt < maxevents)
+					out[cnt++] = events[i];
+				continue;
+			}
+			cnt = emit(r, reg_translate(r, events[i].events, 0), out, cnt, maxevents, stamp);
+		}
+		/* A listener whose handshakes just finished is reported in this same call. */
+		for (r = set->lregs; r && cnt < maxevents; r = r->lnext)
+			if (r->checking && r->stamp != stamp) {
+				r->checking = 0;
+				cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents, stamp);
+			}
+		pthread_mutex_unlock(&ep_lock);
+		if (cnt > 0)
+			break;
+		if (timeout && deadline_passed(&deadline))
+			break;
+	}
+	saved = errno;
+	if (cnt > 0)
+		memcpy(events, out, (size_t)cnt * sizeof(*out));
+	fdobj_put(&set->hdr);
+	errno = saved;
+	return cnt;
+}
+
+void
+epollset_forget_fd(int fd)
+{
+	struct fdobj *o;
+	struct epreg *r, *next;
+	struct epset *set;
+
+	if (nplain > 0) {
+		pthread_mutex_lock(&ep_lock);
+		plain_forget(fd);
+		pthread_mutex_unlock(&ep_lock);
+	}
+	if (!fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
+		return;
+	pthread_mutex_lock(&ep_lock);
+	if (o->kind == FD_EPOLL) {
+		set = (struct epset *)o;
+		while ((r = set->regs) != NULL) {
+			while (r->owner)	/* free owners; they free their companions */
+				r = r->owner;
+			reg_free(r);
+		}
+	} else {
+		for (r = o->regs; r; r = next) {
+			next = r->onext;
+			if (r->fd != fd)
+				continue;
+			/* dup'd copies would keep reporting our cookie: take it out now. */
+			REAL(epoll_ctl)(r->set->epfd, EPOLL_CTL_DEL, fd, NULL);
+			if (r->pfdreg)
+				REAL(epoll_ctl)(r->set->epfd, EPOLL_CTL_DEL,
+				    listener_pollfd((struct listener *)o), NULL);
+			reg_free(r);
+		}
+	}
+	pthread_mutex_unlock(&ep_lock);
+	fdobj_put(o);
+}
+
+int
+epollset_save(int fd, struct epollset_saved *v, int max)
+{
+	struct fdobj *o;
+	struct epreg *r;
+	int n = 0;
+
+	if ((o = fdtable_get(fd)) == NULL)
+		return 0;
+	pthread_mutex_lock(&ep_lock);
+	for (r = o->regs; r; r = r->onext) {
+		if (r->fd != fd || r->owner)
+			continue;
+		if (n >= max) {
+			n++;
+			continue;
+		}
+		v[n].epfd = r->set->epfd;
+		v[n].ev.data = r->app_data;
+		/* A one-shot that fired stays quiet until the program re-arms it. */
+		v[n].ev.events = r->disarmed ? r->app_events & (EPOLLONESHOT | EPOLLET) :
+		    r->app_events;
+		n++;
+	}
+	pthread_mutex_unlock(&ep_lock);
+	fdobj_put(o);
+	return n;
+}
+
+void
+epollset_restore(int fd, const struct epollset_saved *v, int n)
+{
+	struct epoll_event ev;
+	int i, saved = errno;
+
+	for (i = 0; i < n; i++) {
+		ev = v[i].ev;
+		epollset_ctl(v[i].epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
+	errno = saved;
+}
+
+void
+epollset_atfork_prepare(void)
+{
+	pthread_mutex_lock(&ep_lock);
+	ep_forker = (pid_t)syscall(SYS_getpid);
+}
+
+void
+epollset_atfork_parent(void)
+{
+	pthread_mutex_unlock(&ep_lock);
+}
+
+void
+epollset_atfork_child(void)
+{
+	pthread_mutex_init(&ep_lock, NULL);
+	ep_gen++;
+	ep_parent = ep_forker;	/* not getppid(): the parent may be gone already */
+}

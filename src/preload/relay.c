@@ -1,0 +1,1099 @@
+/*
+ * relay.c: carries sessions across exec.
+ *
+ * A new program image has none of our TLS state, yet inetd, `ncat -e` and
+ * sshd-style re-execs hand it the connected socket.  Just before exec we fork
+ * a relay that keeps the session; the fd numbers the new image inherits then
+ * name a socket pair whose other end the relay joins to the session.  The
+ * relay is a grandchild, reparented at once, so the new image never sees an
+ * unexpected child of its own.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hooks/hooks.h"
+#include "common/log.h"
+#include "preload/readiness.h"
+#include "common/real.h"
+#include "preload/relay.h"
+#include "engine/session.h"
+#include "preload/shim.h"
+
+#define RELAY_BUF	16384
+#define RELAY_ENV	"MTLSSHIM_RELAYED"
+#define RELAY_MAX	16	/* relayed sockets a new image learns the addresses of */
+#define RELAY_NOTE	300	/* one entry of RELAY_ENV at most */
+
+/*
+ * RELAY_ENV=ENTRY[,ENTRY...], ENTRY = INODE/PEER/LOCAL: the inode of the
+ * socket the new image holds and the TCP addresses in hex.  It passes
+ * through later execs untouched (sh -c 'exec prog'); an entry whose socket
+ * is gone matches nothing.
+ */
+struct relayed {
+	unsigned long		ino;
+	struct sockaddr_storage	addr[2];	/* peer, local */
+	socklen_t		len[2];
+};
+
+/* fds naming sessions, each with a reference, as fdtable_foreach found them. */
+struct names {
+	int		*fd;
+	struct fdobj	**obj;
+	size_t		 n, cap;
+	int		 all;		/* also the close-on-exec ones */
+	struct fdobj	*only;		/* just this session's names */
+	int		 failed;
+};
+
+static int
+cloexec(int fd)
+{
+	int f = REAL(fcntl)(fd, F_GETFD);
+
+	return f != -1 && (f & FD_CLOEXEC);
+}
+
+static void
+collect_one(int fd, struct fdobj *o, void *arg)
+{
+	struct names *n = arg;
+	size_t cap;
+	void *p;
+
+	if (o->kind != FD_SESSION || (n->only && o != n->only) || (!n->all && cloexec(fd)))
+		return;
+	if (n->failed)
+		return;
+	if (n->n == n->cap) {
+		cap = n->cap ? 2 * n->cap : 8;
+		if ((p = realloc(n->fd, cap * sizeof(*n->fd))) == NULL) {
+			n->failed = 1;
+			return;
+		}
+		n->fd = p;
+		if ((p = realloc(n->obj, cap * sizeof(*n->obj))) == NULL) {
+			n->failed = 1;
+			return;
+		}
+		n->obj = p;
+		n->cap = cap;
+	}
+	fdobj_hold(o);
+	n->fd[n->n] = fd;
+	n->obj[n->n++] = o;
+}
+
+static void
+names_free(struct names *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->n; i++)
+		fdobj_put(n->obj[i]);
+	free(n->fd);
+	free(n->obj);
+}
+
+/*
+ * Sessions this process handed to a relay while it runs on (relay_handover):
+ * the last RELAY_MAX, for its own getpeername and for the images it execs.
+ */
+static struct relayed	handed[RELAY_MAX];
+static char		handed_note[RELAY_MAX][RELAY_NOTE];
+static atomic_uint	nhanded;	/* ever made; written under handed_lock */
+static pthread_mutex_t	handed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void	handed_add(const char *);
+static void	handed_notes(char *, size_t);
+
+/* ---- the relay process ---- */
+
+struct relay {
+	struct session	*s;
+	int		 app;		/* our end of the pair */
+	int		 done[2];	/* the peer-to-program direction ended */
+};
+
+static int
+send_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = REAL(send)(fd, p, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Peer to program: EOF becomes a FIN on the pair, an error closes both ways. */
+static void *
+relay_down(void *arg)
+{
+	struct relay *r = arg;
+	char buf[RELAY_BUF];
+	struct iovec iov = { buf, sizeof(buf) };
+	ssize_t n;
+
+	int discard = 0;
+
+	for (;;) {
+		n = session_recv(r->s, &iov, 1, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n > 0) {
+			/* A program that shut its read side still writes: drop, as TCP would. */
+			if (!discard && send_all(r->app, buf, (size_t)n) == -1)
+				discard = 1;
+			continue;
+		}
+		if (!discard)
+			REAL(shutdown)(r->app, n == 0 ? SHUT_WR : SHUT_RDWR);
+		break;
+	}
+	syscall(SYS_write, r->done[1], "x", 1);
+	return NULL;
+}
+
+/*
+ * Program to peer, then: once the program has shut its side, wait until it
+ * closes the pair for good (POLLHUP) or the peer's side ends, as a kernel
+ * socket would linger in FIN_WAIT.
+ */
+static void
+relay_up(struct relay *r)
+{
+	char buf[RELAY_BUF];
+	struct pollfd p[2];
+	struct iovec iov;
+	ssize_t n, off, w;
+
+	for (;;) {
+		n = REAL(read)(r->app, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (off = 0; off < n; off += w) {
+			iov.iov_base = buf + off;
+			iov.iov_len = (size_t)(n - off);
+			w = session_send(r->s, &iov, 1, MSG_NOSIGNAL);
+			if (w == -1 && errno == EINTR)
+				w = 0;
+			else if (w <= 0) {
+				REAL(shutdown)(r->app, SHUT_RDWR);
+				return;
+			}
+		}
+	}
+	if (n == -1) {
+		REAL(shutdown)(r->app, SHUT_RDWR);
+		return;
+	}
+	session_shutdown_write(r->s);
+	p[0].fd = r->app;
+	p[0].events = 0;
+	p[1].fd = r->done[0];
+	p[1].events = POLLIN;
+	while (REAL(poll)(p, 2, -1) == -1 && errno == EINTR)
+		;
+}
+
+/* Everything but keep[0..n-1] closes; the program's descriptors are not the relay's business. */
+static void
+close_all_but(const int *keep, int n)
+{
+	struct rlimit rl;
+	unsigned int lo = 0, hi, fd, top = ~0U, loop_top = 1U << 20;
+	int i;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < (rlim_t)loop_top)
+		loop_top = (unsigned int)rl.rlim_max;
+	for (;;) {
+		hi = top;
+		for (i = 0; i < n; i++)
+			if ((unsigned int)keep[i] >= lo && (unsigned int)keep[i] < hi)
+				hi = (unsigned int)keep[i];
+		if (hi > lo && syscall(SYS_close_range, lo, hi - 1, 0) == -1)
+			for (fd = lo; fd < hi && fd < loop_top; fd++)
+				syscall(SYS_close, fd);
+		if (hi == top)
+			break;
+		lo = hi + 1;
+	}
+}
+
+/* The program's signal handlers are not ours to run; its mask neither. */
+static void
+relay_signals(void)
+{
+	struct sigaction sa, dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	int sig;
+
+	for (sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) == -1)
+			continue;
+		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
+			sigaction(sig, &dfl, NULL);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void __attribute__((noreturn))
+relay_run(struct session *s, int app, int spare, int ready, int keep_stderr, const char *why)
+{
+	static const struct timeval none = { 0, 0 };
+	struct relay r = { s, -1, { -1, -1 } };
+	int keep[3], nkeep = 0, tcp, fl, devnull;
+	char peer[64];
+	pthread_t t;
+
+	syscall(SYS_close, spare);
+	prctl(PR_SET_NAME, "mtlsshim-relay");
+	relay_signals();
+	if ((tcp = REAL(fcntl)(s->fd, F_DUPFD_CLOEXEC, 3)) == -1 ||
+	    (r.app = REAL(fcntl)(app, F_DUPFD_CLOEXEC, 3)) == -1)
+		_exit(1);
+	keep[nkeep++] = tcp;
+	keep[nkeep++] = r.app;
+	if (keep_stderr)
+		keep[nkeep++] = 2;
+	/* The program may swap its descriptors now: we hold what we need. */
+	syscall(SYS_write, ready, "x", 1);
+	close_all_but(keep, nkeep);
+	if (nkeep == 2 && (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1 &&
+	    devnull != 2) {
+		REAL(dup2)(devnull, 2);
+		syscall(SYS_close, devnull);
+	}
+	if (pipe2(r.done, O_CLOEXEC) == -1)
+		_exit(1);
+	s->fd = tcp;
+	fl = REAL(fcntl)(tcp, F_GETFL);
+	if (fl != -1 && (fl & O_NONBLOCK))
+		REAL(fcntl)(tcp, F_SETFL, fl & ~O_NONBLOCK);
+	/* The program's timeouts now apply to its end of the pair, not to the peer. */
+	REAL(setsockopt)(tcp, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	REAL(setsockopt)(tcp, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+	log_info("relayed rule=%s peer=%s to pid %d %s", s->rule->name,
+	    session_peerstr(s, peer, sizeof(peer)), (int)getpid(), why);
+	if (pthread_create(&t, NULL, relay_down, &r) != 0)
+		_exit(1);
+	relay_up(&r);
+	session_close(s);
+	_exit(0);
+}
+
+static void
+hex_append(char *buf, size_t size, const void *p, socklen_t len)
+{
+	const unsigned char *b = p;
+	size_t at = strlen(buf);
+	socklen_t i;
+
+	for (i = 0; i < len && at + 2 < size; i++, at += 2)
+		snprintf(buf + at, size - at, "%02x", b[i]);
+}
+
+/* Appends the entry of the pair end fd, relaying peer and local, to a RELAY_ENV value. */
+static void
+note_addresses(char *env, size_t size, int fd, const struct sockaddr *peer, socklen_t plen,
+    const struct sockaddr *local, socklen_t llen)
+{
+	struct stat st;
+	size_t at;
+
+	if (fstat(fd, &st) == -1 || plen == 0 || llen == 0 ||
+	    (at = strlen(env)) + RELAY_NOTE > size)
+		return;
+	snprintf(env + at, size - at, "%s%lu/", at ? "," : "", (unsigned long)st.st_ino);
+	hex_append(env, size, peer, plen);
+	strncat(env, "/", size - strlen(env) - 1);
+	hex_append(env, size, local, llen);
+}
+
+/* Appends this relay's entry to the RELAY_ENV value being built in env. */
+static void
+relay_note(char *env, size_t size, int fd, struct session *s)
+{
+	struct sockaddr_storage local;
+	socklen_t llen = sizeof(local);
+
+	if (REAL(getsockname)(s->fd, (struct sockaddr *)&local, &llen) == 0)
+		note_addresses(env, size, fd, (struct sockaddr *)&s->peer, s->peerlen,
+		    (struct sockaddr *)&local, llen);
+}
+
+void
+relay_note_handed(int fd, const struct sockaddr *peer, socklen_t plen,
+    const struct sockaddr *local, socklen_t llen)
+{
+	char note[RELAY_NOTE + 1] = "";
+
+	note_addresses(note, sizeof(note), fd, peer, plen, local, llen);
+	handed_add(note);
+}
+
+void
+relay_prepare_child(const int *keep, int n)
+{
+	relay_signals();
+	close_all_but(keep, n);
+}
+
+void
+relay_serve(struct session *s, int app, const char *why)
+{
+	struct stat st;
+
+	relay_run(s, app, -1, -1, fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode), why);
+}
+
+/* The program's receive and send timeouts go with its descriptor onto the pair. */
+static void
+copy_timeouts(int from, int to)
+{
+	static const int opts[] = { SO_RCVTIMEO, SO_SNDTIMEO };
+	struct timeval tv;
+	socklen_t len;
+	size_t i;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		len = sizeof(tv);
+		if (REAL(getsockopt)(from, SOL_SOCKET, opts[i], &tv, &len) == 0 &&
+		    (tv.tv_sec != 0 || tv.tv_usec != 0))
+			REAL(setsockopt)(to, SOL_SOCKET, opts[i], &tv, sizeof(tv));
+	}
+}
+
+/*
+ * One session, named by fds[0..n-1]: fork the relay (twice, so that it is
+ * nobody's child), then put our end of the pair on each name, keeping each
+ * name's close-on-exec flag.  The relay says it is up through a pipe, which
+ * works whatever the program did to SIGCHLD.
+ */
+static int
+relay_session(struct session *s, const int *fds, size_t n, int keep_stderr, char *env,
+    size_t envsize, const char *why)
+{
+	sigset_t all, old;
+	int sp[2], rp[2] = { -1, -1 }, fl, e = 0, *ce;
+	pid_t pid, grand;
+	ssize_t r;
+	size_t i;
+	char c;
+
+	if ((ce = calloc(n + 1, sizeof(*ce))) == NULL)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		free(ce);
+		return -1;
+	}
+	if (pipe2(rp, O_CLOEXEC) == -1) {
+		e = errno;
+		goto fail;
+	}
+	fl = REAL(fcntl)(fds[0], F_GETFL);
+	if (fl != -1 && (fl & O_NONBLOCK))
+		REAL(fcntl)(sp[0], F_SETFL, REAL(fcntl)(sp[0], F_GETFL) | O_NONBLOCK);
+	copy_timeouts(s->fd, sp[0]);
+	/* The program's handlers must not run in our children before they are reset. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if ((pid = shim_fork_relay()) == -1) {
+		e = errno;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		goto fail;
+	}
+	if (pid == 0) {
+		syscall(SYS_close, rp[0]);
+		if ((grand = fork()) != 0)
+			_exit(grand == -1);
+		relay_run(s, sp[1], sp[0], rp[1], keep_stderr, why);
+	}
+	syscall(SYS_close, rp[1]);
+	rp[1] = -1;
+	while ((r = REAL(read)(rp[0], &c, 1)) == -1 && errno == EINTR)
+		;
+	/* Reaps the middle child; ECHILD with SIGCHLD ignored is as good. */
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 1) {
+		e = EAGAIN;
+		goto fail;
+	}
+	syscall(SYS_close, rp[0]);
+	syscall(SYS_close, sp[1]);
+	/* The relay owns it now: closing our names must not end it (no close_notify). */
+	session_mark_forked(s, 0);
+	relay_note(env, envsize, sp[0], s);
+	for (i = 0; i < n; i++)
+		ce[i] = cloexec(fds[i]);
+	for (i = 0; i < n; i++) {
+		hook_forget_fd(fds[i], 1);
+		if (REAL(dup3)(sp[0], fds[i], ce[i] ? O_CLOEXEC : 0) == -1)
+			syscall(SYS_close, fds[i]);	/* never the TCP socket */
+	}
+	syscall(SYS_close, sp[0]);
+	free(ce);
+	return 0;
+ fail:
+	syscall(SYS_close, sp[0]);
+	syscall(SYS_close, sp[1]);
+	if (rp[0] >= 0)
+		syscall(SYS_close, rp[0]);
+	if (rp[1] >= 0)
+		syscall(SYS_close, rp[1]);
+	free(ce);
+	errno = e;
+	return -1;
+}
+
+/* ---- a vfork child ---- */
+
+struct inode_hit {
+	ino_t	ino;
+	int	hit;
+};
+
+static void
+match_inode(int fd, struct fdobj *o, void *arg)
+{
+	struct inode_hit *h = arg;
+	struct stat st;
+
+	if (o->kind == FD_SESSION && ((struct session *)o)->ino == h->ino)
+		h->hit = 1;
+	else if (o->kind == FD_LISTENER && fstat(fd, &st) == 0 && st.st_ino == h->ino)
+		h->hit = 1;
+}
+
+/*
+ * A vfork child shares our memory, so it can neither fork a relay nor touch
+ * our tables; its hooks left them alone.  Whatever number it put a wrapped
+ * socket on (dup2 onto 0 and 1 included), that socket does not go along:
+ * every descriptor is matched by inode, without malloc.
+ */
+static void
+vfork_drop_wrapped(void)
+{
+	char buf[4096];
+	struct inode_hit h;
+	struct stat st;
+	long n, off;
+	int dir, fd;
+
+	if ((dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0)
+		for (off = 0; off < n; off += *(unsigned short *)(buf + off + 16)) {
+			const char *name = buf + off + 19;
+
+			if (name[0] < '0' || name[0] > '9' || (fd = atoi(name)) == dir ||
+			    fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode) || cloexec(fd))
+				continue;
+			h.ino = st.st_ino;
+			h.hit = 0;
+			fdtable_foreach(match_inode, &h);
+			if (h.hit)
+				syscall(SYS_close, fd);
+		}
+	syscall(SYS_close, dir);
+}
+
+/* ---- the environment of the new image ---- */
+
+/*
+ * envp with some variables set: the block's first slot counts the strings
+ * we allocated, which come first (relay_env_free).  NULL if out of memory.
+ */
+static char **
+env_with(char *const envp[], const char **keys, char **vals, int nk)
+{
+	size_t i, n, k = 0, klen;
+	char **block, **env;
+	int j, skip;
+
+	for (n = 0; envp != NULL && envp[n] != NULL; n++)
+		;
+	if ((block = calloc(n + (size_t)nk + 2, sizeof(*block))) == NULL)
+		return NULL;
+	env = block + 1;
+	for (j = 0; j < nk; j++)
+		if (vals[j] != NULL)
+			env[k++] = vals[j];
+	block[0] = (char *)(uintptr_t)k;
+	for (i = 0; i < n; i++) {
+		for (skip = 0, j = 0; j < nk && !skip; j++) {
+			klen = strlen(keys[j]);
+			skip = vals[j] != NULL && strncmp(envp[i], keys[j], klen) == 0 &&
+			    envp[i][klen] == '=';
+		}
+		if (!skip)
+			env[k++] = envp[i];
+	}
+	return env;
+}
+
+static const char *
+env_get(char *const envp[], const char *key)
+{
+	size_t i, klen = strlen(key);
+
+	for (i = 0; envp != NULL && envp[i] != NULL; i++)
+		if (strncmp(envp[i], key, klen) == 0 && envp[i][klen] == '=')
+			return envp[i] + klen + 1;
+	return NULL;
+}
+
+static char *
+strjoin(const char *a, const char *b, const char *c, const char *d)
+{
+	size_t len = strlen(a) + strlen(b) + strlen(c) + strlen(d) + 1;
+	char *p = malloc(len);
+
+	if (p != NULL)
+		snprintf(p, len, "%s%s%s%s", a, b, c, d);
+	return p;
+}
+
+/*
+ * A wrapped listening socket that survives exec is safe only in an image
+ * that loads us: put the library and the config back if a daemon's clean
+ * environment dropped them.  (A setuid image still drops LD_PRELOAD.)
+ */
+static void
+env_for_listeners(char *const envp[], char **vals)
+{
+	const char *pre = env_get(envp, "LD_PRELOAD"), *cfg = env_get(envp, "MTLSSHIM_CONFIG");
+	const char *path = shim_config()->path;
+	Dl_info dl;
+
+	if (dladdr((void *)relay_before_exec, &dl) == 0 || dl.dli_fname == NULL)
+		return;
+	if (pre == NULL || strstr(pre, dl.dli_fname) == NULL)
+		vals[1] = strjoin("LD_PRELOAD=", dl.dli_fname, pre ? ":" : "", pre ? pre : "");
+	if (cfg == NULL || strcmp(cfg, path) != 0)
+		vals[2] = strjoin("MTLSSHIM_CONFIG=", path, "", "");
+}
+
+/* ---- before exec ---- */
+
+struct survivors {
+	int	listeners;
+};
+
+static void
+find_listeners(int fd, struct fdobj *o, void *arg)
+{
+	if (o->kind == FD_LISTENER && !cloexec(fd))
+		((struct survivors *)arg)->listeners = 1;
+}
+
+/*
+ * A session this process owns goes to a relay: it made it (forks since do
+ * not matter), or used or renamed it since the fork it came through
+ * (inetd's dup2 onto 0 and 1).  One it merely inherited belongs to the
+ * process that forked us (a helper exec'd by a server must not read the
+ * server's connection): its fd just closes.
+ */
+static int
+owned(struct session *s)
+{
+	int r;
+
+	pthread_mutex_lock(&s->lock);
+	r = !s->inherited || s->used || s->claimed;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+char **
+relay_before_exec(char *const envp[])
+{
+	static const char *keys[] = { RELAY_ENV, "LD_PRELOAD", "MTLSSHIM_CONFIG" };
+	struct names nm = { 0 };
+	struct survivors sv = { 0 };
+	struct stat st;
+	char note[2 * RELAY_MAX * RELAY_NOTE + 1] = "", **env = (char **)envp, *vals[3] = { 0 };
+	int saved = errno, r = 0, *fds = NULL, *own, keep_stderr, j;
+	const char *old;
+	size_t i, k, m;
+
+	if (shim_config() == NULL)
+		return env;
+	if (shim_in_vfork_child()) {
+		vfork_drop_wrapped();
+		errno = saved;
+		return env;
+	}
+	fdtable_foreach(collect_one, &nm);
+	fdtable_foreach(find_listeners, &sv);
+	if (nm.n == 0 && !nm.failed && !sv.listeners && atomic_load(&nhanded) == 0) {
+		names_free(&nm);
+		errno = saved;
+		return env;
+	}
+	if (nm.failed || (fds = malloc((nm.n + 1) * sizeof(*fds))) == NULL ||
+	    (own = calloc(nm.n + 1, sizeof(*own))) == NULL) {
+		if (!nm.failed)
+			free(fds);
+		names_free(&nm);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/*
+	 * Decided before the first relay forks: that fork marks every session
+	 * forked, and may leave another session's pair on fd 2.
+	 */
+	keep_stderr = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
+	for (i = 0; i < nm.n; i++)
+		own[i] = owned((struct session *)nm.obj[i]);
+	for (i = 0; i < nm.n && r == 0; i++) {
+		for (k = 0; k < i && nm.obj[k] != nm.obj[i]; k++)
+			;
+		if (k < i)
+			continue;	/* another name of a session already handled */
+		for (m = 0, k = i; k < nm.n; k++)
+			if (nm.obj[k] == nm.obj[i])
+				fds[m++] = nm.fd[k];
+		if (own[i])
+			r = relay_session((struct session *)nm.obj[i], fds, m, keep_stderr,
+			    note, sizeof(note), "across exec");
+		else
+			for (k = 0; k < m; k++) {
+				hook_forget_fd(fds[k], 1);
+				syscall(SYS_close, fds[k]);
+			}
+	}
+	if (r == -1)
+		saved = errno;
+	free(fds);
+	free(own);
+	names_free(&nm);
+	if (r == -1) {
+		errno = saved;
+		return NULL;
+	}
+	handed_notes(note, sizeof(note));
+	if (note[0] != '\0') {
+		old = env_get(envp, RELAY_ENV);
+		vals[0] = strjoin(RELAY_ENV "=", old ? old : "", old && *old ? "," : "", note);
+	}
+	if (sv.listeners)
+		env_for_listeners(envp, vals);
+	if (vals[0] || vals[1] || vals[2]) {
+		if ((env = env_with(envp, keys, vals, 3)) == NULL) {
+			for (j = 0; j < 3; j++)
+				free(vals[j]);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
+	errno = saved;
+	return env;
+}
+
+void
+relay_env_free(char **env, char *const envp[])
+{
+	uintptr_t i, owned_n;
+	char **block;
+
+	if (env == NULL || env == (char **)envp)
+		return;
+	block = env - 1;
+	owned_n = (uintptr_t)block[0];
+	for (i = 0; i < owned_n; i++)
+		free(env[i]);
+	free(block);
+}
+
+/* ---- while the program runs on ---- */
+
+/*
+ * stdio and descriptor passing reach a socket through glibc's own __read
+ * and __write, or from another process: neither sees our hooks.  The session
+ * goes to a relay as for exec, and every name of it here becomes one end of
+ * the relay's socket pair, so the bytes are plaintext only on the pair.
+ * Epoll sets that watched the socket watch the pair instead, with the
+ * program's own events and data.
+ */
+int
+relay_handover(struct session *s, const char *why)
+{
+	struct names nm = { .all = 1, .only = &s->hdr };
+	struct epollset_saved *regs = NULL;
+	char note[RELAY_NOTE + 1] = "", peer[64];
+	struct stat st;
+	int r = -1, e = ENOMEM, saved = errno, keep_stderr, nregs = 0, *at = NULL, busy;
+	size_t i;
+
+	if (shim_in_vfork_child()) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* A thread blocked on it would find its descriptor swapped under it. */
+	pthread_mutex_lock(&s->lock);
+	busy = s->waiters > 0;
+	pthread_mutex_unlock(&s->lock);
+	if (busy) {
+		e = EBUSY;
+		log_error("rule=%s peer=%s: cannot hand the connection to a relay (%s): "
+		    "another thread is waiting on it", s->rule->name,
+		    session_peerstr(s, peer, sizeof(peer)), why);
+		goto out;
+	}
+	fdtable_foreach(collect_one, &nm);
+	if (nm.failed || (at = calloc(nm.n + 1, sizeof(*at))) == NULL)
+		goto out;
+	if (nm.n == 0) {
+		r = 0;
+		goto out;
+	}
+	for (i = 0; i < nm.n; i++)
+		nregs += epollset_save(nm.fd[i], NULL, 0);
+	if (nregs > 0 && (regs = calloc((size_t)nregs, sizeof(*regs))) == NULL)
+		goto out;
+	for (nregs = 0, i = 0; i < nm.n; i++) {
+		at[i] = nregs;
+		nregs += epollset_save(nm.fd[i], regs + nregs, INT32_MAX);
+	}
+	at[nm.n] = nregs;
+	keep_stderr = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
+	if ((r = relay_session(s, nm.fd, nm.n, keep_stderr, note, sizeof(note), why)) == -1) {
+		e = errno;
+		log_error("rule=%s peer=%s: cannot hand the connection to a relay (%s): %s",
+		    s->rule->name, session_peerstr(s, peer, sizeof(peer)), why, strerror(e));
+		goto out;
+	}
+	handed_add(note);
+	for (i = 0; i < nm.n; i++)
+		epollset_restore(nm.fd[i], regs + at[i], at[i + 1] - at[i]);
+ out:
+	free(regs);
+	free(at);
+	names_free(&nm);
+	errno = r == -1 ? e : saved;
+	return r;
+}
+
+void
+relay_foreach_passed(const struct msghdr *msg, int (*fn)(int, void *), void *arg)
+{
+	struct cmsghdr *c;
+	const char *end;
+	const int *fds;
+	size_t i, n;
+
+	if (msg == NULL || msg->msg_control == NULL || msg->msg_controllen < sizeof(*c))
+		return;
+	end = (const char *)msg->msg_control + msg->msg_controllen;
+	for (c = CMSG_FIRSTHDR((struct msghdr *)msg); c != NULL;
+	    c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0) || (const char *)CMSG_DATA(c) > end)
+			continue;
+		fds = (const int *)CMSG_DATA(c);
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		/* The kernel refuses a header that runs past the buffer; we only read within. */
+		if (n > (size_t)(end - (const char *)fds) / sizeof(int))
+			n = (size_t)(end - (const char *)fds) / sizeof(int);
+		for (i = 0; i < n; i++)
+			if (fn(fds[i], arg) == -1)
+				return;
+	}
+}
+
+static int
+pass_one(int fd, void *arg)
+{
+	struct fdobj *o;
+	int *r = arg;
+
+	if (!fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
+		return 0;
+	if (o->kind == FD_SESSION)
+		*r = relay_handover((struct session *)o, "passed to another process");
+	fdobj_put(o);
+	return *r;
+}
+
+int
+relay_before_pass(const struct msghdr *msg)
+{
+	int r = 0;
+
+	relay_foreach_passed(msg, pass_one, &r);
+	return r;
+}
+
+void
+relay_atfork_child(void)
+{
+	pthread_mutex_init(&handed_lock, NULL);
+}
+
+/* ---- in the new image ---- */
+
+static struct relayed	relayed[RELAY_MAX];
+static int		nrelayed;
+static pthread_once_t	relayed_once = PTHREAD_ONCE_INIT;
+
+static socklen_t
+unhex(const char *p, const char *end, void *out, size_t size)
+{
+	unsigned char *b = out;
+	socklen_t n = 0;
+	unsigned int v;
+
+	while (p + 1 < end && n < size && sscanf(p, "%2x", &v) == 1) {
+		b[n++] = (unsigned char)v;
+		p += 2;
+	}
+	return n;
+}
+
+/* One ENTRY (see RELAY_ENV) into r; 1 if it held both addresses. */
+static int
+relayed_parse(const char *p, const char *end, struct relayed *r)
+{
+	const char *f1, *f2;
+
+	f1 = memchr(p, '/', (size_t)(end - p));
+	f2 = f1 ? memchr(f1 + 1, '/', (size_t)(end - f1 - 1)) : NULL;
+	if (f2 == NULL)
+		return 0;
+	r->ino = strtoul(p, NULL, 10);
+	r->len[0] = unhex(f1 + 1, f2, &r->addr[0], sizeof(r->addr[0]));
+	r->len[1] = unhex(f2 + 1, end, &r->addr[1], sizeof(r->addr[1]));
+	return r->len[0] > 0 && r->len[1] > 0;
+}
+
+static void
+relayed_load(void)
+{
+	const char *p = getenv(RELAY_ENV), *end;
+
+	while (p != NULL && *p != '\0' && nrelayed < RELAY_MAX) {
+		end = p + strcspn(p, ",");
+		if (relayed_parse(p, end, &relayed[nrelayed]))
+			nrelayed++;
+		p = *end ? end + 1 : end;
+	}
+}
+
+static void
+handed_add(const char *note)
+{
+	unsigned i;
+
+	if (note[0] == '\0')
+		return;
+	pthread_mutex_lock(&handed_lock);
+	i = atomic_load(&nhanded) % RELAY_MAX;
+	if (relayed_parse(note, note + strlen(note), &handed[i])) {
+		snprintf(handed_note[i], sizeof(handed_note[i]), "%s", note);
+		atomic_fetch_add(&nhanded, 1);
+	}
+	pthread_mutex_unlock(&handed_lock);
+}
+
+/* Appends the handed entries to a RELAY_ENV value being built. */
+static void
+handed_notes(char *buf, size_t size)
+{
+	unsigned i, n;
+	size_t at;
+
+	pthread_mutex_lock(&handed_lock);
+	n = atomic_load(&nhanded) < RELAY_MAX ? atomic_load(&nhanded) : RELAY_MAX;
+	for (i = 0; i < n; i++) {
+		at = strlen(buf);
+		snprintf(buf + at, size - at, "%s%s", at ? "," : "", handed_note[i]);
+	}
+	pthread_mutex_unlock(&handed_lock);
+}
+
+/* fd's entry, copied to out; 0, or -1 if fd is not a relayed socket. */
+static int
+relayed_find(int fd, struct relayed *out)
+{
+	struct stat st;
+	unsigned i, n;
+	int saved = errno, found = -1;
+
+	pthread_once(&relayed_once, relayed_load);
+	if (nrelayed == 0 && atomic_load(&nhanded) == 0)
+		return -1;
+	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		errno = saved;
+		return -1;
+	}
+	for (i = 0; i < (unsigned)nrelayed && found; i++)
+		if (relayed[i].ino == (unsigned long)st.st_ino) {
+			*out = relayed[i];
+			found = 0;
+		}
+	if (found && atomic_load(&nhanded) > 0) {
+		pthread_mutex_lock(&handed_lock);
+		n = atomic_load(&nhanded) < RELAY_MAX ? atomic_load(&nhanded) : RELAY_MAX;
+		for (i = 0; i < n && found; i++)
+			if (handed[i].ino == (unsigned long)st.st_ino) {
+				*out = handed[i];
+				found = 0;
+			}
+		pthread_mutex_unlock(&handed_lock);
+	}
+	return found;
+}
+
+int
+relay_sockname(int fd, int peer, struct sockaddr *sa, socklen_t *len)
+{
+	struct relayed r;
+	int i = peer ? 0 : 1;
+
+	if (sa == NULL || len == NULL || relayed_find(fd, &r) == -1)
+		return -1;	/* the real call reports EFAULT or the truth */
+	memcpy(sa, &r.addr[i], *len < r.len[i] ? *len : r.len[i]);
+	*len = r.len[i];
+	return 0;
+}
+
+int
+relay_is_relayed(int fd)
+{
+	struct relayed r;
+
+	return relayed_find(fd, &r) == 0;
+}
+
+/* ---- posix_spawn, system, popen ---- */
+
+struct relay_spawn {
+	struct names	nm;
+};
+
+struct relay_spawn *
+relay_spawn_begin(void)
+{
+	struct relay_spawn *sp;
+	size_t i;
+
+	if (shim_config() == NULL || (sp = calloc(1, sizeof(*sp))) == NULL)
+		return NULL;
+	fdtable_foreach(collect_one, &sp->nm);
+	for (i = 0; i < sp->nm.n; i++)
+		REAL(fcntl)(sp->nm.fd[i], F_SETFD, FD_CLOEXEC);
+	return sp;
+}
+
+void
+relay_spawn_end(struct relay_spawn *sp)
+{
+	struct fdobj *o;
+	int saved = errno;
+	size_t i;
+
+	if (sp == NULL)
+		return;
+	/* Only numbers that still name the same session: another thread may have reused one. */
+	for (i = 0; i < sp->nm.n; i++) {
+		if ((o = fdtable_get(sp->nm.fd[i])) == sp->nm.obj[i])
+			REAL(fcntl)(sp->nm.fd[i], F_SETFD, 0);
+		if (o != NULL)
+			fdobj_put(o);
+	}
+	names_free(&sp->nm);
+	free(sp);
+	errno = saved;
+}
+
+/*
+ * File actions that dup2 a wrapped socket would give glibc's child a TLS
+ * socket it cannot speak, out of our reach: such a spawn is refused.
+ */
+#define SPAWN_MARKS	64
+static const void	*spawn_marked[SPAWN_MARKS];
+static pthread_mutex_t	 spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+static int		 spawn_overflow;
+
+void
+relay_spawn_mark(const void *fa, int fd)
+{
+	struct fdobj *o = fdtable_get(fd);
+	int i, free_slot = -1;
+
+	if (o == NULL)
+		return;
+	if (o->kind == FD_SESSION || o->kind == FD_LISTENER) {
+		pthread_mutex_lock(&spawn_lock);
+		for (i = 0; i < SPAWN_MARKS && spawn_marked[i] != fa; i++)
+			if (spawn_marked[i] == NULL && free_slot < 0)
+				free_slot = i;
+		if (i == SPAWN_MARKS && free_slot >= 0)
+			spawn_marked[free_slot] = fa;
+		else if (i == SPAWN_MARKS)
+			spawn_overflow = 1;	/* cannot tell any more: refuse them all */
+		pthread_mutex_unlock(&spawn_lock);
+	}
+	fdobj_put(o);
+}
+
+void
+relay_spawn_unmark(const void *fa)
+{
+	int i;
+
+	pthread_mutex_lock(&spawn_lock);
+	for (i = 0; i < SPAWN_MARKS; i++)
+		if (spawn_marked[i] == fa)
+			spawn_marked[i] = NULL;
+	pthread_mutex_unlock(&spawn_lock);
+}
+
+int
+relay_spawn_refused(const void *fa)
+{
+	int i, r = 0;
+
+	if (fa == NULL)
+		return 0;
+	pthread_mutex_lock(&spawn_lock);
+	r = spawn_overflow;
+	for (i = 0; i < SPAWN_MARKS && !r; i++)
+		r = spawn_marked[i] == fa;
+	pthread_mutex_unlock(&spawn_lock);
+	if (r)
+		log_error("posix_spawn refused: its file actions hand a TLS socket to the "
+		    "child, which cannot speak TLS; fork and exec instead");
+	return r;
+}
