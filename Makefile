@@ -25,7 +25,7 @@ CORE	 = $(filter-out common/real,$(COMMON)) engine/tlsctx engine/identity
 HOOKS	 = $(patsubst src/%.c,%,$(wildcard src/hooks/*.c))
 PRELOAD	 = $(HOOKS) $(patsubst src/%.c,%,$(wildcard src/preload/*.c)) $(COMMON)
 # src/engine: libmtlsshim-tls.so, the TLS engine, loaded by the preload when first needed.
-TLSLIB	 = $(patsubst src/%.c,%,$(wildcard src/engine/*.c)) common/filedata
+TLSLIB	 = $(patsubst src/%.c,%,$(wildcard src/engine/*.c)) common/filedata common/lockstat
 # src/cli: the launcher.
 CLI	 = cli/main cli/progcheck
 HDRS	 = $(wildcard src/*/*.h)

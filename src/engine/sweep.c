@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/lockstat.h"
 #include "common/log.h"
 #include "engine/session.h"
 #include "engine/sweep.h"
@@ -55,7 +56,7 @@ unlink_locked(struct session *s)
 void
 sweep_add(struct session *s)
 {
-	pthread_mutex_lock(&sweep_lock);
+	plock(&sweep_lock);
 	if ((s->idle_next = warm) != NULL)
 		warm->idle_prevp = &s->idle_next;
 	warm = s;
@@ -82,7 +83,7 @@ release_locked(struct session *s)
 void
 sweep_forget(struct session *s)
 {
-	pthread_mutex_lock(&sweep_lock);
+	plock(&sweep_lock);
 	if (s->warm)
 		unlink_locked(s);
 	pthread_mutex_unlock(&sweep_lock);
@@ -104,7 +105,7 @@ sweep_run(void)
 	unsigned gen;
 	int freed = 0;
 
-	pthread_mutex_lock(&sweep_lock);
+	plock(&sweep_lock);
 	gen = __atomic_load_n(&sweep_gen, __ATOMIC_RELAXED);
 	for (s = warm; s; s = next) {
 		next = s->idle_next;
@@ -156,7 +157,7 @@ session_sweep_idle(void)
 	now = now_ms();
 	if (sweep_due(now))
 		sweep_run();
-	pthread_mutex_lock(&sweep_lock);
+	plock(&sweep_lock);
 	/* The role passes on only once its thread has stayed away for a while. */
 	mine = nwarm > 0 && (sweeper_until <= now || pthread_equal(sweeper, pthread_self()));
 	if (mine) {
@@ -183,7 +184,7 @@ session_sweep_atfork(int phase)
 	struct session *s, *next;
 
 	if (phase == SWEEP_PREPARE)
-		pthread_mutex_lock(&sweep_lock);
+		plock(&sweep_lock);
 	else if (phase == SWEEP_PARENT)
 		pthread_mutex_unlock(&sweep_lock);
 	else {

@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "common/lockstat.h"
 #include "common/deadline.h"
 #include "common/filedata.h"
 #include "engine/identity.h"
@@ -103,7 +104,7 @@ new_session_cb(SSL *ssl, SSL_SESSION *sess)
 
 	if (h == NULL || key == NULL)
 		return 0;
-	pthread_mutex_lock(&h->lock);
+	plock(&h->lock);
 	for (i = 0; i < TLSCTX_CACHE; i++) {
 		if (h->cache[i].sess == NULL) {
 			if (slot < 0)
@@ -563,7 +564,7 @@ tlsholder_recheck_after(struct tlsholder *h)
 	X509 *cert;
 	int i;
 
-	pthread_mutex_lock(&h->lock);
+	plock(&h->lock);
 	if (h->ctx == NULL)
 		t = 0;
 	else {
@@ -634,7 +635,7 @@ tlsholder_get(struct tlsholder *h)
 	SSL_CTX *ctx;
 	time_t t = deadline_now_sec();
 
-	pthread_mutex_lock(&h->lock);
+	plock(&h->lock);
 	if (t != h->checked) {
 		h->checked = t;
 		if (h->ctx == NULL)
@@ -686,7 +687,7 @@ tlsholder_client_prepare(struct tlsholder *h, SSL *ssl, const char *peer)
 		return;
 	}
 	/* The newest unspent ticket for peer, taken out of the pool: one use each (TLS 1.3). */
-	pthread_mutex_lock(&h->lock);
+	plock(&h->lock);
 	for (i = 0; i < TLSCTX_CACHE; i++) {
 		if (h->cache[i].sess == NULL || strcmp(h->cache[i].key, peer) != 0)
 			continue;

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/lockstat.h"
 #include "hooks/hooks.h"
 #include "preload/listener.h"
 #include "preload/readiness.h"
@@ -50,7 +51,7 @@ move_to_other_name(struct fdobj *o, int fd)
 		pthread_mutex_unlock(&s->lock);
 	} else if (o->kind == FD_LISTENER) {
 		l = (struct listener *)o;
-		pthread_mutex_lock(&l->lock);
+		plock(&l->lock);
 		if (l->fd == fd)
 			l->fd = n.found;
 		pthread_mutex_unlock(&l->lock);

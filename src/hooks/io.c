@@ -32,7 +32,7 @@ do_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 	}
 	r = session_recv(s, iov, iovcnt, flags);
 	e = errno;
-	if (r > 0 && s->hdr.regs != NULL && session_buffered(s))
+	if (r > 0 && fdobj_watched(&s->hdr) && session_buffered(s))
 		epollset_note_buffered(s);
 	fdobj_put(&s->hdr);
 	errno = e;
@@ -52,7 +52,7 @@ do_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 	}
 	r = session_send(s, iov, iovcnt, flags);
 	e = errno;
-	if (s->hdr.regs != NULL && session_has_output(s))
+	if (fdobj_watched(&s->hdr) && session_has_output(s))
 		epollset_rearm(&s->hdr);
 	fdobj_put(&s->hdr);
 	errno = e;
@@ -495,7 +495,7 @@ sendfile(int out, int in, off_t *off, size_t count)
 		return REAL(sendfile)(out, in, off, count);
 	r = sendfile_emulated(s, out, in, off, count);
 	e = errno;
-	if (s->hdr.regs != NULL && session_has_output(s))
+	if (fdobj_watched(&s->hdr) && session_has_output(s))
 		epollset_rearm(&s->hdr);
 	fdobj_put(&s->hdr);
 	errno = e;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/lockstat.h"
 #include "common/deadline.h"
 #include "engine/engine.h"
 #include "common/log.h"
@@ -111,7 +112,7 @@ engine_load(char *err, size_t errlen)
 
 	if (engine_loaded())
 		return 0;
-	pthread_mutex_lock(&engine_lock);
+	plock(&engine_lock);
 	if (!engine_ok && (tried == 0 || tried != deadline_now_sec())) {
 		engine_open();
 		tried = deadline_now_sec();

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/lockstat.h"
 #include "common/deadline.h"
 #include "engine/engine.h"
 #include "preload/fdtable.h"
@@ -435,7 +436,7 @@ epollset_adopt(int fd, struct fdobj *o)
 
 	if (nplain == 0)
 		return;
-	pthread_mutex_lock(&ep_lock);
+	plock(&ep_lock);
 	for (pp = &plain[(unsigned)fd % NBUCKETS]; (p = *pp) != NULL;) {
 		if (p->fd != fd) {
 			pp = &p->next;
@@ -473,7 +474,7 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		fdobj_put(o);
 		o = NULL;
 	}
-	pthread_mutex_lock(&ep_lock);
+	plock(&ep_lock);
 	set = set_get(epfd, o != NULL && op == EPOLL_CTL_ADD);
 	if (set)
 		r = reg_find(set, fd);
@@ -553,7 +554,7 @@ epollset_note_ready(struct fdobj *o)
 
 	if (o->regs == NULL)
 		return;
-	pthread_mutex_lock(&ep_lock);
+	plock(&ep_lock);
 	for (r = o->regs; r; r = r->onext)
 		check_add(r);
 	pthread_mutex_unlock(&ep_lock);
@@ -572,7 +573,7 @@ epollset_rearm(struct fdobj *o)
 
 	if (o->regs == NULL)
 		return;
-	pthread_mutex_lock(&ep_lock);
+	plock(&ep_lock);
 	for (r = o->regs; r; r = r->onext)
 		if (!r->disarmed)
 			reg_arm(r, EPOLL_CTL_MOD);
@@ -705,7 +706,7 @@ drop_cookies(struct epoll_event *ev, int n)
 	struct epreg *r;
 	int i, k = 0;
 
-	pthread_mutex_lock(&ep_lock);
+	plock(&ep_lock);
 	for (i = 0; i < n; i++) {
 		if (!is_cookie(ev[i].data.u64)) {
 			ev[k++] = ev[i];
@@ -774,7 +775,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	for (;;) {
 		/* Idle sessions give their buffers back; the wait ends in time for that. */
 		idle_ms = engine_loaded() ? session_sweep_idle() : -1;
-		pthread_mutex_lock(&ep_lock);
+		plock(&ep_lock);
 		stale = set->gen != ep_gen && set_stale_companions(set);
 		if (stale && (pid_t)syscall(SYS_getppid) != ep_parent) {
 			set_refresh_companions(set);
@@ -831,7 +832,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 			cnt = -1;
 			break;
 		}
-		pthread_mutex_lock(&ep_lock);
+		plock(&ep_lock);
 		for (i = 0; i < n; i++) {
 			r = reg_by_cookie(events[i].data.u64);
 			if (r == NULL || r->set != set) {
@@ -869,13 +870,13 @@ epollset_forget_fd(int fd)
 	struct epset *set;
 
 	if (nplain > 0) {
-		pthread_mutex_lock(&ep_lock);
+		plock(&ep_lock);
 		plain_forget(fd);
 		pthread_mutex_unlock(&ep_lock);
 	}
 	if (!fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
 		return;
-	pthread_mutex_lock(&ep_lock);
+	plock(&ep_lock);
 	if (o->kind == FD_EPOLL) {
 		set = (struct epset *)o;
 		while ((r = set->regs) != NULL) {
@@ -909,7 +910,7 @@ epollset_save(int fd, struct epollset_saved *v, int max)
 
 	if ((o = fdtable_get(fd)) == NULL)
 		return 0;
-	pthread_mutex_lock(&ep_lock);
+	plock(&ep_lock);
 	for (r = o->regs; r; r = r->onext) {
 		if (r->fd != fd || r->owner)
 			continue;
@@ -945,7 +946,7 @@ epollset_restore(int fd, const struct epollset_saved *v, int n)
 void
 epollset_atfork_prepare(void)
 {
-	pthread_mutex_lock(&ep_lock);
+	plock(&ep_lock);
 	ep_forker = (pid_t)syscall(SYS_getpid);
 }
 

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "common/lockstat.h"
 #include "preload/fdtable.h"
 
 #define CHUNK_BITS	12
@@ -60,7 +61,7 @@ fdtable_get(int fd)
 
 	if (s == NULL || atomic_load_explicit(s, memory_order_relaxed) == NULL)
 		return NULL;
-	pthread_mutex_lock(&fdtable_lock);
+	plock(&fdtable_lock);
 	o = atomic_load(s);
 	if (o)
 		fdobj_hold(o);
@@ -74,7 +75,7 @@ fdtable_set(int fd, struct fdobj *o)
 	_Atomic(struct fdobj *) *s;
 	struct fdobj *old;
 
-	pthread_mutex_lock(&fdtable_lock);
+	plock(&fdtable_lock);
 	if ((s = fdtable_slot(fd, 1)) == NULL) {
 		pthread_mutex_unlock(&fdtable_lock);
 		return -1;
@@ -97,7 +98,7 @@ fdtable_publish(int fd, struct fdobj *o)
 	_Atomic(struct fdobj *) *s;
 	struct fdobj *cur;
 
-	pthread_mutex_lock(&fdtable_lock);
+	plock(&fdtable_lock);
 	if ((s = fdtable_slot(fd, 1)) == NULL) {
 		pthread_mutex_unlock(&fdtable_lock);
 		return NULL;
@@ -121,7 +122,7 @@ fdtable_clear(int fd)
 
 	if (s == NULL || atomic_load_explicit(s, memory_order_relaxed) == NULL)
 		return 0;
-	pthread_mutex_lock(&fdtable_lock);
+	plock(&fdtable_lock);
 	old = atomic_exchange(s, NULL);
 	if (old)
 		atomic_fetch_sub(&old->slots, 1);
@@ -138,7 +139,7 @@ fdtable_clear_if(int fd, struct fdobj *o)
 
 	if (s == NULL)
 		return 0;
-	pthread_mutex_lock(&fdtable_lock);
+	plock(&fdtable_lock);
 	if (!atomic_compare_exchange_strong(s, &expect, NULL)) {
 		pthread_mutex_unlock(&fdtable_lock);
 		return 0;
@@ -155,7 +156,7 @@ fdtable_foreach(void (*fn)(int, struct fdobj *, void *), void *arg)
 	struct fdobj *o;
 	int i, j;
 
-	pthread_mutex_lock(&fdtable_lock);
+	plock(&fdtable_lock);
 	for (i = 0; i < NCHUNKS; i++) {
 		_Atomic(struct fdobj *) *c = atomic_load(&chunks[i]);
 		if (c == NULL)
@@ -170,7 +171,7 @@ fdtable_foreach(void (*fn)(int, struct fdobj *, void *), void *arg)
 void
 fdtable_atfork_prepare(void)
 {
-	pthread_mutex_lock(&fdtable_lock);
+	plock(&fdtable_lock);
 }
 
 void

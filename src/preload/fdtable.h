@@ -39,6 +39,13 @@ void		 fdtable_atfork_child(void);
 void		 fdtable_atfork_prepare(void);
 void		 fdtable_atfork_parent(void);
 
+/* Unlocked: is o registered in an epoll set?  (A hint: the set's own lock decides.) */
+static inline int
+fdobj_watched(struct fdobj *o)
+{
+	return __atomic_load_n(&o->regs, __ATOMIC_RELAXED) != NULL;
+}
+
 void		 fdobj_hold(struct fdobj *);
 void		 fdobj_put(struct fdobj *);
 

@@ -9,6 +9,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "common/lockstat.h"
 #include "preload/listener.h"
 #include "common/log.h"
 #include "preload/offload.h"
@@ -125,7 +126,7 @@ listener_pollfd(struct listener *l)
 {
 	int fd;
 
-	pthread_mutex_lock(&l->lock);
+	plock(&l->lock);
 	fd = listener_pollfd_locked(l);
 	pthread_mutex_unlock(&l->lock);
 	return fd;
@@ -300,7 +301,7 @@ listener_take(struct listener *l)
 {
 	int i;
 
-	pthread_mutex_lock(&l->lock);
+	plock(&l->lock);
 	/* Each accept is preceded by a check, so a blocking socket never blocks here. */
 	for (i = 0; i < TAKE_MAX && readable_now(l->fd); i++)
 		if (listener_take_one(l) < 0)
@@ -355,7 +356,7 @@ listener_service(struct listener *l)
 {
 	int n;
 
-	pthread_mutex_lock(&l->lock);
+	plock(&l->lock);
 	n = listener_service_locked(l);
 	pthread_mutex_unlock(&l->lock);
 	return n;
@@ -429,7 +430,7 @@ listener_accept(struct listener *l, struct sockaddr *addr, socklen_t *alen, int 
 	int nonblock, fd, r, i;
 
 	__atomic_store_n(&l->accepting, 1, __ATOMIC_RELAXED);
-	pthread_mutex_lock(&l->lock);
+	plock(&l->lock);
 	for (;;) {
 		listener_service_locked(l);
 		if (l->ready_head || l->nplain > 0) {
@@ -460,7 +461,7 @@ listener_accept(struct listener *l, struct sockaddr *addr, socklen_t *alen, int 
 		p[0].revents = p[1].revents = 0;
 		pthread_mutex_unlock(&l->lock);
 		r = REAL(poll)(p, p[1].fd >= 0 ? 2 : 1, -1);
-		pthread_mutex_lock(&l->lock);
+		plock(&l->lock);
 		if (r < 0) {
 			if (errno == EINTR && signals_restart())
 				continue;

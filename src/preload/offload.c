@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/lockstat.h"
 #include "common/log.h"
 #include "preload/offload.h"
 #include "common/real.h"
@@ -174,7 +175,7 @@ offload_before_nproc_limit(void)
 
 	if (!has_server_rule(shim_config()) || shim_in_vfork_child())
 		return;
-	pthread_mutex_lock(&offload_lock);
+	plock(&offload_lock);
 	if (offload_fd >= 0)
 		goto out;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {

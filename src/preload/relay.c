@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/lockstat.h"
 #include "hooks/hooks.h"
 #include "common/log.h"
 #include "preload/readiness.h"
@@ -917,7 +918,7 @@ handed_add(const char *note)
 
 	if (note[0] == '\0')
 		return;
-	pthread_mutex_lock(&handed_lock);
+	plock(&handed_lock);
 	i = atomic_load(&nhanded) % RELAY_MAX;
 	if (relayed_parse(note, note + strlen(note), &handed[i])) {
 		snprintf(handed_note[i], sizeof(handed_note[i]), "%s", note);
@@ -933,7 +934,7 @@ handed_notes(char *buf, size_t size)
 	unsigned i, n;
 	size_t at;
 
-	pthread_mutex_lock(&handed_lock);
+	plock(&handed_lock);
 	n = atomic_load(&nhanded) < RELAY_MAX ? atomic_load(&nhanded) : RELAY_MAX;
 	for (i = 0; i < n; i++) {
 		at = strlen(buf);
@@ -963,7 +964,7 @@ relayed_find(int fd, struct relayed *out)
 			found = 0;
 		}
 	if (found && atomic_load(&nhanded) > 0) {
-		pthread_mutex_lock(&handed_lock);
+		plock(&handed_lock);
 		n = atomic_load(&nhanded) < RELAY_MAX ? atomic_load(&nhanded) : RELAY_MAX;
 		for (i = 0; i < n && found; i++)
 			if (handed[i].ino == (unsigned long)st.st_ino) {
@@ -1055,7 +1056,7 @@ relay_spawn_mark(const void *fa, int fd)
 	if (o == NULL)
 		return;
 	if (o->kind == FD_SESSION || o->kind == FD_LISTENER) {
-		pthread_mutex_lock(&spawn_lock);
+		plock(&spawn_lock);
 		for (i = 0; i < SPAWN_MARKS && spawn_marked[i] != fa; i++)
 			if (spawn_marked[i] == NULL && free_slot < 0)
 				free_slot = i;
@@ -1073,7 +1074,7 @@ relay_spawn_unmark(const void *fa)
 {
 	int i;
 
-	pthread_mutex_lock(&spawn_lock);
+	plock(&spawn_lock);
 	for (i = 0; i < SPAWN_MARKS; i++)
 		if (spawn_marked[i] == fa)
 			spawn_marked[i] = NULL;
@@ -1087,7 +1088,7 @@ relay_spawn_refused(const void *fa)
 
 	if (fa == NULL)
 		return 0;
-	pthread_mutex_lock(&spawn_lock);
+	plock(&spawn_lock);
 	r = spawn_overflow;
 	for (i = 0; i < SPAWN_MARKS && !r; i++)
 		r = spawn_marked[i] == fa;

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/lockstat.h"
 #include "engine/engine.h"
 #include "preload/listener.h"
 #include "preload/startcache.h"
@@ -148,7 +149,7 @@ holder_preread(struct tlsholder *h)
 	const char *path;
 	int j;
 
-	pthread_mutex_lock(&h->lock);
+	plock(&h->lock);
 	for (j = 0; h->ctx == NULL && j < TLSCTX_FILES; j++)
 		if ((path = tlsctx_path(h->rule, j)) != NULL && h->pre[j].buf == NULL &&
 		    filedata_read(path, &h->pre[j]) == -1)
@@ -169,7 +170,7 @@ shim_keep_access(void)
 		errno = saved;
 		return;
 	}
-	pthread_mutex_lock(&shim_preread_lock);
+	plock(&shim_preread_lock);
 	if (shim_preread_due) {
 		if (engine_load(err, sizeof(err)) == -1)
 			log_error("%s; matched connections will be refused", err);
