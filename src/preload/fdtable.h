@@ -3,6 +3,7 @@
 #define MTLSSHIM_FDTABLE_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 
 struct epreg;
 
