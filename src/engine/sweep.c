@@ -19,6 +19,12 @@
  * Sweeps run from data calls and from the program's waits in our hooks; one
  * waiting thread at a time (the sweeper) wakes that often while warm
  * sessions remain (session_sweep_idle), the others sleep as asked.
+ *
+ * The list's lock is the process's, so no I/O takes it: a session joins
+ * when it goes from idle to busy and leaves when a sweep or its end takes
+ * it off, and a busy session stays on.  Steady-state I/O only stores the
+ * sweep's number in the session and reads two words the sweeper writes ten
+ * times a second; the sweep itself takes the lock once per SWEEP_MS.
  */
 #define SWEEP_MS	100
 
@@ -146,10 +152,15 @@ sweep_maybe(void)
 	errno = saved;
 }
 
+/*
+ * Called by every wait of every thread: no lock.  Two threads that both
+ * take the role at once both wake for a while, and the last to write keeps it.
+ */
 int
 session_sweep_idle(void)
 {
-	long long now, left;
+	long long now, left, until;
+	pthread_t self = pthread_self(), cur;
 	int saved = errno, mine;
 
 	if (__atomic_load_n(&nwarm, __ATOMIC_RELAXED) == 0)
@@ -157,14 +168,18 @@ session_sweep_idle(void)
 	now = now_ms();
 	if (sweep_due(now))
 		sweep_run();
-	plock(&sweep_lock);
 	/* The role passes on only once its thread has stayed away for a while. */
-	mine = nwarm > 0 && (sweeper_until <= now || pthread_equal(sweeper, pthread_self()));
+	until = __atomic_load_n(&sweeper_until, __ATOMIC_RELAXED);
+	cur = __atomic_load_n(&sweeper, __ATOMIC_RELAXED);
+	mine = __atomic_load_n(&nwarm, __ATOMIC_RELAXED) > 0 &&
+	    (until <= now || pthread_equal(cur, self));
 	if (mine) {
-		sweeper = pthread_self();
-		sweeper_until = now + 3 * SWEEP_MS;
+		if (!pthread_equal(cur, self))
+			__atomic_store_n(&sweeper, self, __ATOMIC_RELAXED);
+		/* Written once a sweep period at most, not on every wait. */
+		if (until < now + 2 * SWEEP_MS)
+			__atomic_store_n(&sweeper_until, now + 3 * SWEEP_MS, __ATOMIC_RELAXED);
 	}
-	pthread_mutex_unlock(&sweep_lock);
 	errno = saved;
 	if (!mine)
 		return -1;
@@ -196,7 +211,7 @@ session_sweep_atfork(int phase)
 		}
 		warm = NULL;
 		nwarm = 0;
-		sweeper_until = 0;
+		__atomic_store_n(&sweeper_until, 0, __ATOMIC_RELAXED);
 		pthread_mutex_init(&sweep_lock, NULL);
 	}
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,13 @@
  * handshake can progress or times out.  Readiness the kernel cannot show
  * (decrypted bytes left after a read, verified connections queued) sits on
  * the set's check list until reported.
+ *
+ * Each set has its own lock and its own tables, so threads that each wait
+ * on their own set (memcached, haproxy, nginx's workers) share nothing on
+ * the way.  An object's list of registrations (one per set it is in) has
+ * its own small lock, taken after a set's; code that holds none of them
+ * and must change registrations in every set (rearm, close) first notes
+ * the sets under the object's lock, then takes each set's.
  */
 
 struct epreg {
@@ -41,10 +49,10 @@ struct epreg {
 	struct epreg	*owner;		/* a pending-handshake set's: the listener's */
 	unsigned	 gen;		/* a pending-handshake set's: ep_gen when added */
 	uint64_t	 cookie;
-	int		 checking;	/* on the set's check list */
+	atomic_int	 checking;	/* on the set's check list (CHECK_*); set lock-free */
 	int		 disarmed;	/* EPOLLONESHOT fired; waits for MOD */
 	int		 hs;		/* its session was handshaking when last looked at */
-	unsigned	 stamp;		/* epoll_wait call that reported it */
+	unsigned	 stamp;		/* the set's epoll_wait call that reported it */
 	struct epreg	*hnext, *snext, *onext, *fnext;
 	struct epreg	**sprevp;	/* what points at it in the set's list */
 	struct epreg	*lnext, **lprevp;	/* a listener's, in the set's list of them */
@@ -52,23 +60,30 @@ struct epreg {
 
 struct epset {
 	struct fdobj	 hdr;
+	pthread_mutex_t	 lock;		/* everything below, and its registrations */
 	int		 epfd;
 	struct epreg	*regs;
 	struct epreg	*lregs;		/* the listeners among regs, in the same order */
 	int		 nhs;		/* regs with hs set */
 	unsigned	 gen;		/* ep_gen its listener companions were made in */
 	unsigned	 rot;		/* where the next check-list scan starts */
+	unsigned	 stamp;		/* counts its epoll_wait calls */
+	struct epreg	**cbuckets;	/* its registrations by cookie... */
+	struct epreg	**fbuckets;	/* ...and the program's by fd */
+	unsigned	 nbuckets, nreg;
+	struct epreg	*cache;		/* freed registrations for reuse */
+	int		 ncache;
+	struct epset	*snext, **sprevp;	/* every set, for fork */
 };
 
-#define NBUCKETS	4096
+#define NBUCKETS	4096		/* the registry of plain fds */
+#define SET_BUCKETS	64		/* a new set's tables; they double as it grows */
+#define OBJ_SETS	64		/* sets one object is in, handled per call */
 #define EP_BATCH	256	/* events returned by one wait at most (stack, no malloc) */
 /* Why a registration is on the check list: what the session holds, or the socket too. */
 #define CHECK_HELD	1
 #define CHECK_FULL	2
 #define STALE_MS	50	/* a forked child's wait while its parent may share the set */
-static struct epreg	*buckets[NBUCKETS];
-/* The program's registrations (not companions) by set and fd, for epoll_ctl. */
-static struct epreg	*fdbuckets[NBUCKETS];
 /*
  * Freed registrations kept for reuse: a program may DEL and ADD on every
  * request.  Not under AddressSanitizer, which must see a use after free.
@@ -78,20 +93,49 @@ static struct epreg	*fdbuckets[NBUCKETS];
 #else
 #define REG_CACHE	64
 #endif
-static struct epreg	*reg_cache;
-static int		 nreg_cache;
-static pthread_mutex_t	 ep_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Every set, for fork; taken when a set is made or freed, never by a wait. */
+static pthread_mutex_t	 sets_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct epset	*sets;
 static unsigned		 ep_gen;	/* forks survived: listeners' private sets are new */
 static pid_t		 ep_parent;	/* the process we forked from */
 static pid_t		 ep_forker;	/* set by the forking process itself */
+static pthread_once_t	 cookie_once = PTHREAD_ONCE_INIT;
 static uint64_t		 cookie_key;
 static uint64_t		 cookie_seq;	/* cookies are key ^ seq, never reused */
-static unsigned		 wait_stamp;
+
+static void
+cookie_init(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	/* is_cookie reads it from any thread, without the once. */
+	__atomic_store_n(&cookie_key, ((uint64_t)getpid() << 40 ^ (uint64_t)(uintptr_t)&cookie_key ^
+	    ((uint64_t)t.tv_nsec << 20) ^ (uint64_t)t.tv_sec * 0x9e3779b97f4a7c15ULL) |
+	    (1ULL << 63), __ATOMIC_RELAXED);
+}
 
 static struct epreg **
-bucket(uint64_t cookie)
+bucket(struct epset *set, uint64_t cookie)
 {
-	return &buckets[(cookie ^ (cookie >> 29)) % NBUCKETS];
+	return &set->cbuckets[(cookie ^ (cookie >> 29)) & (set->nbuckets - 1)];
+}
+
+/* An object's list of registrations: a few instructions at a time, never a system call. */
+static void
+regs_lock(struct fdobj *o)
+{
+	int n = 0;
+
+	while (atomic_flag_test_and_set_explicit(&o->regs_lock, memory_order_acquire))
+		if (++n % 64 == 0)
+			sched_yield();
+}
+
+static void
+regs_unlock(struct fdobj *o)
+{
+	atomic_flag_clear_explicit(&o->regs_lock, memory_order_release);
 }
 
 /*
@@ -103,15 +147,18 @@ bucket(uint64_t cookie)
 static int
 is_cookie(uint64_t v)
 {
-	return cookie_key != 0 && (v ^ cookie_key) - 1 < cookie_seq;
+	uint64_t key = __atomic_load_n(&cookie_key, __ATOMIC_RELAXED);
+
+	return key != 0 && (v ^ key) - 1 < __atomic_load_n(&cookie_seq, __ATOMIC_RELAXED);
 }
 
+/* set->lock held. */
 static struct epreg *
-reg_by_cookie(uint64_t cookie)
+reg_by_cookie(struct epset *set, uint64_t cookie)
 {
 	struct epreg *r;
 
-	for (r = *bucket(cookie); r; r = r->hnext)
+	for (r = *bucket(set, cookie); r; r = r->hnext)
 		if (r->cookie == cookie)
 			return r;
 	return NULL;
@@ -120,17 +167,60 @@ reg_by_cookie(uint64_t cookie)
 static void
 epset_destroy(struct fdobj *o)
 {
-	free(o);
+	struct epset *set = (struct epset *)o;
+	struct epreg *r;
+
+	plock(&sets_lock);
+	if ((*set->sprevp = set->snext) != NULL)
+		set->snext->sprevp = set->sprevp;
+	pthread_mutex_unlock(&sets_lock);
+	while ((r = set->cache) != NULL) {
+		set->cache = r->hnext;
+		free(r);
+	}
+	free(set->cbuckets);
+	free(set->fbuckets);
+	pthread_mutex_destroy(&set->lock);
+	free(set);
 }
 
 static struct epreg **
 fdbucket(const struct epset *set, int fd)
 {
-	return &fdbuckets[((unsigned)fd * 0x9e3779b1u ^ (unsigned)((uintptr_t)set >> 6)) %
-	    NBUCKETS];
+	return &set->fbuckets[((unsigned)fd * 0x9e3779b1u) & (set->nbuckets - 1)];
 }
 
-/* The program's registration of fd in set, if any; ep_lock held. */
+/* Doubles the set's tables once it holds more registrations than buckets; set->lock held. */
+static void
+set_grow(struct epset *set)
+{
+	unsigned nb = set->nbuckets * 2, i;
+	struct epreg **cb, **fb, *r, *next;
+
+	if ((cb = calloc(nb, sizeof(*cb))) == NULL || (fb = calloc(nb, sizeof(*fb))) == NULL) {
+		free(cb);
+		return;			/* longer chains, no harm */
+	}
+	for (i = 0; i < set->nbuckets; i++) {
+		for (r = set->cbuckets[i]; r; r = next) {
+			next = r->hnext;
+			r->hnext = cb[(r->cookie ^ (r->cookie >> 29)) & (nb - 1)];
+			cb[(r->cookie ^ (r->cookie >> 29)) & (nb - 1)] = r;
+		}
+		for (r = set->fbuckets[i]; r; r = next) {
+			next = r->fnext;
+			r->fnext = fb[((unsigned)r->fd * 0x9e3779b1u) & (nb - 1)];
+			fb[((unsigned)r->fd * 0x9e3779b1u) & (nb - 1)] = r;
+		}
+	}
+	free(set->cbuckets);
+	free(set->fbuckets);
+	set->cbuckets = cb;
+	set->fbuckets = fb;
+	set->nbuckets = nb;
+}
+
+/* The program's registration of fd in set, if any; set->lock held. */
 static struct epreg *
 reg_find(struct epset *set, int fd)
 {
@@ -154,13 +244,16 @@ unlink_from(struct epreg **head, struct epreg *r, size_t off)
 		}
 }
 
-/* Forgets r (and its pending-handshake companion); ep_lock held. */
+/* Forgets r (and its pending-handshake companion); r->set->lock held. */
 static void
 reg_free(struct epreg *r)
 {
+	struct epset *set = r->set;
+
 	if (r->pfdreg)
 		reg_free(r->pfdreg);
-	unlink_from(bucket(r->cookie), r, offsetof(struct epreg, hnext));
+	unlink_from(bucket(set, r->cookie), r, offsetof(struct epreg, hnext));
+	set->nreg--;
 	if ((*r->sprevp = r->snext) != NULL)
 		r->snext->sprevp = r->sprevp;
 	if (r->lprevp != NULL && (*r->lprevp = r->lnext) != NULL)
@@ -169,41 +262,40 @@ reg_free(struct epreg *r)
 		r->set->nhs--;
 	if (r->obj) {
 		unlink_from(fdbucket(r->set, r->fd), r, offsetof(struct epreg, fnext));
+		regs_lock(r->obj);
 		unlink_from(&r->obj->regs, r, offsetof(struct epreg, onext));
+		regs_unlock(r->obj);
 		fdobj_put(r->obj);
 	}
-	if (nreg_cache < REG_CACHE) {
-		r->hnext = reg_cache;
-		reg_cache = r;
-		nreg_cache++;
+	if (set->ncache < REG_CACHE) {
+		r->hnext = set->cache;
+		set->cache = r;
+		set->ncache++;
 	} else
 		free(r);
 }
 
-/* A registration of fd in set; obj NULL for a listener's companion.  ep_lock held. */
+/* A registration of fd in set; obj NULL for a listener's companion.  set->lock held. */
 static struct epreg *
 reg_new(struct epset *set, int fd, struct fdobj *obj)
 {
 	struct epreg *r;
 
-	if ((r = reg_cache) != NULL) {
-		reg_cache = r->hnext;
-		nreg_cache--;
+	if ((r = set->cache) != NULL) {
+		set->cache = r->hnext;
+		set->ncache--;
 		memset(r, 0, sizeof(*r));
 	} else if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
-	if (cookie_key == 0) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		cookie_key = ((uint64_t)getpid() << 40 ^ (uint64_t)(uintptr_t)&cookie_key ^
-		    ((uint64_t)t.tv_nsec << 20) ^ (uint64_t)t.tv_sec * 0x9e3779b97f4a7c15ULL) |
-		    (1ULL << 63);
-	}
+	pthread_once(&cookie_once, cookie_init);
+	if (set->nreg >= set->nbuckets)
+		set_grow(set);
+	set->nreg++;
 	r->set = set;
 	r->fd = fd;
-	r->cookie = ++cookie_seq ^ cookie_key;
-	r->hnext = *bucket(r->cookie);
-	*bucket(r->cookie) = r;
+	r->cookie = __atomic_add_fetch(&cookie_seq, 1, __ATOMIC_RELAXED) ^ cookie_key;
+	r->hnext = *bucket(set, r->cookie);
+	*bucket(set, r->cookie) = r;
 	if ((r->snext = set->regs) != NULL)
 		r->snext->sprevp = &r->snext;
 	r->sprevp = &set->regs;
@@ -211,8 +303,10 @@ reg_new(struct epset *set, int fd, struct fdobj *obj)
 	if (obj) {
 		fdobj_hold(obj);
 		r->obj = obj;
+		regs_lock(obj);
 		r->onext = obj->regs;
-		obj->regs = r;
+		__atomic_store_n(&obj->regs, r, __ATOMIC_RELAXED);	/* fdobj_watched peeks */
+		regs_unlock(obj);
 		r->fnext = *fdbucket(set, fd);
 		*fdbucket(set, fd) = r;
 		if (obj->kind == FD_LISTENER) {
@@ -272,7 +366,7 @@ reg_arm(struct epreg *r, int op)
 	    listener_pollfd((struct listener *)r->owner->obj) : -1 : r->fd, &ev);
 }
 
-/* A listener's pending handshakes join the program's set beside it; ep_lock held. */
+/* A listener's pending handshakes join the program's set beside it; r->set->lock held. */
 static void
 reg_add_companion(struct epreg *r)
 {
@@ -297,7 +391,7 @@ reg_add_companion(struct epreg *r)
  * into the background).  The kernel's set is shared with the parent, which
  * would see the new registration's cookie as program data, so this waits
  * until the parent is gone (see epollset_wait).  Returns 1 if there was
- * something to redo.  ep_lock held.
+ * something to redo.  set->lock held.
  */
 static int
 set_stale_companions(struct epset *set)
@@ -330,6 +424,7 @@ set_refresh_companions(struct epset *set)
 	}
 }
 
+/* The set behind epfd, held; with create, one is made if the fd has none. */
 static struct epset *
 set_get(int epfd, int create)
 {
@@ -343,13 +438,79 @@ set_get(int epfd, int create)
 		return NULL;
 	if ((set = calloc(1, sizeof(*set))) == NULL)
 		return NULL;
+	set->nbuckets = SET_BUCKETS;
+	if ((set->cbuckets = calloc(SET_BUCKETS, sizeof(*set->cbuckets))) == NULL ||
+	    (set->fbuckets = calloc(SET_BUCKETS, sizeof(*set->fbuckets))) == NULL) {
+		free(set->cbuckets);
+		free(set);
+		return NULL;
+	}
+	pthread_mutex_init(&set->lock, NULL);
 	set->hdr.kind = FD_EPOLL;
 	set->hdr.destroy = epset_destroy;
 	set->epfd = epfd;
 	set->gen = ep_gen;
-	fdtable_set(epfd, &set->hdr);
-	fdobj_hold(&set->hdr);
+	plock(&sets_lock);
+	if ((set->snext = sets) != NULL)
+		sets->sprevp = &set->snext;
+	set->sprevp = &sets;
+	sets = set;
+	pthread_mutex_unlock(&sets_lock);
+	/* Two threads adding to a new set at once: the first one's set is the set. */
+	o = fdtable_publish(epfd, &set->hdr);
+	if (o != &set->hdr) {
+		epset_destroy(&set->hdr);
+		if (o != NULL && o->kind == FD_EPOLL)
+			return (struct epset *)o;
+		fdobj_put(o);
+		return NULL;
+	}
 	return set;
+}
+
+/*
+ * The sets o is in, each held (at most max); none of their locks may be
+ * held by the caller.  Put them with sets_put.
+ */
+static int
+obj_sets(struct fdobj *o, struct epset **v, int max)
+{
+	struct epreg *r;
+	int n = 0, i;
+
+	regs_lock(o);
+	for (r = o->regs; r && n < max; r = r->onext) {
+		for (i = 0; i < n && v[i] != r->set; i++)
+			;
+		if (i == n) {
+			fdobj_hold(&r->set->hdr);
+			v[n++] = r->set;
+		}
+	}
+	regs_unlock(o);
+	return n;
+}
+
+static void
+sets_put(struct epset **v, int n)
+{
+	while (n-- > 0)
+		fdobj_put(&v[n]->hdr);
+}
+
+/* o's registrations in set (at most max); set->lock held, so they stay. */
+static int
+obj_regs_in(struct fdobj *o, struct epset *set, struct epreg **v, int max)
+{
+	struct epreg *r;
+	int n = 0;
+
+	regs_lock(o);
+	for (r = o->regs; r && n < max; r = r->onext)
+		if (r->set == set)
+			v[n++] = r;
+	regs_unlock(o);
+	return n;
 }
 
 /*
@@ -363,6 +524,8 @@ struct plainreg {
 	epoll_data_t	 data;
 	struct plainreg	*next;
 };
+/* Only epoll_ctl on fds that are not ours takes it, and only while rules could adopt them. */
+static pthread_mutex_t	 plain_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct plainreg	*plain[NBUCKETS];
 static atomic_int	 nplain;
 
@@ -377,7 +540,7 @@ plain_find(int epfd, int fd)
 	return NULL;
 }
 
-/* Remembers op on a plain fd; ep_lock held. */
+/* Remembers op on a plain fd; plain_lock held. */
 static void
 plain_track(int epfd, int op, int fd, const struct epoll_event *ev)
 {
@@ -408,7 +571,7 @@ plain_track(int epfd, int op, int fd, const struct epoll_event *ev)
 	p->data = ev->data;
 }
 
-/* Drops what is remembered for fd as a member; ep_lock held.  (Records of a
+/* Drops what is remembered for fd as a member; plain_lock held.  (Records of a
  * closed epoll set stay until their fds close: adopting one fails harmlessly.) */
 static void
 plain_forget(int fd)
@@ -425,18 +588,16 @@ plain_forget(int fd)
 	}
 }
 
-static struct epset *set_get(int, int);
-
 void
 epollset_adopt(int fd, struct fdobj *o)
 {
-	struct plainreg **pp, *p;
+	struct plainreg **pp, *p, *mine = NULL;
 	struct epset *set;
 	struct epreg *r;
 
 	if (nplain == 0)
 		return;
-	plock(&ep_lock);
+	plock(&plain_lock);
 	for (pp = &plain[(unsigned)fd % NBUCKETS]; (p = *pp) != NULL;) {
 		if (p->fd != fd) {
 			pp = &p->next;
@@ -444,20 +605,27 @@ epollset_adopt(int fd, struct fdobj *o)
 		}
 		*pp = p->next;
 		nplain--;
-		if ((set = set_get(p->epfd, 1)) != NULL &&
-		    (r = reg_new(set, fd, o)) != NULL) {
-			r->app_events = p->events;
-			r->app_data = p->data;
-			if (reg_arm(r, EPOLL_CTL_MOD) == -1)
-				reg_free(r);
-			else
-				reg_add_companion(r);
-		}
-		if (set)
+		p->next = mine;
+		mine = p;
+	}
+	pthread_mutex_unlock(&plain_lock);
+	while ((p = mine) != NULL) {
+		mine = p->next;
+		if ((set = set_get(p->epfd, 1)) != NULL) {
+			pthread_mutex_lock(&set->lock);
+			if ((r = reg_new(set, fd, o)) != NULL) {
+				r->app_events = p->events;
+				r->app_data = p->data;
+				if (reg_arm(r, EPOLL_CTL_MOD) == -1)
+					reg_free(r);
+				else
+					reg_add_companion(r);
+			}
+			pthread_mutex_unlock(&set->lock);
 			fdobj_put(&set->hdr);
+		}
 		free(p);
 	}
-	pthread_mutex_unlock(&ep_lock);
 }
 
 int
@@ -474,16 +642,23 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		fdobj_put(o);
 		o = NULL;
 	}
-	plock(&ep_lock);
 	set = set_get(epfd, o != NULL && op == EPOLL_CTL_ADD);
-	if (set)
+	if (set) {
+		pthread_mutex_lock(&set->lock);
 		r = reg_find(set, fd);
+	}
 	if (r == NULL && (o == NULL || op != EPOLL_CTL_ADD || set == NULL)) {
-		rv = REAL(epoll_ctl)(epfd, op, fd, ev);
+		if (set)
+			pthread_mutex_unlock(&set->lock);
 		/* Only worth remembering where a rule could make fd ours later. */
-		if (o == NULL && (rv == 0 || op == EPOLL_CTL_DEL) && shim_config()->nrules > 0)
-			plain_track(epfd, op, fd, ev);
-		pthread_mutex_unlock(&ep_lock);
+		if (o == NULL && shim_config()->nrules > 0) {
+			plock(&plain_lock);
+			rv = REAL(epoll_ctl)(epfd, op, fd, ev);
+			if (rv == 0 || op == EPOLL_CTL_DEL)
+				plain_track(epfd, op, fd, ev);
+			pthread_mutex_unlock(&plain_lock);
+		} else
+			rv = REAL(epoll_ctl)(epfd, op, fd, ev);
 		fdobj_put(o);
 		if (set)
 			fdobj_put(&set->hdr);
@@ -534,30 +709,30 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	default:
 		errno = EINVAL;
 	}
-	pthread_mutex_unlock(&ep_lock);
+	pthread_mutex_unlock(&set->lock);
 	fdobj_put(o);
-	if (set)
-		fdobj_put(&set->hdr);
+	fdobj_put(&set->hdr);
 	return rv;
 }
 
 static void
 check_add(struct epreg *r)
 {
-	r->checking = 1;
+	r->checking |= CHECK_HELD;
 }
 
+/* No set lock: a flag on each registration, which the set's next wait reads. */
 void
 epollset_note_ready(struct fdobj *o)
 {
 	struct epreg *r;
 
-	if (o->regs == NULL)
+	if (!fdobj_watched(o))
 		return;
-	plock(&ep_lock);
+	regs_lock(o);
 	for (r = o->regs; r; r = r->onext)
 		check_add(r);
-	pthread_mutex_unlock(&ep_lock);
+	regs_unlock(o);
 }
 
 void
@@ -569,20 +744,26 @@ epollset_note_buffered(struct session *s)
 void
 epollset_rearm(struct fdobj *o)
 {
-	struct epreg *r;
+	struct epset *sv[OBJ_SETS];
+	struct epreg *rv[OBJ_SETS];
+	int ns, nr, i, j;
 
-	if (o->regs == NULL)
+	if (!fdobj_watched(o))
 		return;
-	plock(&ep_lock);
-	for (r = o->regs; r; r = r->onext)
-		if (!r->disarmed)
-			reg_arm(r, EPOLL_CTL_MOD);
-	pthread_mutex_unlock(&ep_lock);
+	ns = obj_sets(o, sv, OBJ_SETS);
+	for (i = 0; i < ns; i++) {
+		pthread_mutex_lock(&sv[i]->lock);
+		nr = obj_regs_in(o, sv[i], rv, OBJ_SETS);
+		for (j = 0; j < nr; j++)
+			if (!rv[j]->disarmed)
+				reg_arm(rv[j], EPOLL_CTL_MOD);
+		pthread_mutex_unlock(&sv[i]->lock);
+	}
+	sets_put(sv, ns);
 }
-
 /*
  * The events the program sees for r; kr is what the kernel reported (0 for
- * a check-list entry).  ep_lock held.
+ * a check-list entry).  r->set->lock held.
  */
 static uint32_t
 reg_translate(struct epreg *r, uint32_t kr, int from_check)
@@ -674,7 +855,7 @@ emit(struct epreg *r, uint32_t rev, struct epoll_event *out, int n, int max, uns
  * Reports the check list, fairly: the scan starts where the last one
  * stopped, and unless the program takes one event at a time a slot is left
  * for the kernel's, so registrations that stay readable cannot crowd out
- * the rest.  What does not fit stays on the list.  ep_lock held.
+ * the rest.  What does not fit stays on the list.  set->lock held.
  */
 static int
 emit_checks(struct epset *set, struct epoll_event *out, int maxevents, unsigned stamp)
@@ -690,8 +871,7 @@ emit_checks(struct epset *set, struct epoll_event *out, int maxevents, unsigned 
 			/* first the entries from `from` on, then those before it */
 			if ((idx++ < (int)from) == (pass == 0))
 				continue;
-			full = r->checking & CHECK_FULL;
-			r->checking = 0;
+			full = atomic_exchange(&r->checking, 0) & CHECK_FULL;
 			cnt = emit(r, reg_translate(r, 0, full ? CHECK_FULL : CHECK_HELD), out,
 			    cnt, maxevents, stamp);
 		}
@@ -701,22 +881,27 @@ emit_checks(struct epset *set, struct epoll_event *out, int maxevents, unsigned 
 
 /* Removes events carrying our cookies; their registrations report on the next wait. */
 static int
-drop_cookies(struct epoll_event *ev, int n)
+drop_cookies(int epfd, struct epoll_event *ev, int n)
 {
+	struct epset *set = set_get(epfd, 0);
 	struct epreg *r;
 	int i, k = 0;
 
-	plock(&ep_lock);
+	if (set)
+		pthread_mutex_lock(&set->lock);
 	for (i = 0; i < n; i++) {
 		if (!is_cookie(ev[i].data.u64)) {
 			ev[k++] = ev[i];
 			continue;
 		}
 		/* The kernel's event is gone: the recheck must ask the socket. */
-		if ((r = reg_by_cookie(ev[i].data.u64)) != NULL)
+		if (set && (r = reg_by_cookie(set, ev[i].data.u64)) != NULL)
 			r->checking |= CHECK_FULL;
 	}
-	pthread_mutex_unlock(&ep_lock);
+	if (set) {
+		pthread_mutex_unlock(&set->lock);
+		fdobj_put(&set->hdr);
+	}
 	return k;
 }
 
@@ -758,7 +943,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	if (!fdtable_known(epfd) || (set = set_get(epfd, 0)) == NULL) {
 		n = epoll_real_wait(epfd, events, maxevents, timeout, sigmask, precise);
 		/* Our first registration may have raced this wait: never show a cookie. */
-		if (n > 0 && fdtable_known(epfd) && (n = drop_cookies(events, n)) == 0)
+		if (n > 0 && fdtable_known(epfd) && (n = drop_cookies(epfd, events, n)) == 0)
 			return epollset_wait(epfd, events, maxevents, timeout, sigmask, precise);
 		return n;
 	}
@@ -775,13 +960,13 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	for (;;) {
 		/* Idle sessions give their buffers back; the wait ends in time for that. */
 		idle_ms = engine_loaded() ? session_sweep_idle() : -1;
-		plock(&ep_lock);
+		pthread_mutex_lock(&set->lock);
 		stale = set->gen != ep_gen && set_stale_companions(set);
 		if (stale && (pid_t)syscall(SYS_getppid) != ep_parent) {
 			set_refresh_companions(set);
 			stale = 0;
 		}
-		stamp = ++wait_stamp;
+		stamp = ++set->stamp;
 		hs_ms = -1;
 		for (r = set->nhs > 0 ? set->regs : NULL; r; r = r->snext) {
 			if (!r->hs)
@@ -802,7 +987,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 		if (idle_ms >= 0 && (hs_ms < 0 || idle_ms < hs_ms))
 			hs_ms = idle_ms;
 		cnt = emit_checks(set, out, maxevents, stamp);
-		pthread_mutex_unlock(&ep_lock);
+		pthread_mutex_unlock(&set->lock);
 		wait_ts = NULL;
 		if (timeout) {
 			left = deadline_left(&deadline);
@@ -832,9 +1017,9 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 			cnt = -1;
 			break;
 		}
-		plock(&ep_lock);
+		pthread_mutex_lock(&set->lock);
 		for (i = 0; i < n; i++) {
-			r = reg_by_cookie(events[i].data.u64);
+			r = reg_by_cookie(set, events[i].data.u64);
 			if (r == NULL || r->set != set) {
 				if (!is_cookie(events[i].data.u64) && cnt < maxevents)
 					out[cnt++] = events[i];
@@ -848,7 +1033,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 				r->checking = 0;
 				cnt = emit(r, reg_translate(r, 0, 1), out, cnt, maxevents, stamp);
 			}
-		pthread_mutex_unlock(&ep_lock);
+		pthread_mutex_unlock(&set->lock);
 		if (cnt > 0)
 			break;
 		if (timeout && deadline_passed(&deadline))
@@ -865,28 +1050,36 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 void
 epollset_forget_fd(int fd)
 {
+	struct epset *sv[OBJ_SETS], *set;
+	struct epreg *rv[OBJ_SETS], *r;
 	struct fdobj *o;
-	struct epreg *r, *next;
-	struct epset *set;
+	int ns, nr, i, j;
 
 	if (nplain > 0) {
-		plock(&ep_lock);
+		plock(&plain_lock);
 		plain_forget(fd);
-		pthread_mutex_unlock(&ep_lock);
+		pthread_mutex_unlock(&plain_lock);
 	}
 	if (!fdtable_known(fd) || (o = fdtable_get(fd)) == NULL)
 		return;
-	plock(&ep_lock);
 	if (o->kind == FD_EPOLL) {
 		set = (struct epset *)o;
+		pthread_mutex_lock(&set->lock);
 		while ((r = set->regs) != NULL) {
 			while (r->owner)	/* free owners; they free their companions */
 				r = r->owner;
 			reg_free(r);
 		}
-	} else {
-		for (r = o->regs; r; r = next) {
-			next = r->onext;
+		pthread_mutex_unlock(&set->lock);
+		fdobj_put(o);
+		return;
+	}
+	ns = obj_sets(o, sv, OBJ_SETS);
+	for (i = 0; i < ns; i++) {
+		pthread_mutex_lock(&sv[i]->lock);
+		nr = obj_regs_in(o, sv[i], rv, OBJ_SETS);
+		for (j = 0; j < nr; j++) {
+			r = rv[j];
 			if (r->fd != fd)
 				continue;
 			/* dup'd copies would keep reporting our cookie: take it out now. */
@@ -896,36 +1089,44 @@ epollset_forget_fd(int fd)
 				    listener_pollfd((struct listener *)o), NULL);
 			reg_free(r);
 		}
+		pthread_mutex_unlock(&sv[i]->lock);
 	}
-	pthread_mutex_unlock(&ep_lock);
+	sets_put(sv, ns);
 	fdobj_put(o);
 }
 
 int
 epollset_save(int fd, struct epollset_saved *v, int max)
 {
+	struct epset *sv[OBJ_SETS];
+	struct epreg *rv[OBJ_SETS], *r;
 	struct fdobj *o;
-	struct epreg *r;
-	int n = 0;
+	int ns, nr, i, j, n = 0;
 
 	if ((o = fdtable_get(fd)) == NULL)
 		return 0;
-	plock(&ep_lock);
-	for (r = o->regs; r; r = r->onext) {
-		if (r->fd != fd || r->owner)
-			continue;
-		if (n >= max) {
+	ns = obj_sets(o, sv, OBJ_SETS);
+	for (i = 0; i < ns; i++) {
+		pthread_mutex_lock(&sv[i]->lock);
+		nr = obj_regs_in(o, sv[i], rv, OBJ_SETS);
+		for (j = 0; j < nr; j++) {
+			r = rv[j];
+			if (r->fd != fd || r->owner)
+				continue;
+			if (n >= max) {
+				n++;
+				continue;
+			}
+			v[n].epfd = r->set->epfd;
+			v[n].ev.data = r->app_data;
+			/* A one-shot that fired stays quiet until the program re-arms it. */
+			v[n].ev.events = r->disarmed ? r->app_events & (EPOLLONESHOT | EPOLLET) :
+			    r->app_events;
 			n++;
-			continue;
 		}
-		v[n].epfd = r->set->epfd;
-		v[n].ev.data = r->app_data;
-		/* A one-shot that fired stays quiet until the program re-arms it. */
-		v[n].ev.events = r->disarmed ? r->app_events & (EPOLLONESHOT | EPOLLET) :
-		    r->app_events;
-		n++;
+		pthread_mutex_unlock(&sv[i]->lock);
 	}
-	pthread_mutex_unlock(&ep_lock);
+	sets_put(sv, ns);
 	fdobj_put(o);
 	return n;
 }
@@ -943,23 +1144,49 @@ epollset_restore(int fd, const struct epollset_saved *v, int n)
 	errno = saved;
 }
 
+/* No thread may be half-way through a set: the registry, then every set, then the plain fds. */
 void
 epollset_atfork_prepare(void)
 {
-	plock(&ep_lock);
+	struct epset *set;
+
+	plock(&sets_lock);
+	for (set = sets; set; set = set->snext)
+		pthread_mutex_lock(&set->lock);
+	plock(&plain_lock);
 	ep_forker = (pid_t)syscall(SYS_getpid);
 }
 
 void
 epollset_atfork_parent(void)
 {
-	pthread_mutex_unlock(&ep_lock);
+	struct epset *set;
+
+	pthread_mutex_unlock(&plain_lock);
+	for (set = sets; set; set = set->snext)
+		pthread_mutex_unlock(&set->lock);
+	pthread_mutex_unlock(&sets_lock);
 }
 
+/*
+ * An object's list lock is taken without a set's (epollset_note_ready): a
+ * thread of the parent may have held one at the fork, so the child frees
+ * those of every object in a set.
+ */
 void
 epollset_atfork_child(void)
 {
-	pthread_mutex_init(&ep_lock, NULL);
+	struct epset *set;
+	struct epreg *r;
+
+	for (set = sets; set; set = set->snext) {
+		for (r = set->regs; r; r = r->snext)
+			if (r->obj)
+				atomic_flag_clear(&r->obj->regs_lock);
+		pthread_mutex_init(&set->lock, NULL);
+	}
+	pthread_mutex_init(&plain_lock, NULL);
+	pthread_mutex_init(&sets_lock, NULL);
 	ep_gen++;
 	ep_parent = ep_forker;	/* not getppid(): the parent may be gone already */
 }

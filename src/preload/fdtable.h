@@ -1,4 +1,4 @@
-/* fdtable.h: per-fd state of the shim, indexed by fd number; safe under threads. */
+/* fdtable.h: per-fd state of the shim, indexed by fd number; lookups share nothing between fds. */
 #ifndef MTLSSHIM_FDTABLE_H
 #define MTLSSHIM_FDTABLE_H
 
@@ -15,7 +15,8 @@ struct fdobj {
 	atomic_int	 refs;		/* fd slots + callers holding it */
 	atomic_int	 slots;		/* fd numbers naming it (dup) */
 	void		(*destroy)(struct fdobj *);
-	struct epreg	*regs;		/* epoll registrations, under the epollset lock */
+	struct epreg	*regs;		/* epoll registrations, under regs_lock */
+	atomic_flag	 regs_lock;	/* the list only; taken after an epoll set's lock */
 };
 
 struct epreg;
@@ -32,11 +33,11 @@ struct fdobj	*fdtable_publish(int fd, struct fdobj *);
 int		 fdtable_clear(int fd);
 /* Empties the slot only if it still holds o. */
 int		 fdtable_clear_if(int fd, struct fdobj *);
-/* Calls fn for every occupied slot (under the table lock; fn must not call back in). */
+/* Calls fn for every occupied slot, the object held, no lock taken: fn may use the table. */
 void		 fdtable_foreach(void (*fn)(int fd, struct fdobj *, void *), void *arg);
-/* In a child after fork: the lock may have been held by a thread that is gone. */
+/* In a child after fork: a thread that was inside a slot is gone. */
 void		 fdtable_atfork_child(void);
-/* Around fork: no thread may be half-way through the table. */
+/* Around fork: nothing to do (kept for callers until they drop them). */
 void		 fdtable_atfork_prepare(void);
 void		 fdtable_atfork_parent(void);
 
