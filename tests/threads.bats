@@ -34,3 +34,17 @@ teardown() { common_teardown; }
 	[[ "$output" == "ok bytes=4194304 hash="* ]]
 	assert_file_has "$SRVOUT" '^done 1 in=4194304 out=4194304$'
 }
+
+@test "echo traffic on 4 connections while other threads dup, dup2, close, re-register in epoll and fork: every echo intact" {
+	start_tls_echo
+	wire_start "$EPORT"
+	local c; c=$(client_conf churn "$EPORT")
+	run shim "$c" timeout 120 "$PROGS/fdchurn" 127.0.0.1 "$EPORT" 4 3000
+	show
+	[ "$status" -eq 0 ]
+	[[ "$output" == "ok conns=4 rounds=3000 dups="* ]]
+	# the churn really ran beside the traffic
+	[[ ! "$output" =~ dups=0\  ]]
+	[[ ! "$output" =~ forks=0$ ]]
+	wire_check --min-conns 4
+}
