@@ -31,29 +31,42 @@ extern char **environ;
 	return r_; \
 } while (0)
 
+/* The bodies of execve and execvpe, which the other names come down to. */
+static int
+hook_execve(const char *path, char *const argv[], char *const envp[])
+{
+	EXEC_WITH(envp, CALL_REAL(execve, path, argv, env_));
+}
+
+static int
+hook_execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	EXEC_WITH(envp, CALL_REAL(execvpe, file, argv, env_));
+}
+
 HOOK int
 execve(const char *path, char *const argv[], char *const envp[])
 {
-	EXEC_WITH(envp, CALL_REAL(execve, path, argv, env_));
+	return hook_execve(path, argv, envp);
 }
 
 /* execv and execvp are execve and execvpe on environ. */
 HOOK int
 execv(const char *path, char *const argv[])
 {
-	EXEC_WITH(environ, CALL_REAL(execve, path, argv, env_));
+	return hook_execve(path, argv, environ);
 }
 
 HOOK int
 execvp(const char *file, char *const argv[])
 {
-	EXEC_WITH(environ, CALL_REAL(execvpe, file, argv, env_));
+	return hook_execvpe(file, argv, environ);
 }
 
 HOOK int
 execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	EXEC_WITH(envp, CALL_REAL(execvpe, file, argv, env_));
+	return hook_execvpe(file, argv, envp);
 }
 
 HOOK int
@@ -95,7 +108,7 @@ execl(const char *path, const char *arg, ...)
 	char **envp = environ;
 
 	GATHER(arg, arg, argv, envp, 0);
-	return execve(path, argv, envp);
+	return hook_execve(path, argv, envp);
 }
 
 HOOK int
@@ -105,7 +118,7 @@ execlp(const char *file, const char *arg, ...)
 
 	GATHER(arg, arg, argv, envp, 0);
 	(void)envp;
-	return execvp(file, argv);
+	return hook_execvpe(file, argv, environ);
 }
 
 HOOK int
@@ -114,7 +127,7 @@ execle(const char *path, const char *arg, ...)
 	char **envp = NULL;
 
 	GATHER(arg, arg, argv, envp, 1);
-	return execve(path, argv, envp);
+	return hook_execve(path, argv, envp);
 }
 
 HOOK int

@@ -178,12 +178,13 @@ dup3(int oldfd, int newfd, int flags)
 	return r;
 }
 
-HOOK int
-dup2(int oldfd, int newfd)
+/* dup2 onto a wrapped fd forgets it first, as close would; not when dup2 fails with EBADF. */
+static int
+hook_dup2(int oldfd, int newfd)
 {
 	int r, saved = errno;
 
-	if (oldfd != newfd && fdtable_known(newfd) && fcntl(oldfd, F_GETFD) != -1) {
+	if (oldfd != newfd && fdtable_known(newfd) && REAL(fcntl)(oldfd, F_GETFD) != -1) {
 		hook_forget_fd(newfd, 1);
 		errno = saved;
 	}
@@ -198,9 +199,15 @@ dup2(int oldfd, int newfd)
 }
 
 HOOK int
+dup2(int oldfd, int newfd)
+{
+	return hook_dup2(oldfd, newfd);
+}
+
+HOOK int
 __dup2(int oldfd, int newfd)
 {
-	return dup2(oldfd, newfd);
+	return hook_dup2(oldfd, newfd);
 }
 
 static int

@@ -2,6 +2,7 @@
 #ifndef MTLSSHIM_HOOKS_H
 #define MTLSSHIM_HOOKS_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "preload/fdtable.h"
@@ -31,10 +32,17 @@ hook_session(int fd)
  */
 int	hook_forget_fd(int fd, int reuse);
 
-/* The bodies of read, write and close, for hooks that reach a socket by other names (stdio). */
+/*
+ * The bodies of read, write, close and connect, for hooks that reach them
+ * by other names (stdio, __read_chk, a Fast Open sendto).  A hook never
+ * calls another exported hook: a call by name would go through the PLT to
+ * whichever definition wins the lookup, not necessarily ours.  Bodies used
+ * in one file only are static there, named hook_<call> as well.
+ */
 ssize_t	hook_read(int fd, void *buf, size_t len);
 ssize_t	hook_write(int fd, const void *buf, size_t len);
 int	hook_close(int fd);
+int	hook_connect(int fd, const struct sockaddr *sa, socklen_t len);
 
 /*
  * A session just got the number fd.  On 0, 1 or 2 glibc's stdin, stdout and

@@ -7,11 +7,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "hooks/hooks.h"
 #include "common/log.h"
+#include "common/real.h"
+#include "hooks/hooks.h"
 #include "preload/readiness.h"
 #include "preload/relay.h"
-#include "common/real.h"
 #include "preload/shim.h"
 
 #define SENDFILE_CHUNK	65536
@@ -95,7 +95,7 @@ __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
 	if (len > buflen)
 		abort();	/* what glibc's __chk_fail does, without its message */
-	return read(fd, buf, len);
+	return hook_read(fd, buf, len);
 }
 
 HOOK ssize_t
@@ -110,8 +110,8 @@ __write(int fd, const void *buf, size_t len)
 	return hook_write(fd, buf, len);
 }
 
-HOOK ssize_t
-recv(int fd, void *buf, size_t len, int flags)
+static ssize_t
+hook_recv(int fd, void *buf, size_t len, int flags)
 {
 	struct session *s = hook_session(fd);
 	struct iovec iov = { buf, len };
@@ -120,16 +120,22 @@ recv(int fd, void *buf, size_t len, int flags)
 }
 
 HOOK ssize_t
+recv(int fd, void *buf, size_t len, int flags)
+{
+	return hook_recv(fd, buf, len, flags);
+}
+
+HOOK ssize_t
 __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
 	if (len > buflen)
 		abort();
-	return recv(fd, buf, len, flags);
+	return hook_recv(fd, buf, len, flags);
 }
 
 /* A TCP stream has no source address per datagram: *alen becomes 0, as Linux does. */
-HOOK ssize_t
-recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *alen)
+static ssize_t
+hook_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *alen)
 {
 	struct session *s = hook_session(fd);
 	struct iovec iov = { buf, len };
@@ -142,16 +148,22 @@ recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, sockle
 }
 
 HOOK ssize_t
+recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *alen)
+{
+	return hook_recvfrom(fd, buf, len, flags, addr, alen);
+}
+
+HOOK ssize_t
 __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
     struct sockaddr *addr, socklen_t *alen)
 {
 	if (len > buflen)
 		abort();
-	return recvfrom(fd, buf, len, flags, addr, alen);
+	return hook_recvfrom(fd, buf, len, flags, addr, alen);
 }
 
-HOOK ssize_t
-send(int fd, const void *buf, size_t len, int flags)
+static ssize_t
+hook_send(int fd, const void *buf, size_t len, int flags)
 {
 	struct session *s = hook_session(fd);
 	struct iovec iov = { (void *)buf, len };
@@ -160,9 +172,15 @@ send(int fd, const void *buf, size_t len, int flags)
 }
 
 HOOK ssize_t
+send(int fd, const void *buf, size_t len, int flags)
+{
+	return hook_send(fd, buf, len, flags);
+}
+
+HOOK ssize_t
 __send(int fd, const void *buf, size_t len, int flags)
 {
-	return send(fd, buf, len, flags);
+	return hook_send(fd, buf, len, flags);
 }
 
 /*
@@ -177,7 +195,7 @@ fastopen_connect(int fd, const struct sockaddr *addr, socklen_t alen, int *err)
 	*err = 0;
 	if (addr == NULL || shim_client_rule(fd, addr, alen) == NULL)
 		return NULL;
-	if (connect(fd, addr, alen) == -1) {
+	if (hook_connect(fd, addr, alen) == -1) {
 		*err = errno;
 		return NULL;
 	}
@@ -224,8 +242,8 @@ adopt_passed_listeners(const struct msghdr *msg)
 	relay_foreach_passed(msg, adopt_listener, NULL);
 }
 
-HOOK ssize_t
-recvmsg(int fd, struct msghdr *msg, int flags)
+static ssize_t
+hook_recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	struct session *s = hook_session(fd);
 	ssize_t r;
@@ -246,6 +264,12 @@ recvmsg(int fd, struct msghdr *msg, int flags)
 	return do_recv(s, msg->msg_iov, (int)msg->msg_iovlen, flags);
 }
 
+HOOK ssize_t
+recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return hook_recvmsg(fd, msg, flags);
+}
+
 /*
  * A session passed to another process (dovecot's login -> imap) goes to a
  * relay first: the receiver has no TLS state for it.  ENOMEM or ENOBUFS
@@ -260,8 +284,8 @@ pass_refused(const struct msghdr *msg)
 	return 1;
 }
 
-HOOK ssize_t
-sendmsg(int fd, const struct msghdr *msg, int flags)
+static ssize_t
+hook_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct session *s = hook_session(fd);
 	int err;
@@ -280,9 +304,15 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 	    REAL(sendmsg)(fd, msg, flags);
 }
 
-/* With offset -1 these are readv and writev with flags: on a socket, the session's. */
 HOOK ssize_t
-preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return hook_sendmsg(fd, msg, flags);
+}
+
+/* With offset -1 these are readv and writev with flags: on a socket, the session's. */
+static ssize_t
+hook_preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
 	struct session *s = off == -1 ? hook_session(fd) : NULL;
 
@@ -292,13 +322,19 @@ preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 }
 
 HOOK ssize_t
-preadv64v2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
-	return preadv2(fd, iov, iovcnt, off, flags);
+	return hook_preadv2(fd, iov, iovcnt, off, flags);
 }
 
 HOOK ssize_t
-pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+preadv64v2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+{
+	return hook_preadv2(fd, iov, iovcnt, off, flags);
+}
+
+static ssize_t
+hook_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
 	struct session *s = off == -1 ? hook_session(fd) : NULL;
 
@@ -308,9 +344,15 @@ pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 }
 
 HOOK ssize_t
+pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+{
+	return hook_pwritev2(fd, iov, iovcnt, off, flags);
+}
+
+HOOK ssize_t
 pwritev64v2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
-	return pwritev2(fd, iov, iovcnt, off, flags);
+	return hook_pwritev2(fd, iov, iovcnt, off, flags);
 }
 
 /*
@@ -331,10 +373,16 @@ aio_refused(const struct aiocb *cb)
 	return 1;
 }
 
+static int
+hook_aio_read(struct aiocb *cb)
+{
+	return aio_refused(cb) ? -1 : REAL(aio_read)(cb);
+}
+
 HOOK int
 aio_read(struct aiocb *cb)
 {
-	return aio_refused(cb) ? -1 : REAL(aio_read)(cb);
+	return hook_aio_read(cb);
 }
 
 /* The 64-bit names: the same struct where off_t has 64 bits, as on every target we build. */
@@ -343,23 +391,29 @@ _Static_assert(sizeof(struct aiocb) == sizeof(struct aiocb64), "aiocb64 differs"
 HOOK int
 aio_read64(struct aiocb64 *cb)
 {
-	return aio_read((struct aiocb *)cb);
+	return hook_aio_read((struct aiocb *)cb);
 }
 
-HOOK int
-aio_write(struct aiocb *cb)
+static int
+hook_aio_write(struct aiocb *cb)
 {
 	return aio_refused(cb) ? -1 : REAL(aio_write)(cb);
 }
 
 HOOK int
-aio_write64(struct aiocb64 *cb)
+aio_write(struct aiocb *cb)
 {
-	return aio_write((struct aiocb *)cb);
+	return hook_aio_write(cb);
 }
 
 HOOK int
-lio_listio(int mode, struct aiocb *const list[], int n, struct sigevent *sev)
+aio_write64(struct aiocb64 *cb)
+{
+	return hook_aio_write((struct aiocb *)cb);
+}
+
+static int
+hook_lio_listio(int mode, struct aiocb *const list[], int n, struct sigevent *sev)
 {
 	int i;
 
@@ -370,9 +424,15 @@ lio_listio(int mode, struct aiocb *const list[], int n, struct sigevent *sev)
 }
 
 HOOK int
+lio_listio(int mode, struct aiocb *const list[], int n, struct sigevent *sev)
+{
+	return hook_lio_listio(mode, list, n, sev);
+}
+
+HOOK int
 lio_listio64(int mode, struct aiocb64 *const list[], int n, struct sigevent *sev)
 {
-	return lio_listio(mode, (struct aiocb *const *)list, n, sev);
+	return hook_lio_listio(mode, (struct aiocb *const *)list, n, sev);
 }
 
 HOOK ssize_t
@@ -411,7 +471,7 @@ recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *
 		return 0;
 	}
 	fdobj_put(&s->hdr);
-	if ((r = recvmsg(fd, &v[0].msg_hdr, flags & ~MSG_WAITFORONE)) < 0)
+	if ((r = hook_recvmsg(fd, &v[0].msg_hdr, flags & ~MSG_WAITFORONE)) < 0)
 		return -1;
 	v[0].msg_len = (unsigned int)r;
 	return 1;
@@ -431,7 +491,7 @@ sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 		return REAL(sendmmsg)(fd, v, n, flags);
 	fdobj_put(s ? &s->hdr : NULL);
 	for (i = 0; i < n; i++) {
-		if ((r = sendmsg(fd, &v[i].msg_hdr, flags)) < 0)
+		if ((r = hook_sendmsg(fd, &v[i].msg_hdr, flags)) < 0)
 			return i > 0 ? (int)i : -1;
 		v[i].msg_len = (unsigned int)r;
 	}
@@ -484,8 +544,8 @@ sendfile_emulated(struct session *s, int out, int in, off_t *off, size_t count)
 	return (ssize_t)done;
 }
 
-HOOK ssize_t
-sendfile(int out, int in, off_t *off, size_t count)
+static ssize_t
+hook_sendfile(int out, int in, off_t *off, size_t count)
 {
 	struct session *s = hook_session(out);
 	ssize_t r;
@@ -503,9 +563,15 @@ sendfile(int out, int in, off_t *off, size_t count)
 }
 
 HOOK ssize_t
+sendfile(int out, int in, off_t *off, size_t count)
+{
+	return hook_sendfile(out, in, off, count);
+}
+
+HOOK ssize_t
 sendfile64(int out, int in, off_t *off, size_t count)
 {
-	return sendfile(out, in, off, count);
+	return hook_sendfile(out, in, off, count);
 }
 
 /* Raw bytes must not bypass TLS: EINVAL, as for descriptors splice cannot join. */

@@ -14,8 +14,8 @@ ms_ts(int ms)
 	return t;
 }
 
-HOOK int
-poll(struct pollfd *fds, nfds_t n, int timeout)
+static int
+hook_poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	struct timespec t = ms_ts(timeout);
 
@@ -23,9 +23,15 @@ poll(struct pollfd *fds, nfds_t n, int timeout)
 }
 
 HOOK int
+poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	return hook_poll(fds, n, timeout);
+}
+
+HOOK int
 __poll(struct pollfd *fds, nfds_t n, int timeout)
 {
-	return poll(fds, n, timeout);
+	return hook_poll(fds, n, timeout);
 }
 
 HOOK int
@@ -33,7 +39,7 @@ __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
 	if (fdslen / sizeof(*fds) < n)
 		abort();
-	return poll(fds, n, timeout);
+	return hook_poll(fds, n, timeout);
 }
 
 HOOK int
@@ -48,7 +54,7 @@ __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *t,
 {
 	if (fdslen / sizeof(*fds) < n)
 		abort();
-	return ppoll(fds, n, t, mask);
+	return readiness_poll(fds, n, t, mask);
 }
 
 /* Sets of fds the shim knows nothing about go straight to the kernel. */
@@ -66,8 +72,8 @@ select_known(int nfds, fd_set *rd, fd_set *wr, fd_set *ex)
 	return 0;
 }
 
-HOOK int
-select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+static int
+hook_select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 {
 	struct timespec t;
 	int r;
@@ -91,9 +97,15 @@ select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 }
 
 HOOK int
+select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
+{
+	return hook_select(nfds, rd, wr, ex, tv);
+}
+
+HOOK int
 __select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv)
 {
-	return select(nfds, rd, wr, ex, tv);
+	return hook_select(nfds, rd, wr, ex, tv);
 }
 
 HOOK int

@@ -3,10 +3,10 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 
+#include "common/real.h"
 #include "hooks/hooks.h"
 #include "preload/listener.h"
 #include "preload/readiness.h"
-#include "common/real.h"
 #include "preload/relay.h"
 #include "preload/shim.h"
 
@@ -34,8 +34,8 @@ connect_again(struct session *s)
 }
 
 /* Returns 0; -1/EINPROGRESS (non-blocking); -1/ECONNREFUSED, ETIMEDOUT, or the TCP error. */
-HOOK int
-connect(int fd, const struct sockaddr *sa, socklen_t len)
+int
+hook_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	const struct rule *rule;
 	struct session *s;
@@ -101,9 +101,15 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 }
 
 HOOK int
+connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return hook_connect(fd, sa, len);
+}
+
+HOOK int
 __connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	return connect(fd, sa, len);
+	return hook_connect(fd, sa, len);
 }
 
 HOOK int
@@ -120,8 +126,8 @@ listen(int fd, int backlog)
 }
 
 /* As the kernel's accept4, but only verified peers come out; errors as accept4 documents. */
-HOOK int
-accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
+static int
+hook_accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 {
 	struct fdobj *o = fdtable_get(fd);
 	struct listener *l;
@@ -152,9 +158,15 @@ accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 }
 
 HOOK int
+accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
+{
+	return hook_accept4(fd, addr, alen, flags);
+}
+
+HOOK int
 accept(int fd, struct sockaddr *addr, socklen_t *alen)
 {
-	return accept4(fd, addr, alen, 0);
+	return hook_accept4(fd, addr, alen, 0);
 }
 
 /* close_notify first; a non-blocking caller's FIN may follow the records still queued. */

@@ -67,8 +67,8 @@ stream_close(void *cookie)
 }
 
 /* As fdopen: NULL with EINVAL for a bad mode, ENOMEM. */
-HOOK FILE *
-fdopen(int fd, const char *mode)
+static FILE *
+hook_fdopen(int fd, const char *mode)
 {
 	static const cookie_io_functions_t io = {
 		stream_read, stream_write, stream_seek, stream_close
@@ -94,9 +94,15 @@ fdopen(int fd, const char *mode)
 }
 
 HOOK FILE *
+fdopen(int fd, const char *mode)
+{
+	return hook_fdopen(fd, mode);
+}
+
+HOOK FILE *
 _IO_fdopen(int fd, const char *mode)
 {
-	return fdopen(fd, mode);
+	return hook_fdopen(fd, mode);
 }
 
 /*
@@ -151,8 +157,8 @@ send_formatted(int fd, char *text, int n)
 	return w == n ? n : -1;
 }
 
-HOOK int
-vdprintf(int fd, const char *fmt, va_list ap)
+static int
+hook_vdprintf(int fd, const char *fmt, va_list ap)
 {
 	struct session *s = hook_session(fd);
 	char *text = NULL;
@@ -164,20 +170,26 @@ vdprintf(int fd, const char *fmt, va_list ap)
 }
 
 HOOK int
+vdprintf(int fd, const char *fmt, va_list ap)
+{
+	return hook_vdprintf(fd, fmt, ap);
+}
+
+HOOK int
 dprintf(int fd, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vdprintf(fd, fmt, ap);
+	r = hook_vdprintf(fd, fmt, ap);
 	va_end(ap);
 	return r;
 }
 
 /* The fortified names keep their checks (%n in writable formats): glibc's own formatter. */
-HOOK int
-__vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
+static int
+hook_vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
 {
 	struct session *s = hook_session(fd);
 	char *text = NULL;
@@ -189,13 +201,19 @@ __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
 }
 
 HOOK int
+__vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
+{
+	return hook_vdprintf_chk(fd, flag, fmt, ap);
+}
+
+HOOK int
 __dprintf_chk(int fd, int flag, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = __vdprintf_chk(fd, flag, fmt, ap);
+	r = hook_vdprintf_chk(fd, flag, fmt, ap);
 	va_end(ap);
 	return r;
 }

@@ -333,7 +333,7 @@ listener_service_locked(struct listener *l)
 			}
 			if (s == NULL) {
 				/* A one-shot timer that fired is disarmed. */
-				while (read(l->tfd, &ticks, sizeof(ticks)) > 0)
+				while (REAL(read)(l->tfd, &ticks, sizeof(ticks)) > 0)
 					memset(&l->armed, 0, sizeof(l->armed));
 				continue;
 			}

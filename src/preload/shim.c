@@ -291,8 +291,9 @@ shim_listener_for(int fd)
 
 	if (c->nrules == 0)
 		return NULL;
+	/* The kernel's own address: a TCP socket is never one a relay stands in for. */
 	if (REAL(getsockopt)(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &alen) == -1 || !acc ||
-	    !is_tcp(fd) || getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    !is_tcp(fd) || REAL(getsockname)(fd, (struct sockaddr *)&ss, &len) == -1 ||
 	    (r = rules_match_server(c, (struct sockaddr *)&ss)) == NULL) {
 		errno = saved;
 		return NULL;

@@ -10,8 +10,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "engine/engine.h"
 #include "common/filedata.h"
+#include "common/real.h"
+#include "engine/engine.h"
 #include "preload/startcache.h"
 
 #define CACHE_MAGIC	"mtlsshim-startcache-2"
@@ -164,7 +165,7 @@ startcache_prune(int dfd)
 	int seen = 0, d2;
 	DIR *d;
 
-	if ((d2 = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) == -1)
+	if ((d2 = REAL(fcntl)(dfd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return;
 	if ((d = fdopendir(d2)) == NULL) {
 		syscall(SYS_close, d2);
@@ -199,7 +200,7 @@ startcache_store(const struct config *c, time_t recheck_after)
 	snprintf(tmp, sizeof(tmp), "%s.%d", name, (int)getpid());
 	if (n > 0 && (size_t)n < sizeof(line) && (fd = openat(dfd, tmp,
 	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) != -1) {
-		if (write(fd, line, (size_t)n) != n || renameat(dfd, tmp, dfd, name) == -1)
+		if (REAL(write)(fd, line, (size_t)n) != n || renameat(dfd, tmp, dfd, name) == -1)
 			unlinkat(dfd, tmp, 0);
 		syscall(SYS_close, fd);
 		startcache_prune(dfd);
