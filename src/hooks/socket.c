@@ -7,7 +7,7 @@
 #include "hooks/hooks.h"
 #include "preload/listener.h"
 #include "preload/readiness.h"
-#include "preload/relay.h"
+#include "preload/relayed.h"
 #include "preload/shim.h"
 
 /*
@@ -208,11 +208,11 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	return 0;
 }
 
-/* A socket relayed into this image (relay.c) shows the TCP connection's addresses. */
+/* A socket relayed into this image (relayed.c) shows the TCP connection's addresses. */
 HOOK int
 getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
-	if (relay_sockname(fd, 1, sa, len) == 0)
+	if (relayed_sockname(fd, 1, sa, len) == 0)
 		return 0;
 	return REAL(getpeername)(fd, sa, len);
 }
@@ -220,7 +220,7 @@ getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 HOOK int
 getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 {
-	if (relay_sockname(fd, 0, sa, len) == 0)
+	if (relayed_sockname(fd, 0, sa, len) == 0)
 		return 0;
 	return REAL(getsockname)(fd, sa, len);
 }
@@ -230,7 +230,7 @@ HOOK int
 setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	if ((level == IPPROTO_TCP || level == IPPROTO_IP || level == IPPROTO_IPV6) &&
-	    relay_is_relayed(fd))
+	    relayed_known(fd))
 		return 0;
 	return REAL(setsockopt)(fd, level, name, val, len);
 }

@@ -13,10 +13,11 @@
 
 #include "common/lockstat.h"
 #include "common/log.h"
-#include "preload/offload.h"
 #include "common/real.h"
-#include "preload/relay.h"
 #include "engine/session.h"
+#include "preload/offload.h"
+#include "preload/relayed.h"
+#include "preload/relayproc.h"
 #include "preload/shim.h"
 
 /* What the program sends the helper with a connection and its reply socket. */
@@ -123,7 +124,7 @@ offload_work(int fd, int reply, const struct offload_req *q)
 		_exit(1);
 	syscall(SYS_close, sp[0]);
 	syscall(SYS_close, reply);
-	relay_serve(s, sp[1], "for a process that cannot fork");
+	relayproc_serve(s, sp[1], "for a process that cannot fork");
 }
 
 /* The helper: a worker per connection, each nobody's child; ends with the program. */
@@ -193,7 +194,7 @@ offload_before_nproc_limit(void)
 		keep[0] = sp[1];
 		if (fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode))
 			keep[nkeep++] = 2;
-		relay_prepare_child(keep, nkeep);
+		relayproc_prepare_child(keep, nkeep);
 		offload_serve(sp[1]);
 	}
 	syscall(SYS_close, sp[1]);
@@ -249,7 +250,7 @@ offload_receive(int reply, struct sockaddr_storage *peer, socklen_t *len)
 	}
 	*peer = rep.addr[0];
 	*len = rep.len[0];
-	relay_note_handed(fd, (struct sockaddr *)&rep.addr[0], rep.len[0],
+	relayed_note_handed(fd, (struct sockaddr *)&rep.addr[0], rep.len[0],
 	    (struct sockaddr *)&rep.addr[1], rep.len[1]);
 	return fd;
 }

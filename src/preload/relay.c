@@ -6,21 +6,19 @@
  * a relay that keeps the session; the fd numbers the new image inherits then
  * name a socket pair whose other end the relay joins to the session.  The
  * relay is a grandchild, reparented at once, so the new image never sees an
- * unexpected child of its own.
+ * unexpected child of its own.  The same serves a session on fd 0, 1 or 2
+ * (stdio) and one passed to another process.  What the relay process does
+ * is relayproc.c; the addresses its socket pair shows, relayed.c.
  */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -28,30 +26,15 @@
 #include <unistd.h>
 
 #include "common/lockstat.h"
-#include "hooks/hooks.h"
 #include "common/log.h"
-#include "preload/readiness.h"
 #include "common/real.h"
-#include "preload/relay.h"
 #include "engine/session.h"
+#include "hooks/hooks.h"
+#include "preload/readiness.h"
+#include "preload/relay.h"
+#include "preload/relayed.h"
+#include "preload/relayproc.h"
 #include "preload/shim.h"
-
-#define RELAY_BUF	16384
-#define RELAY_ENV	"MTLSSHIM_RELAYED"
-#define RELAY_MAX	16	/* relayed sockets a new image learns the addresses of */
-#define RELAY_NOTE	300	/* one entry of RELAY_ENV at most */
-
-/*
- * RELAY_ENV=ENTRY[,ENTRY...], ENTRY = INODE/PEER/LOCAL: the inode of the
- * socket the new image holds and the TCP addresses in hex.  It passes
- * through later execs untouched (sh -c 'exec prog'); an entry whose socket
- * is gone matches nothing.
- */
-struct relayed {
-	unsigned long		ino;
-	struct sockaddr_storage	addr[2];	/* peer, local */
-	socklen_t		len[2];
-};
 
 /* fds naming sessions, each with a reference, as fdtable_foreach found them. */
 struct names {
@@ -112,234 +95,7 @@ names_free(struct names *n)
 	free(n->obj);
 }
 
-/*
- * Sessions this process handed to a relay while it runs on (relay_handover):
- * the last RELAY_MAX, for its own getpeername and for the images it execs.
- */
-static struct relayed	handed[RELAY_MAX];
-static char		handed_note[RELAY_MAX][RELAY_NOTE];
-static atomic_uint	nhanded;	/* ever made; written under handed_lock */
-static pthread_mutex_t	handed_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void	handed_add(const char *);
-static void	handed_notes(char *, size_t);
-
-/* ---- the relay process ---- */
-
-struct relay {
-	struct session	*s;
-	int		 app;		/* our end of the pair */
-	int		 done[2];	/* the peer-to-program direction ended */
-};
-
-static int
-send_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = REAL(send)(fd, p, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Peer to program: EOF becomes a FIN on the pair, an error closes both ways. */
-static void *
-relay_down(void *arg)
-{
-	struct relay *r = arg;
-	char buf[RELAY_BUF];
-	struct iovec iov = { buf, sizeof(buf) };
-	ssize_t n;
-
-	int discard = 0;
-
-	for (;;) {
-		n = session_recv(r->s, &iov, 1, 0);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n > 0) {
-			/* A program that shut its read side still writes: drop, as TCP would. */
-			if (!discard && send_all(r->app, buf, (size_t)n) == -1)
-				discard = 1;
-			continue;
-		}
-		if (!discard)
-			REAL(shutdown)(r->app, n == 0 ? SHUT_WR : SHUT_RDWR);
-		break;
-	}
-	syscall(SYS_write, r->done[1], "x", 1);
-	return NULL;
-}
-
-/*
- * Program to peer, then: once the program has shut its side, wait until it
- * closes the pair for good (POLLHUP) or the peer's side ends, as a kernel
- * socket would linger in FIN_WAIT.
- */
-static void
-relay_up(struct relay *r)
-{
-	char buf[RELAY_BUF];
-	struct pollfd p[2];
-	struct iovec iov;
-	ssize_t n, off, w;
-
-	for (;;) {
-		n = REAL(read)(r->app, buf, sizeof(buf));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		for (off = 0; off < n; off += w) {
-			iov.iov_base = buf + off;
-			iov.iov_len = (size_t)(n - off);
-			w = session_send(r->s, &iov, 1, MSG_NOSIGNAL);
-			if (w == -1 && errno == EINTR)
-				w = 0;
-			else if (w <= 0) {
-				REAL(shutdown)(r->app, SHUT_RDWR);
-				return;
-			}
-		}
-	}
-	if (n == -1) {
-		REAL(shutdown)(r->app, SHUT_RDWR);
-		return;
-	}
-	session_shutdown_write(r->s);
-	p[0].fd = r->app;
-	p[0].events = 0;
-	p[1].fd = r->done[0];
-	p[1].events = POLLIN;
-	while (REAL(poll)(p, 2, -1) == -1 && errno == EINTR)
-		;
-}
-
-/* Everything but keep[0..n-1] closes; the program's descriptors are not the relay's business. */
-static void
-close_all_but(const int *keep, int n)
-{
-	struct rlimit rl;
-	unsigned int lo = 0, hi, fd, top = ~0U, loop_top = 1U << 20;
-	int i;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
-	    rl.rlim_max < (rlim_t)loop_top)
-		loop_top = (unsigned int)rl.rlim_max;
-	for (;;) {
-		hi = top;
-		for (i = 0; i < n; i++)
-			if ((unsigned int)keep[i] >= lo && (unsigned int)keep[i] < hi)
-				hi = (unsigned int)keep[i];
-		if (hi > lo && syscall(SYS_close_range, lo, hi - 1, 0) == -1)
-			for (fd = lo; fd < hi && fd < loop_top; fd++)
-				syscall(SYS_close, fd);
-		if (hi == top)
-			break;
-		lo = hi + 1;
-	}
-}
-
-/* The program's signal handlers are not ours to run; its mask neither. */
-static void
-relay_signals(void)
-{
-	struct sigaction sa, dfl = { .sa_handler = SIG_DFL };
-	sigset_t none;
-	int sig;
-
-	for (sig = 1; sig < NSIG; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) == -1)
-			continue;
-		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
-			sigaction(sig, &dfl, NULL);
-	}
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-static void __attribute__((noreturn))
-relay_run(struct session *s, int app, int spare, int ready, int keep_stderr, const char *why)
-{
-	static const struct timeval none = { 0, 0 };
-	struct relay r = { s, -1, { -1, -1 } };
-	int keep[3], nkeep = 0, tcp, fl, devnull;
-	char peer[64];
-	pthread_t t;
-
-	syscall(SYS_close, spare);
-	prctl(PR_SET_NAME, "mtlsshim-relay");
-	relay_signals();
-	if ((tcp = REAL(fcntl)(s->fd, F_DUPFD_CLOEXEC, 3)) == -1 ||
-	    (r.app = REAL(fcntl)(app, F_DUPFD_CLOEXEC, 3)) == -1)
-		_exit(1);
-	keep[nkeep++] = tcp;
-	keep[nkeep++] = r.app;
-	if (keep_stderr)
-		keep[nkeep++] = 2;
-	/* The program may swap its descriptors now: we hold what we need. */
-	syscall(SYS_write, ready, "x", 1);
-	close_all_but(keep, nkeep);
-	if (nkeep == 2 && (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1 &&
-	    devnull != 2) {
-		REAL(dup2)(devnull, 2);
-		syscall(SYS_close, devnull);
-	}
-	if (pipe2(r.done, O_CLOEXEC) == -1)
-		_exit(1);
-	s->fd = tcp;
-	fl = REAL(fcntl)(tcp, F_GETFL);
-	if (fl != -1 && (fl & O_NONBLOCK))
-		REAL(fcntl)(tcp, F_SETFL, fl & ~O_NONBLOCK);
-	/* The program's timeouts now apply to its end of the pair, not to the peer. */
-	REAL(setsockopt)(tcp, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
-	REAL(setsockopt)(tcp, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
-	log_info("relayed rule=%s peer=%s to pid %d %s", s->rule->name,
-	    session_peerstr(s, peer, sizeof(peer)), (int)getpid(), why);
-	if (pthread_create(&t, NULL, relay_down, &r) != 0)
-		_exit(1);
-	relay_up(&r);
-	session_close(s);
-	_exit(0);
-}
-
-static void
-hex_append(char *buf, size_t size, const void *p, socklen_t len)
-{
-	const unsigned char *b = p;
-	size_t at = strlen(buf);
-	socklen_t i;
-
-	for (i = 0; i < len && at + 2 < size; i++, at += 2)
-		snprintf(buf + at, size - at, "%02x", b[i]);
-}
-
-/* Appends the entry of the pair end fd, relaying peer and local, to a RELAY_ENV value. */
-static void
-note_addresses(char *env, size_t size, int fd, const struct sockaddr *peer, socklen_t plen,
-    const struct sockaddr *local, socklen_t llen)
-{
-	struct stat st;
-	size_t at;
-
-	if (fstat(fd, &st) == -1 || plen == 0 || llen == 0 ||
-	    (at = strlen(env)) + RELAY_NOTE > size)
-		return;
-	snprintf(env + at, size - at, "%s%lu/", at ? "," : "", (unsigned long)st.st_ino);
-	hex_append(env, size, peer, plen);
-	strncat(env, "/", size - strlen(env) - 1);
-	hex_append(env, size, local, llen);
-}
-
-/* Appends this relay's entry to the RELAY_ENV value being built in env. */
+/* Appends this relay's entry to the RELAYED_ENV value being built in env. */
 static void
 relay_note(char *env, size_t size, int fd, struct session *s)
 {
@@ -347,33 +103,8 @@ relay_note(char *env, size_t size, int fd, struct session *s)
 	socklen_t llen = sizeof(local);
 
 	if (REAL(getsockname)(s->fd, (struct sockaddr *)&local, &llen) == 0)
-		note_addresses(env, size, fd, (struct sockaddr *)&s->peer, s->peerlen,
+		relayed_note(env, size, fd, (struct sockaddr *)&s->peer, s->peerlen,
 		    (struct sockaddr *)&local, llen);
-}
-
-void
-relay_note_handed(int fd, const struct sockaddr *peer, socklen_t plen,
-    const struct sockaddr *local, socklen_t llen)
-{
-	char note[RELAY_NOTE + 1] = "";
-
-	note_addresses(note, sizeof(note), fd, peer, plen, local, llen);
-	handed_add(note);
-}
-
-void
-relay_prepare_child(const int *keep, int n)
-{
-	relay_signals();
-	close_all_but(keep, n);
-}
-
-void
-relay_serve(struct session *s, int app, const char *why)
-{
-	struct stat st;
-
-	relay_run(s, app, -1, -1, fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode), why);
 }
 
 /* The program's receive and send timeouts go with its descriptor onto the pair. */
@@ -436,7 +167,7 @@ relay_session(struct session *s, const int *fds, size_t n, int keep_stderr, char
 		syscall(SYS_close, rp[0]);
 		if ((grand = fork()) != 0)
 			_exit(grand == -1);
-		relay_run(s, sp[1], sp[0], rp[1], keep_stderr, why);
+		relayproc_run(s, sp[1], sp[0], rp[1], keep_stderr, why);
 	}
 	syscall(SYS_close, rp[1]);
 	rp[1] = -1;
@@ -639,11 +370,11 @@ owned(struct session *s)
 char **
 relay_before_exec(char *const envp[])
 {
-	static const char *keys[] = { RELAY_ENV, "LD_PRELOAD", "MTLSSHIM_CONFIG" };
+	static const char *keys[] = { RELAYED_ENV, "LD_PRELOAD", "MTLSSHIM_CONFIG" };
 	struct names nm = { 0 };
 	struct survivors sv = { 0 };
 	struct stat st;
-	char note[2 * RELAY_MAX * RELAY_NOTE + 1] = "", **env = (char **)envp, *vals[3] = { 0 };
+	char note[2 * RELAYED_MAX * RELAYED_NOTE + 1] = "", **env = (char **)envp, *vals[3] = { 0 };
 	int saved = errno, r = 0, *fds = NULL, *own, keep_stderr, j;
 	const char *old;
 	size_t i, k, m;
@@ -657,7 +388,7 @@ relay_before_exec(char *const envp[])
 	}
 	fdtable_foreach(collect_one, &nm);
 	fdtable_foreach(find_listeners, &sv);
-	if (nm.n == 0 && !nm.failed && !sv.listeners && atomic_load(&nhanded) == 0) {
+	if (nm.n == 0 && !nm.failed && !sv.listeners && relayed_handed() == 0) {
 		names_free(&nm);
 		errno = saved;
 		return env;
@@ -703,10 +434,10 @@ relay_before_exec(char *const envp[])
 		errno = saved;
 		return NULL;
 	}
-	handed_notes(note, sizeof(note));
+	relayed_handed_notes(note, sizeof(note));
 	if (note[0] != '\0') {
-		old = env_get(envp, RELAY_ENV);
-		vals[0] = strjoin(RELAY_ENV "=", old ? old : "", old && *old ? "," : "", note);
+		old = env_get(envp, RELAYED_ENV);
+		vals[0] = strjoin(RELAYED_ENV "=", old ? old : "", old && *old ? "," : "", note);
 	}
 	if (sv.listeners)
 		env_for_listeners(envp, vals);
@@ -752,7 +483,7 @@ relay_handover(struct session *s, const char *why)
 {
 	struct names nm = { .all = 1, .only = &s->hdr };
 	struct epollset_saved *regs = NULL;
-	char note[RELAY_NOTE + 1] = "", peer[64];
+	char note[RELAYED_NOTE + 1] = "", peer[64];
 	struct stat st;
 	int r = -1, e = ENOMEM, saved = errno, keep_stderr, nregs = 0, *at = NULL, busy;
 	size_t i;
@@ -795,7 +526,7 @@ relay_handover(struct session *s, const char *why)
 		    s->rule->name, session_peerstr(s, peer, sizeof(peer)), why, strerror(e));
 		goto out;
 	}
-	handed_add(note);
+	relayed_add(note);
 	for (i = 0; i < nm.n; i++)
 		epollset_restore(nm.fd[i], regs + at[i], at[i + 1] - at[i]);
  out:
@@ -854,147 +585,6 @@ relay_before_pass(const struct msghdr *msg)
 
 	relay_foreach_passed(msg, pass_one, &r);
 	return r;
-}
-
-void
-relay_atfork_child(void)
-{
-	pthread_mutex_init(&handed_lock, NULL);
-}
-
-/* ---- in the new image ---- */
-
-static struct relayed	relayed[RELAY_MAX];
-static int		nrelayed;
-static pthread_once_t	relayed_once = PTHREAD_ONCE_INIT;
-
-static socklen_t
-unhex(const char *p, const char *end, void *out, size_t size)
-{
-	unsigned char *b = out;
-	socklen_t n = 0;
-	unsigned int v;
-
-	while (p + 1 < end && n < size && sscanf(p, "%2x", &v) == 1) {
-		b[n++] = (unsigned char)v;
-		p += 2;
-	}
-	return n;
-}
-
-/* One ENTRY (see RELAY_ENV) into r; 1 if it held both addresses. */
-static int
-relayed_parse(const char *p, const char *end, struct relayed *r)
-{
-	const char *f1, *f2;
-
-	f1 = memchr(p, '/', (size_t)(end - p));
-	f2 = f1 ? memchr(f1 + 1, '/', (size_t)(end - f1 - 1)) : NULL;
-	if (f2 == NULL)
-		return 0;
-	r->ino = strtoul(p, NULL, 10);
-	r->len[0] = unhex(f1 + 1, f2, &r->addr[0], sizeof(r->addr[0]));
-	r->len[1] = unhex(f2 + 1, end, &r->addr[1], sizeof(r->addr[1]));
-	return r->len[0] > 0 && r->len[1] > 0;
-}
-
-static void
-relayed_load(void)
-{
-	const char *p = getenv(RELAY_ENV), *end;
-
-	while (p != NULL && *p != '\0' && nrelayed < RELAY_MAX) {
-		end = p + strcspn(p, ",");
-		if (relayed_parse(p, end, &relayed[nrelayed]))
-			nrelayed++;
-		p = *end ? end + 1 : end;
-	}
-}
-
-static void
-handed_add(const char *note)
-{
-	unsigned i;
-
-	if (note[0] == '\0')
-		return;
-	plock(&handed_lock);
-	i = atomic_load(&nhanded) % RELAY_MAX;
-	if (relayed_parse(note, note + strlen(note), &handed[i])) {
-		snprintf(handed_note[i], sizeof(handed_note[i]), "%s", note);
-		atomic_fetch_add(&nhanded, 1);
-	}
-	pthread_mutex_unlock(&handed_lock);
-}
-
-/* Appends the handed entries to a RELAY_ENV value being built. */
-static void
-handed_notes(char *buf, size_t size)
-{
-	unsigned i, n;
-	size_t at;
-
-	plock(&handed_lock);
-	n = atomic_load(&nhanded) < RELAY_MAX ? atomic_load(&nhanded) : RELAY_MAX;
-	for (i = 0; i < n; i++) {
-		at = strlen(buf);
-		snprintf(buf + at, size - at, "%s%s", at ? "," : "", handed_note[i]);
-	}
-	pthread_mutex_unlock(&handed_lock);
-}
-
-/* fd's entry, copied to out; 0, or -1 if fd is not a relayed socket. */
-static int
-relayed_find(int fd, struct relayed *out)
-{
-	struct stat st;
-	unsigned i, n;
-	int saved = errno, found = -1;
-
-	pthread_once(&relayed_once, relayed_load);
-	if (nrelayed == 0 && atomic_load(&nhanded) == 0)
-		return -1;
-	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
-		errno = saved;
-		return -1;
-	}
-	for (i = 0; i < (unsigned)nrelayed && found; i++)
-		if (relayed[i].ino == (unsigned long)st.st_ino) {
-			*out = relayed[i];
-			found = 0;
-		}
-	if (found && atomic_load(&nhanded) > 0) {
-		plock(&handed_lock);
-		n = atomic_load(&nhanded) < RELAY_MAX ? atomic_load(&nhanded) : RELAY_MAX;
-		for (i = 0; i < n && found; i++)
-			if (handed[i].ino == (unsigned long)st.st_ino) {
-				*out = handed[i];
-				found = 0;
-			}
-		pthread_mutex_unlock(&handed_lock);
-	}
-	return found;
-}
-
-int
-relay_sockname(int fd, int peer, struct sockaddr *sa, socklen_t *len)
-{
-	struct relayed r;
-	int i = peer ? 0 : 1;
-
-	if (sa == NULL || len == NULL || relayed_find(fd, &r) == -1)
-		return -1;	/* the real call reports EFAULT or the truth */
-	memcpy(sa, &r.addr[i], *len < r.len[i] ? *len : r.len[i]);
-	*len = r.len[i];
-	return 0;
-}
-
-int
-relay_is_relayed(int fd)
-{
-	struct relayed r;
-
-	return relayed_find(fd, &r) == 0;
 }
 
 /* ---- posix_spawn, system, popen ---- */

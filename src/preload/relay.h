@@ -36,26 +36,6 @@ struct msghdr;
 int	relay_before_pass(const struct msghdr *msg);
 /* fn for each SCM_RIGHTS descriptor in msg, within its control buffer, until fn returns -1. */
 void	relay_foreach_passed(const struct msghdr *msg, int (*fn)(int fd, void *), void *arg);
-/* In a fork child: a thread holding our locks is gone. */
-void	relay_atfork_child(void);
-
-/* For the offload helper (offload.c): */
-/* fd, one end of a pair relayed elsewhere, shows these addresses to getpeername/getsockname. */
-void	relay_note_handed(int fd, const struct sockaddr *peer, socklen_t,
-	    const struct sockaddr *local, socklen_t);
-/* A child of ours: the program's signal handlers and descriptors but keep[] are gone. */
-void	relay_prepare_child(const int *keep, int n);
-/* Relays s to app until both ends finish, then exits. */
-void	relay_serve(struct session *s, int app, const char *why) __attribute__((noreturn));
-
-/*
- * In the new image: a relayed socket's addresses are the TCP connection's,
- * as the program would have seen them without us.  0 if fd is one (the
- * name is filled in as getpeername/getsockname would), -1 if not.
- */
-int	relay_sockname(int fd, int peer, struct sockaddr *sa, socklen_t *len);
-/* 1 if fd is a relayed socket (TCP-level options are accepted and ignored). */
-int	relay_is_relayed(int fd);
 
 /*
  * posix_spawn, system and popen start the new image from glibc's own child,

@@ -17,7 +17,7 @@
 #include "common/log.h"
 #include "preload/offload.h"
 #include "preload/readiness.h"
-#include "preload/relay.h"
+#include "preload/relayed.h"
 #include "common/real.h"
 #include "common/rules.h"
 #include "engine/session.h"
@@ -79,7 +79,7 @@ shim_atfork_child(void)
 		session_sweep_atfork(SWEEP_CHILD);
 	shim_pid = (pid_t)syscall(SYS_getpid);
 	pthread_mutex_init(&shim_preread_lock, NULL);
-	relay_atfork_child();
+	relayed_atfork_child();
 	offload_atfork_child();
 	engine_atfork_child();
 	fdtable_atfork_child();
@@ -124,7 +124,7 @@ shim_fork_relay(void)
 static int
 stderr_is_connection(void)
 {
-	return fdtable_known(2) || relay_is_relayed(2);
+	return fdtable_known(2) || relayed_known(2);
 }
 
 static void
