@@ -25,14 +25,6 @@ hook_session(int fd)
 }
 
 /*
- * Forgets fd before the real close: close_notify if it was the session's
- * last name.  Returns 1 if the close is deferred to threads still blocked on
- * it; with reuse (the caller's real call takes the number next) it waits for
- * that close instead and returns 0.
- */
-int	hook_forget_fd(int fd, int reuse);
-
-/*
  * The bodies of read, write, close and connect, for hooks that reach them
  * by other names (stdio, __read_chk, a Fast Open sendto).  A hook never
  * calls another exported hook: a call by name would go through the PLT to

@@ -10,9 +10,9 @@
 #include "common/log.h"
 #include "common/real.h"
 #include "hooks/hooks.h"
+#include "preload/claim.h"
 #include "preload/readiness.h"
 #include "preload/relay.h"
-#include "preload/shim.h"
 
 #define SENDFILE_CHUNK	65536
 
@@ -193,7 +193,7 @@ static struct session *
 fastopen_connect(int fd, const struct sockaddr *addr, socklen_t alen, int *err)
 {
 	*err = 0;
-	if (addr == NULL || shim_client_rule(fd, addr, alen) == NULL)
+	if (addr == NULL || claim_client_rule(fd, addr, alen) == NULL)
 		return NULL;
 	if (hook_connect(fd, addr, alen) == -1) {
 		*err = errno;
@@ -231,7 +231,7 @@ adopt_listener(int fd, void *arg)
 {
 	struct fdobj *o;
 
-	if ((o = shim_listener_for(fd)) != NULL)
+	if ((o = claim_listener(fd)) != NULL)
 		fdobj_put(o);
 	return 0;
 }

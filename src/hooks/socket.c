@@ -5,6 +5,8 @@
 
 #include "common/real.h"
 #include "hooks/hooks.h"
+#include "preload/claim.h"
+#include "preload/fdforget.h"
 #include "preload/listener.h"
 #include "preload/readiness.h"
 #include "preload/relayed.h"
@@ -48,7 +50,7 @@ hook_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		errno = e;
 		return r;
 	}
-	if ((rule = shim_client_rule(fd, sa, len)) == NULL)
+	if ((rule = claim_client_rule(fd, sa, len)) == NULL)
 		return REAL(connect)(fd, sa, len);
 	r = REAL(connect)(fd, sa, len);
 	/*
@@ -118,7 +120,7 @@ listen(int fd, int backlog)
 	struct fdobj *o;
 	int r = REAL(listen)(fd, backlog);
 
-	if (r == 0 && !fdtable_known(fd) && (o = shim_listener_for(fd)) != NULL) {
+	if (r == 0 && !fdtable_known(fd) && (o = claim_listener(fd)) != NULL) {
 		epollset_adopt(fd, o);
 		fdobj_put(o);
 	}
@@ -134,7 +136,7 @@ hook_accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 	int r, e;
 
 	if (o == NULL)
-		o = shim_listener_for(fd);
+		o = claim_listener(fd);
 	if (o == NULL || o->kind != FD_LISTENER) {
 		fdobj_put(o);
 		return REAL(accept4)(fd, addr, alen, flags);
@@ -143,7 +145,7 @@ hook_accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 	r = listener_accept(l, addr, alen, flags);
 	/* A daemon that closed its standard descriptors may get a connection on one. */
 	if (r >= 0 && hook_guard_stdio(r) == -1) {
-		hook_forget_fd(r, 1);
+		fdforget_one(r, 1);
 		REAL(close)(r);
 		errno = ENOBUFS;
 		r = -1;

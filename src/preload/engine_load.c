@@ -15,8 +15,9 @@
 #include "common/log.h"
 #include "common/rules.h"
 #include "engine/session.h"
-#include "preload/shim.h"
 #include "engine/tlsctx.h"
+#include "preload/fdtable.h"
+#include "preload/signals.h"
 
 static char			 engine_path[PATH_MAX];
 static struct engine_ops	 ops;

@@ -16,7 +16,7 @@
 #include "common/real.h"
 #include "common/rules.h"
 #include "engine/session.h"
-#include "preload/shim.h"
+#include "preload/signals.h"
 
 #define TAKE_MAX	64	/* connections taken from the kernel per call */
 #define PENDING_MAX	4096	/* handshakes in flight; more wait in the kernel's backlog */

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/real.h"
 #include "engine/session.h"
+#include "preload/forkstate.h"
 #include "preload/offload.h"
 #include "preload/relayed.h"
 #include "preload/relayproc.h"
@@ -174,7 +175,7 @@ offload_before_nproc_limit(void)
 	int sp[2], keep[2], nkeep = 1, saved = errno;
 	pid_t pid;
 
-	if (!has_server_rule(shim_config()) || shim_in_vfork_child())
+	if (!has_server_rule(shim_config()) || forkstate_in_vfork_child())
 		return;
 	plock(&offload_lock);
 	if (offload_fd >= 0)
@@ -186,7 +187,7 @@ offload_before_nproc_limit(void)
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if ((pid = shim_fork_relay()) == 0) {
+	if ((pid = forkstate_fork_relay()) == 0) {
 		if (fork() != 0)
 			_exit(0);
 		syscall(SYS_close, sp[0]);

@@ -29,7 +29,8 @@
 #include "common/log.h"
 #include "common/real.h"
 #include "engine/session.h"
-#include "hooks/hooks.h"
+#include "preload/fdforget.h"
+#include "preload/forkstate.h"
 #include "preload/readiness.h"
 #include "preload/relay.h"
 #include "preload/relayed.h"
@@ -158,7 +159,7 @@ relay_session(struct session *s, const int *fds, size_t n, int keep_stderr, char
 	/* The program's handlers must not run in our children before they are reset. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if ((pid = shim_fork_relay()) == -1) {
+	if ((pid = forkstate_fork_relay()) == -1) {
 		e = errno;
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		goto fail;
@@ -189,7 +190,7 @@ relay_session(struct session *s, const int *fds, size_t n, int keep_stderr, char
 	for (i = 0; i < n; i++)
 		ce[i] = cloexec(fds[i]);
 	for (i = 0; i < n; i++) {
-		hook_forget_fd(fds[i], 1);
+		fdforget_one(fds[i], 1);
 		if (REAL(dup3)(sp[0], fds[i], ce[i] ? O_CLOEXEC : 0) == -1)
 			syscall(SYS_close, fds[i]);	/* never the TCP socket */
 	}
@@ -381,7 +382,7 @@ relay_before_exec(char *const envp[])
 
 	if (shim_config() == NULL)
 		return env;
-	if (shim_in_vfork_child()) {
+	if (forkstate_in_vfork_child()) {
 		vfork_drop_wrapped();
 		errno = saved;
 		return env;
@@ -421,7 +422,7 @@ relay_before_exec(char *const envp[])
 			    note, sizeof(note), "across exec");
 		else
 			for (k = 0; k < m; k++) {
-				hook_forget_fd(fds[k], 1);
+				fdforget_one(fds[k], 1);
 				syscall(SYS_close, fds[k]);
 			}
 	}
@@ -488,7 +489,7 @@ relay_handover(struct session *s, const char *why)
 	int r = -1, e = ENOMEM, saved = errno, keep_stderr, nregs = 0, *at = NULL, busy;
 	size_t i;
 
-	if (shim_in_vfork_child()) {
+	if (forkstate_in_vfork_child()) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -19,20 +19,21 @@ struct tlsholder	*shim_holder(const struct rule *);
  * its contexts for first use loads the engine and reads their files now.
  */
 void			 shim_keep_access(void);
+/* In a fork child (atfork.c): locks held by threads that did not survive the fork. */
+void			 shim_atfork_child(void);
+
 /*
- * fork() for a relay (relay.c): the sessions stay the parent's own, as if
- * it had not forked, since the child leaves them to it.
+ * Until they include what they use (issue 14), epollset.c and the engine's
+ * session.c and entry.c reach these through this header: signals_restart
+ * (signals.h) and shim_listener_for, now claim_listener (claim.h).
  */
-pid_t			 shim_fork_relay(void);
-/* 1 in a child that shares our memory (vfork, clone without fork handlers). */
-int			 shim_in_vfork_child(void);
+#include "preload/claim.h"
+#include "preload/signals.h"
 
-/* 1 if every caught signal has SA_RESTART: an interrupted wait of ours goes on. */
-int			 signals_restart(void);
-
-/* A listening TCP socket under a server rule becomes a listener (returned held); else NULL. */
-struct fdobj		*shim_listener_for(int fd);
-/* The client rule for connecting fd to addr, or NULL (not TCP, or no rule). */
-const struct rule	*shim_client_rule(int fd, const struct sockaddr *, socklen_t);
+static inline struct fdobj *
+shim_listener_for(int fd)
+{
+	return claim_listener(fd);
+}
 
 #endif
