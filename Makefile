@@ -109,10 +109,13 @@ install: $(B)/libmtlsshim.so $(B)/libmtlsshim-tls.so $(B)/mtlsshim
 clean:
 	rm -rf build build-asan
 
-# Throughput, latency, handshakes, memory and start-up against plaintext and stunnel (bench/README-table).
+# Throughput, latency, handshakes, memory and start-up against plaintext and stunnel, lock
+# acquisitions per request (a -DMTLSSHIM_LOCKSTAT build in build-lockstat) and thread scaling
+# (bench/results/README-table.md). Measures the build in $(B); knobs (BENCH_ONLY=locks,scaling,
+# BENCH_BASE=<git ref> for new vs old): bash bench/run.sh --help.
 bench: deps
-	$(MAKE) all
-	bash bench/run.sh
+	$(MAKE) B=$(B) all
+	MTLSSHIM_BUILD=$(B) bash bench/run.sh
 
 # The compatibility matrix (tests/compat.bats): TAP in $(B)/compat.tap, table into README's compat block.
 # Runs every case, rewrites the table even when some fail, then exits non-zero if any failed.

@@ -11,6 +11,7 @@ import collections
 import csv
 import math
 import os
+import re
 import statistics
 import sys
 
@@ -39,6 +40,15 @@ if os.path.exists(os.path.join(W, "failed.txt")):
         failed = {l.strip() for l in f if l.strip()}
 
 
+# Thread scaling, memcached -t 2 over -t 1, per repetition (the two ran in the same one).
+for mode in ("plain", "shim"):
+    t1, t2 = byrep.get(f"mc.t1.{mode}", {}), byrep.get(f"mc.t2.{mode}", {})
+    for rep in sorted(set(t1) & set(t2)):
+        if t1[rep]:
+            raw[f"mc.scale.{mode}"].append(t2[rep] / t1[rep])
+            byrep[f"mc.scale.{mode}"][rep] = t2[rep] / t1[rep]
+
+
 def med(key):
     """Median of KEY's runs, or None when it has none (or one of them failed)."""
     if key is None or not raw.get(key):
@@ -61,12 +71,21 @@ def failed_key(key):
 # redis's own TLS (redis-server --tls-port, redis-benchmark --tls): OpenSSL inside the
 # program itself, the reference of the request/response rows.
 NATIVE = "redis TLS"
+# BENCH_BASE: the library at that ref, "old", against the build under test.
+OLD = f"old {meta['base']}" if "base" in meta else None
+
+
+def old_ref(key):
+    """(label, key) of the old library's figure for KEY, where the run measured one."""
+    return (OLD, key) if OLD and (raw.get(key) or failed_key(key)) else None
+
 
 # Each row: workload, unit, better ("hi"/"lo"), raw keys of plain/stunnel/shim,
 # a reference (label, key) where the target compares against something else,
 # and the target: (text, kind, threshold) with kind
 #   plain / stunnel / ref: shim/that >= threshold (hi) ;  abs_le: shim <= threshold ;
-#   delta_le: shim - plain <= threshold ; both: (plain t1, stunnel t2) ; None: information.
+#   delta_le: shim - plain <= threshold ; both: (plain t1, stunnel t2) ;
+#   zero: |shim| <= threshold (shown with 3 decimals) ; None: information.
 ROWS = [
     ("bulk: iperf3 1 stream, 5 s", "Gbit/s", "hi", "bulk.plain", "bulk.stunnel", "bulk.shim",
      None, ("≥0.6× plain, ≥2.5× stunnel", "both", (0.6, 2.5))),
@@ -103,7 +122,35 @@ ROWS = [
      "start.user.shim", None, ("≤+2 ms over plain", "delta_le", 2.0)),
     ("start-up: /bin/true (launcher)", "ms", "lo", "start.plain", None, "start.launcher",
      None, None),
+    # Counting build (-DMTLSSHIM_LOCKSTAT), server and client together, handshakes excluded.
+    ("process-wide lock acquisitions per request, redis -c 50 (steady state)", "locks/req", "lo",
+     None, None, "locks.redis", old_ref("locks.redis.old"), ("0 in steady state", "zero", 0.0005)),
+    ("process-wide lock acquisitions per request, memcached -t 2, memaslap -c 50 (steady state)",
+     "locks/req", "lo", None, None, "locks.mc", old_ref("locks.mc.old"), ("0 in steady state", "zero", 0.0005)),
+    ("memcached -t 1, memaslap -T 2 -c 50", "req/s", "hi", "mc.t1.plain", None, "mc.t1.shim", None, None),
+    ("memcached -t 2, memaslap -T 2 -c 50", "req/s", "hi", "mc.t2.plain", None, "mc.t2.shim", None, None),
+    ("memcached thread scaling: -t 2 over -t 1", "×", "hi", "mc.scale.plain", None, "mc.scale.shim",
+     None, None),
 ]
+# BENCH_BASE: the build under test (new) against the library at that ref (old), the
+# reference column; only when the run had one.
+if OLD:
+    ROWS += [
+        ("new / old library: redis GET -c 50", "req/s", "hi", None, None, "bc50.new.get.rps",
+         (OLD, "bc50.old.get.rps"), None),
+        ("new / old library: redis SET -c 50", "req/s", "hi", None, None, "bc50.new.set.rps",
+         (OLD, "bc50.old.set.rps"), None),
+        ("new / old library: CPU per request -c 50 (redis-server + redis-benchmark)", "µs", "lo",
+         None, None, "bcpu50.new", (OLD, "bcpu50.old"), None),
+        ("new / old library: memcached -t 1", "req/s", "hi", None, None, "bmc.t1.new",
+         (OLD, "bmc.t1.old"), None),
+        ("new / old library: memcached -t 2", "req/s", "hi", None, None, "bmc.t2.new",
+         (OLD, "bmc.t2.old"), None),
+    ]
+# A partial run (BENCH_ONLY) shows only the rows it measured.
+if "only" in meta:
+    ROWS = [r for r in ROWS
+            if any(k and (raw.get(k) or failed_key(k)) for k in (r[3], r[4], r[5], r[6] and r[6][1]))]
 
 
 def fmt(v, unit):
@@ -115,8 +162,10 @@ def fmt(v, unit):
         return f"{v:,.0f}"
     if unit == "Gbit/s":
         return f"{v:.2f}"
-    if unit == "ms":
+    if unit in ("ms", "locks/req"):
         return f"{v:.3f}"
+    if unit == "×":
+        return f"{v:.2f}×"
     return f"{v:.1f}"
 
 
@@ -149,6 +198,8 @@ for (name, unit, better, kp, ks, kx, ref, target) in ROWS:
     num = lambda v: v if isinstance(v, float) else None
     rp, rs = ratio(num(x), num(p), kx, kp), ratio(num(x), num(s), kx, ks)
     rr = ratio(num(x), num(rv), kx, ref[1] if ref else None)
+    if unit == "locks/req":
+        rr = None    # against a target of 0, a ratio says nothing
     rrp = ratio(num(rv), num(p), ref[1] if ref else None, kp)
     measured, result = "", "info"
     if target:
@@ -166,6 +217,9 @@ for (name, unit, better, kp, ks, kx, ref, target) in ROWS:
             lbl = {"plain": "plain", "stunnel": "stunnel", "ref": ref[0] if ref else ""}[kind]
             result = "ERR" if r is None else ("PASS" if r >= thr else "MISS")
             measured = f"{fr(r)} {lbl}"
+        elif kind == "zero":
+            result = "PASS" if abs(x) <= thr else "MISS"
+            measured = f"{x:.3f} per request"
         elif kind == "abs_le":
             result = "PASS" if x <= thr else "MISS"
             measured = f"{x:.1f} {unit}"
@@ -215,7 +269,9 @@ for l in lines:
     print(row_text(l))
 print()
 for k in ("native", "probe_server", "probe_client", "resumption_conf", "rss_plain", "rss_stunnel", "rss_shim",
-          "startup_tool", "params", "versions", "shim", "elapsed", "shim_log"):
+          "startup_tool", "locks.redis", "locks.redis_zero", "locks.mc", "locks.mc_zero", "locks.redis.old",
+          "locks.mc.old", "locks_old", "lockstat_build",
+          "memcached", "base_desc", "params", "only", "versions", "shim", "elapsed", "shim_log"):
     if k in meta:
         print(f"  {k}: {meta[k]}")
 print()
@@ -298,6 +354,33 @@ if med("floor.tls") is not None and med("floor.plain") is not None:
                  f"per round, no mtlsshim): {ft:.2f} µs of CPU per round against {fp:.2f} µs in "
                  f"plaintext, so +{ft - fp:.2f} µs per request is OpenSSL's own floor here; the "
                  "CPU-per-request row is the same measure for the two redis processes.")
+if "locks.redis" in meta or "locks.mc" in meta:
+    n1, n2 = (f"{int(v):,}" for v in meta.get("lock_n", "0 0").split())
+    notes.append("Process-wide lock acquisitions (the tables, the engine loader, a rule's context: "
+                 "every `plock`), counted by a build with `-DMTLSSHIM_LOCKSTAT` "
+                 f"({meta.get('lockstat_build', '?')}) into one file that the server and the client "
+                 "(both under the shim) add to. After a warm-up run, pairs of runs of "
+                 f"{n1} and {n2} requests against one server start over the same 50 connections; "
+                 "a pair gives (acquisitions₂ − acquisitions₁) / (requests₂ − requests₁), so "
+                 "handshakes and set-up cancel out, and the row is the median of the pairs. "
+                 "Raw totals, acquisitions in each run of a pair: " + " — ".join(
+                     f"{w}: {meta[k]}" for w, k in (("redis", "locks.redis"), ("memcached", "locks.mc"),
+                                                   (f"redis, {OLD}", "locks.redis.old"),
+                                                   (f"memcached, {OLD}", "locks.mc.old"))
+                     if k in meta) + "." + (f" {meta['locks_old'][:1].upper()}{meta['locks_old'][1:]}." if "locks_old" in meta else ""))
+    notes[-1] = re.sub(r"\d{4,}", lambda m: f"{int(m.group()):,}", notes[-1])
+if "memcached" in meta:
+    notes.append(f"memcached rows: {meta['memcached']}; the server listens on loopback, plain or "
+                 "under the shim (server rule), memaslap plain or under the shim (client rule); "
+                 "client and server share the machine's cores. Thread scaling is each mode's "
+                 "-t 2 figure over its -t 1 figure in the same repetition, and its shim/plain "
+                 "says how much of plaintext's scaling the shim keeps.")
+if "base_desc" in meta:
+    notes.append(f"New / old library rows: the build under test (mtlsshim {meta.get('shim', '?')}) "
+                 f"against {meta['base_desc']}, built in a git worktree at build-bench/base; both "
+                 "libraries in the same run, the same configuration, back to back in each "
+                 "repetition in alternating order; the reference column is the old library, "
+                 "shim / reference is new / old.")
 notes.append("Every run's figures are in bench/results/bench.csv (plain_runs, stunnel_runs, shim_runs): "
              "on a shared 2-core machine they can differ by 2x from run to run.")
 for n in notes:
@@ -313,6 +396,8 @@ with open(os.path.join(W, "chart.dat"), "w") as f:
             continue
         lab = (r["workload"].replace("conn/request: ", "").replace(", full handshake", " full")
                .replace(", resumption", " resumed").replace(": iperf3 1 stream, 5 s", "")
-               .replace("handshakes/s (s_time -new)", "handshakes/s"))
+               .replace("handshakes/s (s_time -new)", "handshakes/s")
+               .replace("new / old library: ", "new/old ").replace(", memaslap -T 2 -c 50", "")
+               .replace("memcached thread scaling: -t 2 over -t 1", "memcached t2/t1"))
         vals = [r["shim_plain"], r["shim_stunnel"], r["shim_ref"]]
         f.write(lab + "\t" + "\t".join("NaN" if v is None else f"{v:.4f}" for v in vals) + "\n")

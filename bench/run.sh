@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh: mtlsshim performance benchmark, the entry point of `make bench`.
+# Usage: bash bench/run.sh [--help]; knobs are environment variables (below).
 #
 # Every workload runs three ways in the same run, on loopback only:
 #   plain    the program pair talking plaintext TCP;
@@ -13,29 +14,72 @@
 # Workloads: iperf3 bulk, redis-benchmark GET/SET at -c 1 and -c 50 (and p50
 # latency), redis-benchmark -k 0 (a new connection per request) with and without
 # session resumption, TLS handshakes per second (openssl s_time -new) beside
-# openssl s_server, server RSS per idle mTLS connection (1,000 connections), and
-# the start-up cost of /bin/true with the preload.
+# openssl s_server, server RSS per idle mTLS connection (1,000 connections), the
+# start-up cost of /bin/true with the preload, and (sections locks, scaling, base):
+#   locks    process-wide lock acquisitions per request in steady state, from a
+#            build with -DMTLSSHIM_LOCKSTAT (make B=build-lockstat), server and
+#            client counting into one file ($MTLSSHIM_LOCKSTAT): redis-server with
+#            redis-benchmark -c 50, and memcached -t 2 with memaslap (memcaslap,
+#            libmemcached-tools: -T 2 threads, -c 50 connections, event-driven),
+#            both ends under the shim. One server start, then BENCH_LOCK_REPS
+#            pairs of runs of BENCH_LOCK_N1 and BENCH_LOCK_N2 requests over the same
+#            50 connections; a pair gives (locks2 - locks1) / (N2 - N1), so the
+#            handshakes and set-up cancel out; median of the pairs.
+#   scaling  memcached -t 1 and -t 2, plain and under the shim, memaslap -T 2 -c 50:
+#            requests/s, shim/plain at each, and -t 2 over -t 1.
+#   base     only with BENCH_BASE=<git ref>: the library at that ref, built in a git
+#            worktree at build-bench/base (make B=build-bench-<commit> there), beside
+#            the build under test ("new" vs "old"), interleaved in the same run:
+#            redis GET/SET -c 50 (requests/s, CPU per request) and memcached -t 1
+#            and -t 2; the table gives new/old. Without BENCH_BASE these rows are left
+#            out. Example: BENCH_BASE=HEAD~3 BENCH_ONLY=base bash bench/run.sh
 #
 # It installs what it lacks from Debian's packages (as root), makes a throwaway
 # EC P-256 PKI, picks free ports, starts every server itself and stops each by
 # PID. Output: one table on stdout, and under bench/results/ bench.csv, bench.png
-# and README-table.md (scratch files and logs go to bench/results/work/).
+# and README-table.md (scratch files and logs go to bench/results/work/; a
+# BENCH_ONLY run writes its table, and its scratch files, to bench/results/only/
+# instead, leaving the full run's files alone).
 #
-# Knobs (environment): BENCH_REPS (5) runs per short measurement, median kept;
+# Knobs (environment): BENCH_ONLY: a comma-separated list of sections to run, of
+# bulk, rr (redis -c 1 / -c 50, OpenSSL alone), k0 (-k 0 and the resumption probes),
+# hs, rss, startup, locks, scaling, base (default: all; base needs BENCH_BASE), e.g.
+# BENCH_ONLY=locks,scaling; BENCH_BASE: a git ref for the base section (above);
+# BENCH_REPS (5) runs per short measurement, median kept;
 # BENCH_RR_REPS (9) for the plain, shim and native redis -c 1 and -c 50 runs, the noisiest;
 # BENCH_IPERF_REPS (3); BENCH_REDIS_N1 (10000) and BENCH_REDIS_N50 (50000)
 # requests per test at -c 1 and -c 50; BENCH_K0_N (2000) and BENCH_K0_C (10) for
 # -k 0; BENCH_HS_TIME (4) seconds per s_time run; BENCH_RSS_N (1000);
-# BENCH_SHIM_LOG_LEVEL (warn); MTLSSHIM_BUILD (build); BENCH_SHIM_RESUME_OPTS:
+# BENCH_LOCK_N1 (20000), BENCH_LOCK_N2 (120000) requests per locks run (redis:
+# -t set,get, half each), BENCH_LOCK_REPS (3); BENCH_MC_N (150000) memaslap
+# operations per scaling and base run, BENCH_MC_REPS (7) for scaling and base;
+# BENCH_SHIM_LOG_LEVEL (warn); MTLSSHIM_BUILD (build); MTLSSHIM_LOCKSTAT_BUILD
+# (build-lockstat); BENCH_SHIM_RESUME_OPTS:
 # top-level config lines for the "resumed" shim client (default
 # `session_resumption = true` where the library knows that option, else none:
 # the run then measures what exists; the "full" row sets it to false).
 set -euo pipefail
 
+case ${1:-} in
+-h | --help)
+	sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
+	exit 0 ;;
+"") ;;
+*) echo "usage: bash bench/run.sh [--help] (knobs are environment variables: see --help)" >&2; exit 2 ;;
+esac
+
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 BENCH=$ROOT/bench
 OUT=$BENCH/results
+ONLY=${BENCH_ONLY:-}
+BASE_REF=${BENCH_BASE:-}
+SECTIONS="bulk rr k0 hs rss startup locks scaling base"
+for sec in ${ONLY//,/ }; do
+	case " $SECTIONS " in *" $sec "*) ;; *) echo "bench: BENCH_ONLY: unknown section '$sec' (of: $SECTIONS)" >&2; exit 2 ;; esac
+done
+# A partial run keeps the full run's table: its own goes to results/only/.
+[ -n "$ONLY" ] && OUT=$BENCH/results/only
 W=$OUT/work
 B=${MTLSSHIM_BUILD:-build}
 case $B in /*) ;; *) B=$ROOT/$B ;; esac
@@ -54,10 +98,28 @@ HS_TIME=${BENCH_HS_TIME:-4}
 RSS_N=${BENCH_RSS_N:-1000}
 LOGLEVEL=${BENCH_SHIM_LOG_LEVEL:-warn}
 RESUME_OPTS=${BENCH_SHIM_RESUME_OPTS:-}
+LOCK_N1=${BENCH_LOCK_N1:-20000}
+LOCK_N2=${BENCH_LOCK_N2:-120000}
+LOCK_REPS=${BENCH_LOCK_REPS:-3}
+MC_N=${BENCH_MC_N:-150000}
+MC_REPS=${BENCH_MC_REPS:-7}
+MC_C=50
+MC_T=2
+LB=${MTLSSHIM_LOCKSTAT_BUILD:-build-lockstat}
+case $LB in /*) ;; *) LB=$ROOT/$LB ;; esac
+[ "$LOCK_N2" -gt "$LOCK_N1" ] || { echo "bench: BENCH_LOCK_N2 must be larger than BENCH_LOCK_N1" >&2; exit 2; }
 
 T0=$EPOCHREALTIME
 
 # ---------------------------------------------------------------- helpers
+
+# want SECTION: true when this run measures SECTION (BENCH_ONLY, BENCH_BASE).
+want() {
+	[ "$1" = base ] && [ -z "$BASE_REF" ] && return 1
+	[ -z "$ONLY" ] && return 0
+	case ",$ONLY," in *",$1,"*) return 0 ;; esac
+	return 1
+}
 
 say() { printf '[%6.1fs] %s\n' "$(awk "BEGIN{print $EPOCHREALTIME - $T0}")" "$*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
@@ -82,7 +144,7 @@ fail() {
 			tail -n 15 "$f"
 		done
 		if [ -s "$W/logs/shim.log" ]; then
-			printf -- '-- bench/results/work/logs/shim.log (last lines)\n'
+			printf -- '-- %s (last lines)\n' "${W#"$ROOT"/}/logs/shim.log"
 			tail -n 10 "$W/logs/shim.log"
 		fi
 	} | tee -a "$W/errors.txt" >&2
@@ -169,7 +231,8 @@ vmrss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # ---------------------------------------------------------------- dependencies
 
 install_deps() {
-	local pkgs="iperf3 redis-server redis-tools stunnel4 gnuplot-nox openssl python3 procps iproute2 coreutils"
+	# memcached and libmemcached-tools (memcaslap, i.e. memaslap) for the locks, scaling and base rows.
+	local pkgs="iperf3 redis-server redis-tools stunnel4 gnuplot-nox openssl python3 procps iproute2 coreutils memcached libmemcached-tools binutils"
 	local missing=() p want_hf=0
 	for p in $pkgs; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -192,16 +255,27 @@ install_deps() {
 	fi
 	[ ${#missing[@]} -eq 0 ] && return 0
 	say "installing: ${missing[*]}"
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# The daemons (redis, memcached) must not start system instances during the install
+	# (as in tests/deps.sh): policy-rc.d says no, and goes again afterwards.
+	local rc=0 policy=0
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		policy=1
+	fi
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+	[ $policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+	[ $rc = 0 ] || die "apt-get install ${missing[*]} failed"
 }
 
 # ---------------------------------------------------------------- setup
 
 install_deps
 if [ ! -f "$LIB" ] || [ ! -x "$LAUNCHER" ]; then
-	say "building (make all)"
-	make -C "$ROOT" -s all
+	say "building (make B=${B#"$ROOT"/} all)"
+	make -C "$ROOT" -s B="$B" all
 fi
+MEMASLAP=$(command -v memcaslap || command -v memaslap || true)
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
 
@@ -258,7 +332,7 @@ PKI=$W/pki
 set -- $("$PY" - <<'EOF'
 import socket
 socks = []
-for _ in range(16):
+for _ in range(28):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -269,6 +343,11 @@ P_REDIS=$1 P_REDIS_SHIM=$2 P_IPERF=$3 P_IPERF_SHIM=$4
 P_ST_REDIS_S=$5 P_ST_REDIS_C=$6 P_ST_REDISFULL_C=$7 P_ST_IPERF_S=$8 P_ST_IPERF_C=$9
 P_SSERVER=${10} P_RSS_PLAIN=${11} P_RSS_ST=${12} P_RSS_ST_S=${13} P_RSS_ST_C=${14}
 P_RSS_SHIM=${15} P_REDIS_NATIVE=${16}
+# locks, scaling and base: memcached plain and shimmed at -t 1 and -t 2, the counting
+# build's redis and memcached, the base section's new and old redis and memcached.
+P_MC_PLAIN1=${17} P_MC_PLAIN2=${18} P_MC_SHIM1=${19} P_MC_SHIM2=${20}
+P_REDIS_LOCK=${21} P_MC_LOCK=${22} P_REDIS_NEW=${23} P_REDIS_OLD=${24}
+P_MC_NEW1=${25} P_MC_NEW2=${26} P_MC_OLD1=${27} P_MC_OLD2=${28}
 set --
 
 # The shim's configuration: one server rule and one client rule per shimmed port.
@@ -321,6 +400,99 @@ server "redis" { port = $P_REDIS_SHIM }
 client "redis-c" { port = $P_REDIS_SHIM  host = "127.0.0.1"  cert_file = "pki/client.crt"  key_file = "pki/client.key" }
 EOF
 "$LAUNCHER" check -c "$SHIMCONF" > "$W/logs/check.log" 2>&1 || { cat "$W/logs/check.log" >&2; die "mtlsshim check failed"; }
+# The locks, scaling and base rows: their own file, so that the rows above keep theirs;
+# the counting build and the base library read it too.
+NEWCONF=$W/shim-new.conf
+{
+	printf '# generated by bench/run.sh: locks, scaling, base\n'
+	printf 'log_level = "%s"\nlog_file = "%s"\n' "$LOGLEVEL" "$W/logs/shim.log"
+	printf 'ca_file = "pki/ca.crt"\ncert_file = "pki/server.crt"\nkey_file = "pki/server.key"\nhandshake_timeout = 10\n'
+	for p in "$P_MC_SHIM1" "$P_MC_SHIM2" "$P_REDIS_LOCK" "$P_MC_LOCK" "$P_REDIS_NEW" "$P_REDIS_OLD" \
+		"$P_MC_NEW1" "$P_MC_NEW2" "$P_MC_OLD1" "$P_MC_OLD2"; do
+		printf 'server "s%s" { port = %s }\n' "$p" "$p"
+		printf 'client "c%s" { port = %s  host = "127.0.0.1"  cert_file = "pki/client.crt"  key_file = "pki/client.key" }\n' "$p" "$p"
+	done
+} > "$NEWCONF"
+"$LAUNCHER" check -c "$NEWCONF" > "$W/logs/check-new.log" 2>&1 || { cat "$W/logs/check-new.log" >&2; die "mtlsshim check $NEWCONF failed"; }
+if { want locks || want scaling || want base; } && [ -z "$MEMASLAP" ]; then
+	die "memaslap (memcaslap, package libmemcached-tools) is missing"
+fi
+
+# The counting build (locks): built here, from the same tree as the build under test, and
+# used from a snapshot like it.
+LOCK_ERR=""
+BASE_LOCK_LAUNCHER=""
+if want locks; then
+	say "building the counting library (make B=${LB#"$ROOT"/} CFLAGS='-O2 -g -DMTLSSHIM_LOCKSTAT' all)"
+	lockstat_make() {
+		make -C "$ROOT" -s B="$LB" CFLAGS='-O2 -g -DMTLSSHIM_LOCKSTAT' "$@" all > "$W/logs/make-lockstat.log" 2>&1
+	}
+	# (grep without -q: under pipefail, nm killed by SIGPIPE would fail the test.)
+	counts() { nm "$LB/libmtlsshim.so" 2>/dev/null | grep -w lockstat_count > /dev/null &&
+		nm "$LB/libmtlsshim-tls.so" 2>/dev/null | grep -w lockstat_count > /dev/null; }
+	if ! lockstat_make; then
+		LOCK_ERR="make B=${LB#"$ROOT"/} failed (logs/make-lockstat.log)"
+	elif ! counts; then
+		# Objects built earlier without -DMTLSSHIM_LOCKSTAT: rebuilt once, all of them.
+		if ! lockstat_make -B; then
+			LOCK_ERR="make -B B=${LB#"$ROOT"/} failed (logs/make-lockstat.log)"
+		elif ! counts; then
+			LOCK_ERR="${LB#"$ROOT"/} does not count (no lockstat_count in its libraries)"
+		fi
+	fi
+	if [ -z "$LOCK_ERR" ]; then
+		mkdir -p "$W/lockstat-bin"
+		cp "$LB/libmtlsshim.so" "$LB/libmtlsshim-tls.so" "$LB/mtlsshim" "$W/lockstat-bin/"
+		LOCK_LAUNCHER=$W/lockstat-bin/mtlsshim
+		meta lockstat_build "$(cat "$W/lockstat-bin/libmtlsshim.so" "$W/lockstat-bin/libmtlsshim-tls.so" | sha256sum | cut -c1-12), make B=${LB#"$ROOT"/} CFLAGS='-O2 -g -DMTLSSHIM_LOCKSTAT' all"
+	else
+		tail -n 20 "$W/logs/make-lockstat.log" >&2 || true
+		say "   locks rows: $LOCK_ERR"
+	fi
+fi
+
+# The base library (BENCH_BASE): a git worktree at build-bench/base, checked out at the
+# ref, built into a directory of its commit there (so a change of ref rebuilds nothing stale).
+if want base; then
+	BASE_COMMIT=$(git -C "$ROOT" rev-parse --verify -q "$BASE_REF^{commit}") || die "BENCH_BASE=$BASE_REF: no such commit"
+	BASE_SHORT=$(git -C "$ROOT" rev-parse --short "$BASE_COMMIT")
+	BASE_TREE=$ROOT/build-bench/base
+	if [ -e "$BASE_TREE/.git" ]; then
+		git -C "$BASE_TREE" checkout -q --force --detach "$BASE_COMMIT" || die "cannot check $BASE_REF out in ${BASE_TREE#"$ROOT"/}"
+	else
+		mkdir -p "$ROOT/build-bench"
+		git -C "$ROOT" worktree prune
+		git -C "$ROOT" worktree add -q --detach "$BASE_TREE" "$BASE_COMMIT" > "$W/logs/worktree.log" 2>&1 ||
+			{ cat "$W/logs/worktree.log" >&2; die "git worktree add ${BASE_TREE#"$ROOT"/} $BASE_REF failed"; }
+	fi
+	say "building the base library $BASE_REF ($BASE_SHORT) in ${BASE_TREE#"$ROOT"/} (make B=build-bench-$BASE_SHORT all)"
+	make -C "$BASE_TREE" -s B="build-bench-$BASE_SHORT" all > "$W/logs/make-base.log" 2>&1 ||
+		{ tail -n 20 "$W/logs/make-base.log" >&2; die "the base library $BASE_REF does not build"; }
+	BB=$BASE_TREE/build-bench-$BASE_SHORT
+	mkdir -p "$W/base-bin"
+	# An engine library beside the preload where that version has one.
+	cp "$BB/libmtlsshim.so" "$BB/mtlsshim" "$W/base-bin/"
+	[ -f "$BB/libmtlsshim-tls.so" ] && cp "$BB/libmtlsshim-tls.so" "$W/base-bin/"
+	BASE_LAUNCHER=$W/base-bin/mtlsshim
+	"$BASE_LAUNCHER" check -c "$NEWCONF" > "$W/logs/check-base.log" 2>&1 ||
+		{ cat "$W/logs/check-base.log" >&2; die "the base library $BASE_REF refuses $NEWCONF"; }
+	# Its counting build, where it has the counter (src/common/lockstat.c or older places).
+	BASE_LOCK_LAUNCHER=""
+	if want locks && git -C "$BASE_TREE" grep -q MTLSSHIM_LOCKSTAT -- src; then
+		BLB=$BASE_TREE/build-lockstat-$BASE_SHORT
+		if make -C "$BASE_TREE" -s B="$BLB" CFLAGS='-O2 -g -DMTLSSHIM_LOCKSTAT' all > "$W/logs/make-base-lockstat.log" 2>&1 &&
+			nm "$BLB/libmtlsshim.so" | grep -w lockstat_count > /dev/null; then
+			mkdir -p "$W/base-lockstat-bin"
+			cp "$BLB/libmtlsshim.so" "$BLB/mtlsshim" "$W/base-lockstat-bin/"
+			[ -f "$BLB/libmtlsshim-tls.so" ] && cp "$BLB/libmtlsshim-tls.so" "$W/base-lockstat-bin/"
+			BASE_LOCK_LAUNCHER=$W/base-lockstat-bin/mtlsshim
+		else
+			say "   the base library's counting build failed (logs/make-base-lockstat.log): no old locks rows"
+		fi
+	fi
+	meta base "$BASE_SHORT"
+	meta base_desc "BENCH_BASE=$BASE_REF: $BASE_SHORT ($(git -C "$ROOT" log -1 --format=%s "$BASE_COMMIT" | cut -c1-80)), libmtlsshim.so $(cat "$W"/base-bin/*.so | sha256sum | cut -c1-12)"
+fi
 
 # stunnel_conf FILE client|server SERVICE ACCEPT CONNECT [EXTRA] [SERVICE ...]
 stunnel_conf() {
@@ -379,7 +551,11 @@ else
 	[ -n "$RESUME_OPTS" ] && extra=" (the resumed row adds: $RESUME_OPTS)"
 	meta resumption_conf "the library has no session_resumption option: both shim -k 0 rows run its defaults$extra"
 fi
-meta params "reps=$REPS redis_reps=$RR_REPS iperf_reps=$IPERF_REPS iperf_time=${IPERF_TIME}s redis_n1=$RB_N1 redis_n50=$RB_N50 k0_n=$K0_N k0_c=$K0_C hs_time=${HS_TIME}s rss_n=$RSS_N"
+meta params "reps=$REPS redis_reps=$RR_REPS iperf_reps=$IPERF_REPS iperf_time=${IPERF_TIME}s redis_n1=$RB_N1 redis_n50=$RB_N50 k0_n=$K0_N k0_c=$K0_C hs_time=${HS_TIME}s rss_n=$RSS_N lock_n1=$LOCK_N1 lock_n2=$LOCK_N2 lock_reps=$LOCK_REPS mc_n=$MC_N mc_reps=$MC_REPS"
+[ -n "$ONLY" ] && meta only "$ONLY"
+if want locks || want scaling || want base; then
+	meta memcached "$(memcached -V 2>&1 | head -1); $("$MEMASLAP" -V 2>&1 | head -1) -T $MC_T -c $MC_C -X 32 (90% get, 10% set)"
+fi
 
 say "starting servers"
 start redis-plain "$P_REDIS" redis-server --port "$P_REDIS" "${REDIS_ARGS[@]}" --logfile "$W/logs/redis-plain.log"
@@ -420,6 +596,8 @@ port_of() { # MODE WORKLOAD
 	stunnel/redis) echo "$P_ST_REDIS_C" ;;
 	stunnel_full/redis) echo "$P_ST_REDISFULL_C" ;;
 	shim*/redis) echo "$P_REDIS_SHIM" ;;
+	new/redis) echo "$P_REDIS_NEW" ;;
+	old/redis) echo "$P_REDIS_OLD" ;;
 	plain/iperf) echo "$P_IPERF" ;;
 	stunnel/iperf) echo "$P_ST_IPERF_C" ;;
 	shim/iperf) echo "$P_IPERF_SHIM" ;;
@@ -431,6 +609,8 @@ wrap() {
 	shim_resumed) WRAP=("$LAUNCHER" -c "$RESUMECONF") ;;
 	shim_full) WRAP=("$LAUNCHER" -c "$FULLCONF") ;;
 	shim*) WRAP=("$LAUNCHER" -c "$SHIMCONF") ;;
+	new) WRAP=("$LAUNCHER" -c "$NEWCONF") ;;
+	old) WRAP=("$BASE_LAUNCHER" -c "$NEWCONF") ;;
 	*) WRAP=() ;;
 	esac
 }
@@ -457,12 +637,14 @@ print("%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))' "$log.json"
 	fi
 }
 
-say "1. bulk: iperf3 single stream, ${IPERF_TIME}s x $IPERF_REPS per mode"
-for r in $(seq 1 "$IPERF_REPS"); do
-	for m in $(order "$r" plain shim stunnel); do
-		iperf_run "$m" "$r"
+if want bulk; then
+	say "1. bulk: iperf3 single stream, ${IPERF_TIME}s x $IPERF_REPS per mode"
+	for r in $(seq 1 "$IPERF_REPS"); do
+		for m in $(order "$r" plain shim stunnel); do
+			iperf_run "$m" "$r"
+		done
 	done
-done
+fi
 
 # ---------------------------------------------------------------- 2, 3. redis
 
@@ -484,6 +666,8 @@ rb() {
 	c50/plain) spid=$REDIS_PID_PLAIN ;;
 	c50/shim) spid=$REDIS_PID_SHIM ;;
 	c50/native) spid=$REDIS_PID_NATIVE ;;
+	bc50/new) spid=$REDIS_PID_NEW ;;
+	bc50/old) spid=$REDIS_PID_OLD ;;
 	esac
 	[ "$mode" = native ] && set -- "${NATIVE_TLS[@]}" "$@"
 	[ -n "$spid" ] && t0=$(cputicks "$spid")
@@ -493,7 +677,7 @@ rb() {
 	fi
 	if [ -n "$spid" ]; then
 		# -t set,get -n N: 2N requests.
-		rec "cpu50.$mode" "$(awk -v s="$(( ($(cputicks "$spid") - t0) * TICK_US ))" -v n="$RB_N50" \
+		rec "${key%c50}cpu50.$mode" "$(awk -v s="$(( ($(cputicks "$spid") - t0) * TICK_US ))" -v n="$RB_N50" \
 			'{printf "%.2f", (s + ($1 + $2) * 1e6) / (2 * n)}' "$log.time")" "$rep"
 	fi
 	local n
@@ -503,58 +687,62 @@ rb() {
 	[ "$n" -gt 0 ] || fail "$key.$mode" "redis-benchmark $* printed no result (rep $rep)" "$log.err" "$log.csv"
 }
 
-say "2. request/response: redis-benchmark GET,SET at -c 1 (n=$RB_N1) and -c 50 (n=$RB_N50), $RR_REPS reps (stunnel $REPS)"
-for r in $(seq 1 "$(( RR_REPS > REPS ? RR_REPS : REPS ))"); do
-	# The shim/plain pairs are the targets, and the noisiest: more of them than of stunnel's;
-	# redis's own TLS is the ceiling the shim is judged against, as many.
-	modes=""
-	[ "$r" -le "$RR_REPS" ] && modes="plain shim"
-	[ "$r" -le "$RR_REPS" ] && [ "$HAS_NATIVE" = 1 ] && modes="$modes native"
-	[ "$r" -le "$REPS" ] && modes="$modes stunnel"
-	for m in $(order "$r" $modes); do
-		rb c1 "$m" "$r" -t set,get -c 1 -n "$RB_N1"
-		rb c50 "$m" "$r" -t set,get -c 50 -n "$RB_N50"
+if want rr; then
+	say "2. request/response: redis-benchmark GET,SET at -c 1 (n=$RB_N1) and -c 50 (n=$RB_N50), $RR_REPS reps (stunnel $REPS)"
+	for r in $(seq 1 "$(( RR_REPS > REPS ? RR_REPS : REPS ))"); do
+		# The shim/plain pairs are the targets, and the noisiest: more of them than of stunnel's;
+		# redis's own TLS is the ceiling the shim is judged against, as many.
+		modes=""
+		[ "$r" -le "$RR_REPS" ] && modes="plain shim"
+		[ "$r" -le "$RR_REPS" ] && [ "$HAS_NATIVE" = 1 ] && modes="$modes native"
+		[ "$r" -le "$REPS" ] && modes="$modes stunnel"
+		for m in $(order "$r" $modes); do
+			rb c1 "$m" "$r" -t set,get -c 1 -n "$RB_N1"
+			rb c50 "$m" "$r" -t set,get -c 50 -n "$RB_N50"
+		done
 	done
-done
 
-say "   OpenSSL alone: bench/recordcost.c, 3 x 100,000 small request/response rounds in one process"
-for r in 1 2 3; do
-	if out=$("$W/bin/recordcost" "$PKI" 100000 2> "$W/logs/recordcost.err"); then
-		rec floor.plain "$(sed -n 's/.*plain_us=\([0-9.]*\).*/\1/p' <<< "$out")" "$r"
-		rec floor.tls "$(sed -n 's/.*tls_us=\([0-9.]*\).*/\1/p' <<< "$out")" "$r"
-		meta floor_cipher "$(sed -n 's/.*cipher=\([^ ]*\).*/\1/p' <<< "$out")"
+	say "   OpenSSL alone: bench/recordcost.c, 3 x 100,000 small request/response rounds in one process"
+	for r in 1 2 3; do
+		if out=$("$W/bin/recordcost" "$PKI" 100000 2> "$W/logs/recordcost.err"); then
+			rec floor.plain "$(sed -n 's/.*plain_us=\([0-9.]*\).*/\1/p' <<< "$out")" "$r"
+			rec floor.tls "$(sed -n 's/.*tls_us=\([0-9.]*\).*/\1/p' <<< "$out")" "$r"
+			meta floor_cipher "$(sed -n 's/.*cipher=\([^ ]*\).*/\1/p' <<< "$out")"
+		else
+			fail floor "recordcost failed (rep $r)" "$W/logs/recordcost.err"
+		fi
+	done
+fi
+
+if want k0; then
+	say "3. connection per request: redis-benchmark -k 0 -t get -c $K0_C -n $K0_N, $REPS reps"
+	for r in $(seq 1 "$REPS"); do
+		for m in $(order "$r" plain stunnel_full stunnel shim_full shim_resumed); do
+			rb k0 "$m" "$r" -t get -k 0 -c "$K0_C" -n "$K0_N"
+		done
+	done
+
+	# Does resumption happen? Server side: openssl s_client saves the session of a first
+	# connection to the shimmed redis (PING, QUIT) and offers it on 3 more. Client side:
+	# the shimmed client (resumed config) asks openssl s_server -www 4 times in a row.
+	say "   resumption probes"
+	rm -f "$W/sess.pem"
+	n=0
+	for i in 1 2 3 4; do
+		sess=()
+		[ -f "$W/sess.pem" ] && sess=(-sess_in "$W/sess.pem")
+		printf 'PING\r\nQUIT\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$P_REDIS_SHIM" -ign_eof \
+			-cert "$PKI/client.crt" -key "$PKI/client.key" -CAfile "$PKI/ca.crt" \
+			-sess_out "$W/sess.new" "${sess[@]}" > "$W/logs/probe-server-$i.out" 2>&1 || true
+		if [ -s "$W/sess.new" ]; then mv "$W/sess.new" "$W/sess.pem"; fi
+		if [ "$i" -gt 1 ] && grep -aq '^Reused,' "$W/logs/probe-server-$i.out"; then n=$((n + 1)); fi
+	done
+	meta probe_server "the shimmed server resumed $n of 3 offered sessions (openssl s_client -sess_in)"
+	if out=$(timeout 30 "$LAUNCHER" -c "$RESUMECONF" "$PY" "$BENCH/resumeprobe.py" 127.0.0.1 "$P_SSERVER" 4 2> "$W/logs/probe-client.err"); then
+		meta probe_client "the shimmed client (resumed config) resumed ${out#reused } connections to openssl s_server"
 	else
-		fail floor "recordcost failed (rep $r)" "$W/logs/recordcost.err"
+		meta probe_client "shimmed client probe failed: $(tail -n 3 "$W/logs/probe-client.err" | tr '\n' ' ')"
 	fi
-done
-
-say "3. connection per request: redis-benchmark -k 0 -t get -c $K0_C -n $K0_N, $REPS reps"
-for r in $(seq 1 "$REPS"); do
-	for m in $(order "$r" plain stunnel_full stunnel shim_full shim_resumed); do
-		rb k0 "$m" "$r" -t get -k 0 -c "$K0_C" -n "$K0_N"
-	done
-done
-
-# Does resumption happen? Server side: openssl s_client saves the session of a first
-# connection to the shimmed redis (PING, QUIT) and offers it on 3 more. Client side:
-# the shimmed client (resumed config) asks openssl s_server -www 4 times in a row.
-say "   resumption probes"
-rm -f "$W/sess.pem"
-n=0
-for i in 1 2 3 4; do
-	sess=()
-	[ -f "$W/sess.pem" ] && sess=(-sess_in "$W/sess.pem")
-	printf 'PING\r\nQUIT\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$P_REDIS_SHIM" -ign_eof \
-		-cert "$PKI/client.crt" -key "$PKI/client.key" -CAfile "$PKI/ca.crt" \
-		-sess_out "$W/sess.new" "${sess[@]}" > "$W/logs/probe-server-$i.out" 2>&1 || true
-	if [ -s "$W/sess.new" ]; then mv "$W/sess.new" "$W/sess.pem"; fi
-	if [ "$i" -gt 1 ] && grep -aq '^Reused,' "$W/logs/probe-server-$i.out"; then n=$((n + 1)); fi
-done
-meta probe_server "the shimmed server resumed $n of 3 offered sessions (openssl s_client -sess_in)"
-if out=$(timeout 30 "$LAUNCHER" -c "$RESUMECONF" "$PY" "$BENCH/resumeprobe.py" 127.0.0.1 "$P_SSERVER" 4 2> "$W/logs/probe-client.err"); then
-	meta probe_client "the shimmed client (resumed config) resumed ${out#reused } connections to openssl s_server"
-else
-	meta probe_client "shimmed client probe failed: $(tail -n 3 "$W/logs/probe-client.err" | tr '\n' ' ')"
 fi
 
 # ---------------------------------------------------------------- 4. handshakes
@@ -574,16 +762,18 @@ hs_run() { # MODE PORT REP
 	fi
 }
 
-say "4. handshakes/s: openssl s_time -new ${HS_TIME}s vs s_server, stunnel server, shimmed redis-server"
-for r in $(seq 1 "$REPS"); do
-	for m in $(order "$r" s_server shim stunnel); do
-		case $m in
-		s_server) hs_run s_server "$P_SSERVER" "$r" ;;
-		shim) hs_run shim "$P_REDIS_SHIM" "$r" ;;
-		stunnel) hs_run stunnel "$P_ST_REDIS_S" "$r" ;;
-		esac
+if want hs; then
+	say "4. handshakes/s: openssl s_time -new ${HS_TIME}s vs s_server, stunnel server, shimmed redis-server"
+	for r in $(seq 1 "$REPS"); do
+		for m in $(order "$r" s_server shim stunnel); do
+			case $m in
+			s_server) hs_run s_server "$P_SSERVER" "$r" ;;
+			shim) hs_run shim "$P_REDIS_SHIM" "$r" ;;
+			stunnel) hs_run stunnel "$P_ST_REDIS_S" "$r" ;;
+			esac
+		done
 	done
-done
+fi
 
 # ---------------------------------------------------------------- 5. RSS
 
@@ -611,27 +801,28 @@ rss_run() {
 	stop "$cpid"
 }
 
-say "5. server RSS per idle connection: $RSS_N connections, fresh servers"
-start rss-redis-plain "$P_RSS_PLAIN" redis-server --port "$P_RSS_PLAIN" "${REDIS_ARGS[@]}" --logfile "$W/logs/rss-redis-plain.log"
-rss_run plain "$P_RSS_PLAIN" plain "$SPAWNED"
-stop "$SPAWNED"
-start rss-redis-st "$P_RSS_ST" redis-server --port "$P_RSS_ST" "${REDIS_ARGS[@]}" --logfile "$W/logs/rss-redis-st.log"
-rpid=$SPAWNED
-stunnel_conf "$W/stunnel-rss-srv.conf" server rss "$P_RSS_ST_S" "$P_RSS_ST" ""
-stunnel_conf "$W/stunnel-rss-cli.conf" client rss "$P_RSS_ST_C" "$P_RSS_ST_S" ""
-start stunnel-rss-srv "$P_RSS_ST_S" "$STUNNEL" "$W/stunnel-rss-srv.conf"
-spid=$SPAWNED
-start stunnel-rss-cli "$P_RSS_ST_C" "$STUNNEL" "$W/stunnel-rss-cli.conf"
-cpid=$SPAWNED
-rss_run stunnel "$P_RSS_ST_C" plain "$spid" "$rpid"
-for p in "$cpid" "$spid" "$rpid"; do stop "$p"; done
-start rss-redis-shim "$P_RSS_SHIM" "$LAUNCHER" -c "$SHIMCONF" redis-server --port "$P_RSS_SHIM" "${REDIS_ARGS[@]}" --logfile "$W/logs/rss-redis-shim.log"
-rss_run shim "$P_RSS_SHIM" shim "$SPAWNED"
-stop "$SPAWNED"
+if want rss; then
+	say "5. server RSS per idle connection: $RSS_N connections, fresh servers"
+	start rss-redis-plain "$P_RSS_PLAIN" redis-server --port "$P_RSS_PLAIN" "${REDIS_ARGS[@]}" --logfile "$W/logs/rss-redis-plain.log"
+	rss_run plain "$P_RSS_PLAIN" plain "$SPAWNED"
+	stop "$SPAWNED"
+	start rss-redis-st "$P_RSS_ST" redis-server --port "$P_RSS_ST" "${REDIS_ARGS[@]}" --logfile "$W/logs/rss-redis-st.log"
+	rpid=$SPAWNED
+	stunnel_conf "$W/stunnel-rss-srv.conf" server rss "$P_RSS_ST_S" "$P_RSS_ST" ""
+	stunnel_conf "$W/stunnel-rss-cli.conf" client rss "$P_RSS_ST_C" "$P_RSS_ST_S" ""
+	start stunnel-rss-srv "$P_RSS_ST_S" "$STUNNEL" "$W/stunnel-rss-srv.conf"
+	spid=$SPAWNED
+	start stunnel-rss-cli "$P_RSS_ST_C" "$STUNNEL" "$W/stunnel-rss-cli.conf"
+	cpid=$SPAWNED
+	rss_run stunnel "$P_RSS_ST_C" plain "$spid" "$rpid"
+	for p in "$cpid" "$spid" "$rpid"; do stop "$p"; done
+	start rss-redis-shim "$P_RSS_SHIM" "$LAUNCHER" -c "$SHIMCONF" redis-server --port "$P_RSS_SHIM" "${REDIS_ARGS[@]}" --logfile "$W/logs/rss-redis-shim.log"
+	rss_run shim "$P_RSS_SHIM" shim "$SPAWNED"
+	stop "$SPAWNED"
+fi
 
 # ---------------------------------------------------------------- 6. start-up
 
-say "6. start-up: /bin/true with and without the preload, as root and as an unprivileged user"
 # start_run KEYPREFIX RUNAS...: median ms of /bin/true plain, under the preload, and
 # (root only) through the launcher; RUNAS is a command prefix (setpriv for nobody).
 start_run() {
@@ -659,34 +850,208 @@ for r in json.load(open(sys.argv[1]))["results"]:
 		done
 	fi
 }
-if command -v hyperfine > /dev/null 2>&1; then
-	meta startup_tool "hyperfine -N, 30 warm-up + 300 runs each, median"
-else
-	meta startup_tool "bash loop of 300 runs x $REPS, mean per run, median of the $REPS"
+if want startup; then
+	say "6. start-up: /bin/true with and without the preload, as root and as an unprivileged user"
+	if command -v hyperfine > /dev/null 2>&1; then
+		meta startup_tool "hyperfine -N, 30 warm-up + 300 runs each, median"
+	else
+		meta startup_tool "bash loop of 300 runs x $REPS, mean per run, median of the $REPS"
+	fi
+	start_run start "$LIB" "$STARTCONF" "$LAUNCHER"
+	# The same files as user nobody, from a copy it can read (the warm-up's first run records
+	# that they passed; the measured runs are repeat starts).
+	if id nobody > /dev/null 2>&1 && command -v setpriv > /dev/null 2>&1; then
+		U=$(mktemp -d /tmp/mtlsshim-bench-start.XXXXXX)
+		chmod 755 "$U"
+		cp "$LIB" "$W/bin/libmtlsshim-tls.so" "$U/"
+		cp -r "$W/pki" "$U/pki"
+		sed "s|\"pki/|\"$U/pki/|" "$STARTCONF" > "$U/start.conf"
+		chown -R nobody "$U"
+		start_run start.user "$U/libmtlsshim.so" "$U/start.conf" "" \
+			setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups
+		meta startup_user "user nobody, files copied to /tmp, cache in /tmp/mtlsshim-$(id -u nobody)"
+		rm -rf "$U"
+	else
+		meta startup_user "not measured: no user nobody or no setpriv"
+	fi
 fi
-start_run start "$LIB" "$STARTCONF" "$LAUNCHER"
-# The same files as user nobody, from a copy it can read (the warm-up's first run records
-# that they passed; the measured runs are repeat starts).
-if id nobody > /dev/null 2>&1 && command -v setpriv > /dev/null 2>&1; then
-	U=$(mktemp -d /tmp/mtlsshim-bench-start.XXXXXX)
-	chmod 755 "$U"
-	cp "$LIB" "$W/bin/libmtlsshim-tls.so" "$U/"
-	cp -r "$W/pki" "$U/pki"
-	sed "s|\"pki/|\"$U/pki/|" "$STARTCONF" > "$U/start.conf"
-	chown -R nobody "$U"
-	start_run start.user "$U/libmtlsshim.so" "$U/start.conf" "" \
-		setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups
-	meta startup_user "user nobody, files copied to /tmp, cache in /tmp/mtlsshim-$(id -u nobody)"
-	rm -rf "$U"
-else
-	meta startup_user "not measured: no user nobody or no setpriv"
+
+# ---------------------------------------------------------------- 7, 8, 9. locks, threads, base
+
+# memcached -t THREADS on PORT, plaintext; spawned under PREFIX... (the shim's launcher).
+MC_ARGS=(-l 127.0.0.1 -U 0 -m 64 -c 4096)
+[ "$(id -u)" = 0 ] && MC_ARGS+=(-u root)
+start_mc() { # NAME PORT THREADS [PREFIX...]
+	local name=$1 port=$2 t=$3
+	shift 3
+	start "$name" "$port" "$@" memcached -p "$port" -t "$t" "${MC_ARGS[@]}"
+}
+# memaslap: MC_T event-driven threads, MC_C connections, N operations (90% get, 10% set
+# of 32-byte values), and nothing else; one line "OPS TPS" on stdout, or failure.
+memaslap_run() { # LOG N PORT [PREFIX...]
+	local log=$1 n=$2 port=$3 ops tps
+	shift 3
+	timeout 90 "$@" "$MEMASLAP" -s "127.0.0.1:$port" -T "$MC_T" -c "$MC_C" -x "$n" -X 32 \
+		> "$log.out" 2> "$log.err" || return 1
+	ops=$(sed -n 's/.*Ops: \([0-9]*\).*/\1/p' "$log.out")
+	tps=$(sed -n 's/.*TPS: \([0-9]*\).*/\1/p' "$log.out")
+	[ -n "$ops" ] && [ -n "$tps" ] && [ "$ops" -gt 0 ] || return 1
+	echo "$ops $tps"
+}
+# mc KEY REP PORT [PREFIX...]: one memaslap run of MC_N operations, recording KEY (req/s).
+mc() {
+	local key=$1 rep=$2 port=$3 log=$W/logs/mc-$1-$2 out
+	shift 3
+	skip "$key" && return 0
+	if out=$(memaslap_run "$log" "$MC_N" "$port" "$@"); then
+		rec "$key" "${out#* }" "$rep"
+	else
+		fail "$key" "memaslap -T $MC_T -c $MC_C -x $MC_N against port $port failed or timed out (rep $rep)" "$log.err" "$log.out"
+	fi
+}
+
+# Lock acquisitions: the counter at the start of FILE, a little-endian uint64.
+lockcount() { local v; v=$(od -An -tu8 -N8 "$1" 2>/dev/null | tr -d ' '); echo "${v:-0}"; }
+# lock_pairs KEY FILE RUN: runs "RUN N LOG" (one load of N requests, printing how many it
+# made) once to warm up, then LOCK_REPS times with N1 and N2, reading FILE around each;
+# records KEY = (d2 - d1) / (n2 - n1) per repetition, and the raw totals in meta.
+lock_pairs() {
+	local key=$1 file=$2 run=$3 r N n c0 d n1 d1 raws=""
+	if ! n=$("$run" "$LOCK_N1" "$W/logs/$key-warm"); then
+		fail "$key" "warm-up load failed" "$W/logs/$key-warm.err" "$W/logs/$key-warm.out"
+		return 0
+	fi
+	for r in $(seq 1 "$LOCK_REPS"); do
+		for N in "$LOCK_N1" "$LOCK_N2"; do
+			c0=$(lockcount "$file")
+			if ! n=$("$run" "$N" "$W/logs/$key-$r-$N"); then
+				fail "$key" "load of $N requests failed (rep $r)" "$W/logs/$key-$r-$N.err" "$W/logs/$key-$r-$N.out"
+				return 0
+			fi
+			d=$(( $(lockcount "$file") - c0 ))
+			if [ "$N" = "$LOCK_N1" ]; then
+				n1=$n d1=$d
+			else
+				rec "$key" "$(calc "($d - $d1) / ($n - $n1)" 6)" "$r"
+				raws="$raws${raws:+; }$d1 in $n1 requests, $d in $n"
+			fi
+		done
+	done
+	meta "$key" "$raws"
+	[ "$(lockcount "$file")" -gt 0 ] || meta "${key}_zero" "the counter never moved, not even for the handshakes"
+}
+# The loads of the locks rows: both ends under LOCKL (a counting launcher), counting into
+# LOCKF; each prints how many requests it made.
+redis_load() { # N LOG: redis-benchmark -c 50 -t set,get, N/2 each
+	timeout 90 env MTLSSHIM_LOCKSTAT="$LOCKF" "$LOCKL" -c "$NEWCONF" \
+		redis-benchmark -h 127.0.0.1 -p "$P_REDIS_LOCK" -c 50 -t set,get -n $(($1 / 2)) --csv > "$2.out" 2> "$2.err" &&
+		echo $(($1 / 2 * 2))
+}
+mc_load() { # N LOG
+	local out
+	out=$(memaslap_run "$2" "$1" "$P_MC_LOCK" env MTLSSHIM_LOCKSTAT="$LOCKF" "$LOCKL" -c "$NEWCONF") &&
+		echo "${out% *}"
+}
+# locks_run SUFFIX LAUNCHER: the two locks rows for one counting build (keys locks.redis
+# and locks.mc, then SUFFIX), each against a server of its own, started once.
+locks_run() {
+	local sfx=$1 lpid
+	LOCKL=$2
+	say "   redis-server, redis-benchmark -c 50 -t set,get (both under the shim)"
+	LOCKF=$W/locks-redis$sfx
+	: > "$LOCKF"
+	truncate -s 4096 "$LOCKF"
+	start "redis-lock$sfx" "$P_REDIS_LOCK" env MTLSSHIM_LOCKSTAT="$LOCKF" "$LOCKL" -c "$NEWCONF" \
+		redis-server --port "$P_REDIS_LOCK" "${REDIS_ARGS[@]}" --logfile "$W/logs/redis-lock$sfx.log"
+	lpid=$SPAWNED
+	lock_pairs "locks.redis$sfx" "$LOCKF" redis_load
+	stop "$lpid"
+	say "   memcached -t 2, memaslap -T $MC_T -c $MC_C (both under the shim)"
+	LOCKF=$W/locks-mc$sfx
+	: > "$LOCKF"
+	truncate -s 4096 "$LOCKF"
+	start_mc "mc-lock$sfx" "$P_MC_LOCK" 2 env MTLSSHIM_LOCKSTAT="$LOCKF" "$LOCKL" -c "$NEWCONF"
+	lpid=$SPAWNED
+	lock_pairs "locks.mc$sfx" "$LOCKF" mc_load
+	stop "$lpid"
+}
+
+if want locks; then
+	say "7. process-wide lock acquisitions per request (counting build): $LOCK_REPS pairs of $LOCK_N1 and $LOCK_N2 requests, 50 connections"
+	meta lock_n "$LOCK_N1 $LOCK_N2"
+	if [ -n "$LOCK_ERR" ]; then
+		for k in locks.redis locks.mc; do
+			fail "$k" "$LOCK_ERR" "$W/logs/make-lockstat.log"
+		done
+	else
+		locks_run "" "$LOCK_LAUNCHER"
+	fi
+	# With BENCH_BASE, the old library too, where it has the counter.
+	if want base && [ -n "$BASE_LOCK_LAUNCHER" ]; then
+		say "   the same with the old library ($BASE_SHORT, counting build)"
+		locks_run .old "$BASE_LOCK_LAUNCHER"
+	elif want base; then
+		say "   the old library ($BASE_SHORT) has no counter (MTLSSHIM_LOCKSTAT): its figures are left out"
+		meta locks_old "the old library $BASE_SHORT has no lock counter (no MTLSSHIM_LOCKSTAT in its src/)"
+	fi
+fi
+
+if want scaling; then
+	say "8. threads: memcached -t 1 and -t 2, plain and shim, memaslap -T $MC_T -c $MC_C -x $MC_N, $MC_REPS reps"
+	start_mc mc-plain1 "$P_MC_PLAIN1" 1
+	start_mc mc-plain2 "$P_MC_PLAIN2" 2
+	start_mc mc-shim1 "$P_MC_SHIM1" 1 "$LAUNCHER" -c "$NEWCONF"
+	start_mc mc-shim2 "$P_MC_SHIM2" 2 "$LAUNCHER" -c "$NEWCONF"
+	mcpids=("${PIDS[@]: -4}")
+	for r in $(seq 1 "$MC_REPS"); do
+		for t in $(order "$r" 1 2); do
+			pp=P_MC_PLAIN$t ps=P_MC_SHIM$t
+			for m in $(order "$r" plain shim); do
+				if [ "$m" = plain ]; then
+					mc "mc.t$t.plain" "$r" "${!pp}"
+				else
+					mc "mc.t$t.shim" "$r" "${!ps}" "$LAUNCHER" -c "$NEWCONF"
+				fi
+			done
+		done
+	done
+	for p in "${mcpids[@]}"; do stop "$p"; done
+fi
+
+if want base; then
+	say "9. new vs old library ($BASE_REF, $BASE_SHORT): redis -c 50 GET/SET, memcached -t 1 and -t 2, $MC_REPS reps"
+	start redis-new "$P_REDIS_NEW" "$LAUNCHER" -c "$NEWCONF" redis-server --port "$P_REDIS_NEW" "${REDIS_ARGS[@]}" --logfile "$W/logs/redis-new.log"
+	REDIS_PID_NEW=$SPAWNED
+	start redis-old "$P_REDIS_OLD" "$BASE_LAUNCHER" -c "$NEWCONF" redis-server --port "$P_REDIS_OLD" "${REDIS_ARGS[@]}" --logfile "$W/logs/redis-old.log"
+	REDIS_PID_OLD=$SPAWNED
+	start_mc mc-new1 "$P_MC_NEW1" 1 "$LAUNCHER" -c "$NEWCONF"
+	start_mc mc-new2 "$P_MC_NEW2" 2 "$LAUNCHER" -c "$NEWCONF"
+	start_mc mc-old1 "$P_MC_OLD1" 1 "$BASE_LAUNCHER" -c "$NEWCONF"
+	start_mc mc-old2 "$P_MC_OLD2" 2 "$BASE_LAUNCHER" -c "$NEWCONF"
+	bpids=("${PIDS[@]: -6}")
+	for r in $(seq 1 "$MC_REPS"); do
+		for m in $(order "$r" new old); do
+			rb bc50 "$m" "$r" -t set,get -c 50 -n "$RB_N50"
+		done
+		for t in $(order "$r" 1 2); do
+			pn=P_MC_NEW$t po=P_MC_OLD$t
+			for m in $(order "$r" new old); do
+				if [ "$m" = new ]; then
+					mc "bmc.t$t.new" "$r" "${!pn}" "$LAUNCHER" -c "$NEWCONF"
+				else
+					mc "bmc.t$t.old" "$r" "${!po}" "$BASE_LAUNCHER" -c "$NEWCONF"
+				fi
+			done
+		done
+	done
+	for p in "${bpids[@]}"; do stop "$p"; done
 fi
 
 # ---------------------------------------------------------------- report
 
 meta elapsed "$(calc "$EPOCHREALTIME - $T0" 0) s"
 if [ -s "$W/logs/shim.log" ]; then
-	meta shim_log "$(wc -l < "$W/logs/shim.log") lines in bench/results/work/logs/shim.log"
+	meta shim_log "$(wc -l < "$W/logs/shim.log") lines in ${W#"$ROOT"/}/logs/shim.log"
 fi
 cleanup
 say "report"
