@@ -26,9 +26,7 @@ cli_may="cli common engine"
 # forwards, and nothing else of the preload:
 #   preload/fdtable.h  struct fdobj, which every session starts with, and fdtable_clear_if
 #   preload/signals.h  signals_restart
-#   preload/shim.h     EXCEPTION, until session.c and entry.c include signals.h instead: today
-#                      they include it only for signals_restart, which it passes on (issue 14)
-engine_may_preload="fdtable.h signals.h shim.h"
+engine_may_preload="fdtable.h signals.h"
 
 # Objects of each folder, one per source: a stale object of a removed file is no evidence.
 need() { [ -f "$1" ] || { echo "layering: $1 missing: make B=${build#"$repo"/} all first" >&2; exit 2; }; }

@@ -8,7 +8,7 @@
 #include "common/log.h"
 #include "common/rules.h"
 #include "engine/session.h"
-#include "preload/shim.h"
+#include "preload/signals.h"
 #include "engine/tlsctx.h"
 
 static const struct engine_front *front;

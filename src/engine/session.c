@@ -20,7 +20,7 @@
 #include "common/real.h"
 #include "common/rules.h"
 #include "engine/session.h"
-#include "preload/shim.h"
+#include "preload/signals.h"
 #include "engine/sweep.h"
 #include "engine/tlsctx.h"
 

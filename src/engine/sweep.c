@@ -22,13 +22,14 @@
  *
  * The list's lock is the process's, so no I/O takes it: a session joins
  * when it goes from idle to busy and leaves when a sweep or its end takes
- * it off, and a busy session stays on.  Steady-state I/O only stores the
- * sweep's number in the session and reads two words the sweeper writes ten
- * times a second; the sweep itself takes the lock once per SWEEP_MS.
+ * it off, and a busy session stays on.  Steady-state I/O reads the sweep's
+ * number, and once per period notes it in the session and counts itself
+ * used; a sweep that finds every warm session used takes no lock.
  */
 #define SWEEP_MS	100
 
 unsigned		 sweep_gen;	/* counts sweeps; sessions note it when used */
+unsigned		 sweep_used;	/* warm sessions that noted this one */
 static pthread_mutex_t	 sweep_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct session	*warm;		/* sessions that may hold buffers */
 static int		 nwarm;
@@ -111,8 +112,19 @@ sweep_run(void)
 	unsigned gen;
 	int freed = 0;
 
-	plock(&sweep_lock);
 	gen = __atomic_load_n(&sweep_gen, __ATOMIC_RELAXED);
+	/*
+	 * Every warm session was used in this period: nothing to free, and no
+	 * lock.  (A count that runs ahead, from a session that left or one
+	 * counted just after the reset below, delays a free by one period.)
+	 */
+	if (__atomic_load_n(&sweep_used, __ATOMIC_RELAXED) >=
+	    (unsigned)__atomic_load_n(&nwarm, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&sweep_used, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&sweep_gen, gen + 1, __ATOMIC_RELAXED);
+		return;
+	}
+	plock(&sweep_lock);
 	for (s = warm; s; s = next) {
 		next = s->idle_next;
 		if (__atomic_load_n(&s->idle_gen, __ATOMIC_RELAXED) == gen ||
@@ -125,6 +137,7 @@ sweep_run(void)
 		unlink_locked(s);
 		pthread_mutex_unlock(&s->lock);
 	}
+	__atomic_store_n(&sweep_used, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sweep_gen, gen + 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&sweep_lock);
 	if (freed > 0)

@@ -5,15 +5,26 @@
 #include "engine/session.h"
 
 extern unsigned	 sweep_gen;
+extern unsigned	 sweep_used;
 
 void		 sweep_add(struct session *);
 
-/* OpenSSL may allocate the session's buffers now; its lock held.  A store and a test. */
+/*
+ * OpenSSL may allocate the session's buffers now; its lock held.  A load
+ * and a test; once per sweep period, a store and a count of the warm
+ * sessions used, so that a sweep that would find them all busy need not
+ * look (nor take the list's lock).
+ */
 static inline void
 sweep_touch(struct session *s)
 {
-	__atomic_store_n(&s->idle_gen, __atomic_load_n(&sweep_gen, __ATOMIC_RELAXED),
-	    __ATOMIC_RELAXED);
+	unsigned gen = __atomic_load_n(&sweep_gen, __ATOMIC_RELAXED);
+
+	if (__atomic_load_n(&s->idle_gen, __ATOMIC_RELAXED) != gen) {
+		__atomic_store_n(&s->idle_gen, gen, __ATOMIC_RELAXED);
+		if (s->warm)
+			__atomic_fetch_add(&sweep_used, 1, __ATOMIC_RELAXED);
+	}
 	if (!s->warm && !s->held)
 		sweep_add(s);
 }

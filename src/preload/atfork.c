@@ -8,6 +8,7 @@
 #include "preload/listener.h"
 #include "preload/offload.h"
 #include "preload/readiness.h"
+#include "preload/relay.h"
 #include "preload/relayed.h"
 #include "preload/shim.h"
 
@@ -29,12 +30,11 @@ atfork_parent_one(int fd, struct fdobj *o, void *arg)
 		session_mark_forked((struct session *)o, 0);
 }
 
-/* Lock order as everywhere: the epoll registry, the fd table, then the engine's sweep. */
+/* Lock order as everywhere: the epoll sets, then the engine's sweep (the fd table has no lock). */
 static void
 atfork_prepare(void)
 {
 	epollset_atfork_prepare();
-	fdtable_atfork_prepare();
 	if ((atfork_swept = engine_loaded()))
 		session_sweep_atfork(SWEEP_PREPARE);
 }
@@ -44,7 +44,6 @@ atfork_parent(void)
 {
 	if (atfork_swept)
 		session_sweep_atfork(SWEEP_PARENT);
-	fdtable_atfork_parent();
 	epollset_atfork_parent();
 	/* A relay's fork copies no session to a process that will use it as the program. */
 	if (!forkstate_relay_forking())
@@ -59,6 +58,7 @@ atfork_child(void)
 	if (atfork_swept)
 		session_sweep_atfork(SWEEP_CHILD);
 	relayed_atfork_child();
+	relay_atfork_child();
 	offload_atfork_child();
 	engine_atfork_child();
 	fdtable_atfork_child();

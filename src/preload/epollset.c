@@ -19,6 +19,7 @@
 #include "preload/readiness.h"
 #include "common/real.h"
 #include "engine/session.h"
+#include "preload/claim.h"
 #include "preload/shim.h"
 
 /*
@@ -263,7 +264,10 @@ reg_free(struct epreg *r)
 	if (r->obj) {
 		unlink_from(fdbucket(r->set, r->fd), r, offsetof(struct epreg, fnext));
 		regs_lock(r->obj);
-		unlink_from(&r->obj->regs, r, offsetof(struct epreg, onext));
+		if (r->obj->regs == r)	/* the head: fdobj_watched reads it unlocked */
+			__atomic_store_n(&r->obj->regs, r->onext, __ATOMIC_RELAXED);
+		else
+			unlink_from(&r->obj->regs, r, offsetof(struct epreg, onext));
 		regs_unlock(r->obj);
 		fdobj_put(r->obj);
 	}
@@ -637,7 +641,7 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	int rv = -1;
 
 	if (o == NULL && op == EPOLL_CTL_ADD)
-		o = shim_listener_for(fd);
+		o = claim_listener(fd);
 	if (o != NULL && o->kind == FD_EPOLL) {
 		fdobj_put(o);
 		o = NULL;

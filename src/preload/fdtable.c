@@ -215,16 +215,6 @@ fdtable_foreach(void (*fn)(int, struct fdobj *, void *), void *arg)
 	}
 }
 
-void
-fdtable_atfork_prepare(void)
-{
-}
-
-void
-fdtable_atfork_parent(void)
-{
-}
-
 /*
  * A thread of the parent may have been inside a slot at the fork.  The
  * child frees every slot's bit and counts each object's names again (a

@@ -37,9 +37,6 @@ int		 fdtable_clear_if(int fd, struct fdobj *);
 void		 fdtable_foreach(void (*fn)(int fd, struct fdobj *, void *), void *arg);
 /* In a child after fork: a thread that was inside a slot is gone. */
 void		 fdtable_atfork_child(void);
-/* Around fork: nothing to do (kept for callers until they drop them). */
-void		 fdtable_atfork_prepare(void);
-void		 fdtable_atfork_parent(void);
 
 /* Unlocked: is o registered in an epoll set?  (A hint: the set's own lock decides.) */
 static inline int

@@ -689,3 +689,9 @@ relay_spawn_refused(const void *fa)
 		    "child, which cannot speak TLS; fork and exec instead");
 	return r;
 }
+
+void
+relay_atfork_child(void)
+{
+	pthread_mutex_init(&spawn_lock, NULL);
+}

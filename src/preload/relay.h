@@ -54,5 +54,7 @@ void			 relay_spawn_end(struct relay_spawn *);
 void	relay_spawn_mark(const void *fa, int fd);
 void	relay_spawn_unmark(const void *fa);
 int	relay_spawn_refused(const void *fa);
+/* In a fork child: a thread marking file actions at the fork is gone. */
+void	relay_atfork_child(void);
 
 #endif

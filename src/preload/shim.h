@@ -22,18 +22,4 @@ void			 shim_keep_access(void);
 /* In a fork child (atfork.c): locks held by threads that did not survive the fork. */
 void			 shim_atfork_child(void);
 
-/*
- * Until they include what they use (issue 14), epollset.c and the engine's
- * session.c and entry.c reach these through this header: signals_restart
- * (signals.h) and shim_listener_for, now claim_listener (claim.h).
- */
-#include "preload/claim.h"
-#include "preload/signals.h"
-
-static inline struct fdobj *
-shim_listener_for(int fd)
-{
-	return claim_listener(fd);
-}
-
 #endif
