@@ -10,19 +10,47 @@ LAUNCHER=$BUILD/mtlsshim
 PROGS=$BUILD/progs
 [ -d "$PROGS" ] || PROGS=$REPO/build/progs
 
-# Under the sanitizer build the ASan runtime must come first in LD_PRELOAD.
+# Under a sanitizer build (build-asan, build-tsan) its runtime, SANRT, must be preloaded too:
+# the programs we run are not instrumented.
+SANRT=
 PRELOAD=$SHIMLIB
 if [ "$(basename "$BUILD")" = build-asan ]; then
-	PRELOAD="$(gcc -print-file-name=libasan.so):$SHIMLIB"
+	SANRT=$(gcc -print-file-name=libasan.so)
+	PRELOAD="$SANRT:$SHIMLIB"
 	export ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+elif [ "$(basename "$BUILD")" = build-tsan ]; then
+	# The shim first, the runtime right after it (ld.so alone would load it, the shim's
+	# dependency, after libc: too late for the program's calls). Not the runtime first: the
+	# program's epoll_wait would then reach our hook inside the runtime's blocking-call
+	# interceptor, which ignores every lock and atomic taken within, so our own locking went
+	# unseen there (dozens of false races in epollset, sweep and tlsctx).
+	# Each process writes its reports to $TSAN_LOGDIR/tsan.PID, one directory per test, and
+	# tsan_check (common_teardown) fails the test on any, whatever the program's exit status;
+	# no halt_on_error, so one run shows them all. die_after_fork=0: fork servers and relays
+	# start threads in the child of a threaded parent. history_size=7: the second stack.
+	# disable_coredump=0: the runtime's start-up setrlimit(RLIMIT_CORE) would reach our
+	# (instrumented) setrlimit hook before the runtime is ready, a crash; ulimit -c 0 instead
+	# (nor may the stack be unlimited: TSan would setrlimit and re-exec).
+	# No suppressions: these suites need none. The caller's own TSAN_OPTIONS come last and
+	# win (e.g. detect_deadlocks=0, suppressions=FILE); MTLSSHIM_TSAN_OPTIONS keeps them, as
+	# the tests inherit the file's TSAN_OPTIONS.
+	SANRT=$(gcc -print-file-name=libtsan.so)
+	PRELOAD="$SHIMLIB:$SANRT"
+	TSAN_LOGDIR=${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-${TMPDIR:-/tmp}}}/tsan
+	mkdir -p "$TSAN_LOGDIR"
+	ulimit -c 0
+	: "${MTLSSHIM_TSAN_OPTIONS=${TSAN_OPTIONS:-}}"
+	export MTLSSHIM_TSAN_OPTIONS
+	export TSAN_OPTIONS="log_path=$TSAN_LOGDIR/tsan:die_after_fork=0:history_size=7:second_deadlock_stack=1:disable_coredump=0${MTLSSHIM_TSAN_OPTIONS:+:$MTLSSHIM_TSAN_OPTIONS}"
 fi
 export PRELOAD SHIMLIB LAUNCHER PROGS
 
-# The launcher only prepends the shim; under ASan the runtime must precede it.
+# The launcher only prepends the shim; under a sanitizer build the runtime is added (ASan's then
+# follows the shim, as verify_asan_link_order=0 allows; TSan's must follow it).
 launcher() {
-	if [ "$(basename "$BUILD")" = build-asan ]; then
-		LD_PRELOAD="$(gcc -print-file-name=libasan.so)${LD_PRELOAD:+:$LD_PRELOAD}" "$LAUNCHER" "$@"
+	if [ -n "$SANRT" ]; then
+		LD_PRELOAD="$SANRT${LD_PRELOAD:+:$LD_PRELOAD}" "$LAUNCHER" "$@"
 	else
 		"$LAUNCHER" "$@"
 	fi
@@ -35,11 +63,28 @@ shim() {
 }
 
 asan_build() { [ "$(basename "$BUILD")" = build-asan ]; }
+tsan_build() { [ "$(basename "$BUILD")" = build-tsan ]; }
 
-# curl cannot run with the ASan runtime preloaded (it hangs in setlocale even without the
-# shim), so tests that put curl itself under the shim skip under the sanitizer build.
+# curl cannot run with the ASan or TSan runtime preloaded (it hangs in setlocale even without
+# the shim), so tests that put curl itself under the shim skip under the sanitizer builds.
 require_shimmable_curl() {
 	if asan_build; then skip "curl hangs under a preloaded ASan runtime"; fi
+	if tsan_build; then skip "curl hangs under a preloaded TSan runtime"; fi
+}
+
+# tsan_check: under the TSan build, fails when a process of this test left a ThreadSanitizer
+# report (any non-empty $TSAN_LOGDIR/tsan.PID: races, lock-order inversions, TSan's own fatal
+# errors), and prints them. Elsewhere it does nothing. common_teardown calls it last.
+tsan_check() {
+	tsan_build || return 0
+	local f n=0
+	for f in "$TSAN_LOGDIR"/tsan.*; do
+		[ -s "$f" ] || continue
+		n=$((n + 1))
+		echo "ThreadSanitizer report in $f:" >&2
+		cat "$f" >&2
+	done
+	[ $n = 0 ] || { echo "tsan_check: $n process(es) reported (TSan build)" >&2; return 1; }
 }
 
 require_build() {
@@ -213,6 +258,7 @@ common_setup_file() {
 common_teardown() {
 	wire_stop
 	kill_bg
+	tsan_check
 }
 
 # curl presenting the trusted client cert.
@@ -247,8 +293,8 @@ shim_bg() {
 # launch_bg OUTFILE CONF CMD...: the same through the launcher.
 launch_bg() {
 	local out=$1 c=$2; shift 2
-	if [ "$(basename "$BUILD")" = build-asan ]; then
-		bg "$out" env LD_PRELOAD="$(gcc -print-file-name=libasan.so)" "$LAUNCHER" -c "$c" "$@"
+	if [ -n "$SANRT" ]; then
+		bg "$out" env LD_PRELOAD="$SANRT" "$LAUNCHER" -c "$c" "$@"
 	else
 		bg "$out" "$LAUNCHER" -c "$c" "$@"
 	fi
