@@ -81,7 +81,8 @@ bio_write(BIO *b, const char *buf, int len)
 		s->wcap = cap;
 	}
 	memcpy(s->wbuf + s->wlen, buf, (size_t)len);
-	s->wlen += (size_t)len;
+	/* session_has_output reads it without the lock. */
+	__atomic_store_n(&s->wlen, s->wlen + (size_t)len, __ATOMIC_RELAXED);
 	return len;
 }
 
@@ -138,7 +139,8 @@ session_flush(struct session *s)
 	/* Idle connections keep no buffer. */
 	free(s->wbuf);
 	s->wbuf = NULL;
-	s->wlen = s->woff = s->wcap = 0;
+	s->woff = s->wcap = 0;
+	__atomic_store_n(&s->wlen, 0, __ATOMIC_RELAXED);
 	if (s->shut_pending) {
 		/* The FIN follows the last byte, as the kernel's would. */
 		s->shut_pending = 0;
@@ -1038,12 +1040,16 @@ session_take_error(struct session *s)
 void
 session_mark_forked(struct session *s, int child)
 {
+	/* The parent's other threads go on using s; in the child a holder of the lock is gone. */
 	if (child) {
 		pthread_mutex_init(&s->lock, NULL);
 		session_cond_init(s);
 		s->inherited = 1;
-	}
+	} else
+		pthread_mutex_lock(&s->lock);
 	s->forked = 1;
 	s->used = 0;
-	s->claimed = 0;
+	__atomic_store_n(&s->claimed, 0, __ATOMIC_RELAXED);
+	if (!child)
+		pthread_mutex_unlock(&s->lock);
 }

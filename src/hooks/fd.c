@@ -65,7 +65,8 @@ dup_follow(int oldfd, int newfd)
 	if (newfd < 0 || forkstate_in_vfork_child() || (o = fdtable_get(oldfd)) == NULL)
 		return newfd;
 	if (o->kind == FD_SESSION)
-		((struct session *)o)->claimed = 1;	/* e.g. onto 0 and 1 before exec */
+		/* e.g. onto 0 and 1 before exec; no lock: a flag the exec reads */
+		__atomic_store_n(&((struct session *)o)->claimed, 1, __ATOMIC_RELAXED);
 	if (o->kind != FD_EPOLL)
 		fdtable_set(newfd, o);
 	fdobj_put(o);

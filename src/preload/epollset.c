@@ -1187,10 +1187,9 @@ epollset_atfork_child(void)
 		for (r = set->regs; r; r = r->snext)
 			if (r->obj)
 				atomic_flag_clear(&r->obj->regs_lock);
-		pthread_mutex_init(&set->lock, NULL);
 	}
-	pthread_mutex_init(&plain_lock, NULL);
-	pthread_mutex_init(&sets_lock, NULL);
+	/* The rest were taken by this very thread in epollset_atfork_prepare. */
+	epollset_atfork_parent();
 	ep_gen++;
 	ep_parent = ep_forker;	/* not getppid(): the parent may be gone already */
 }

@@ -363,7 +363,7 @@ owned(struct session *s)
 	int r;
 
 	pthread_mutex_lock(&s->lock);
-	r = !s->inherited || s->used || s->claimed;
+	r = !s->inherited || s->used || __atomic_load_n(&s->claimed, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }

@@ -204,6 +204,7 @@ relayproc_run(struct session *s, int app, int spare, int ready, int keep_stderr,
 	    session_peerstr(s, peer, sizeof(peer)), (int)getpid(), why);
 	if (pthread_create(&t, NULL, relay_down, &r) != 0)
 		_exit(1);
+	pthread_detach(t);	/* the process ends with _exit, whichever half finishes last */
 	relay_up(&r);
 	session_close(s);
 	_exit(0);
