@@ -224,6 +224,7 @@ session_sweep_atfork(int phase)
 		}
 		warm = NULL;
 		nwarm = 0;
+		sweep_used = 0;
 		__atomic_store_n(&sweeper_until, 0, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&sweep_lock);	/* taken by this thread in PREPARE */
 	}

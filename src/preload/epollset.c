@@ -74,12 +74,11 @@ struct epset {
 	unsigned	 nbuckets, nreg;
 	struct epreg	*cache;		/* freed registrations for reuse */
 	int		 ncache;
-	struct epset	*snext, **sprevp;	/* every set, for fork */
+	int		 dead;		/* its fd is being closed: no new registrations */
 };
 
 #define NBUCKETS	4096		/* the registry of plain fds */
 #define SET_BUCKETS	64		/* a new set's tables; they double as it grows */
-#define OBJ_SETS	64		/* sets one object is in, handled per call */
 #define EP_BATCH	256	/* events returned by one wait at most (stack, no malloc) */
 /* Why a registration is on the check list: what the session holds, or the socket too. */
 #define CHECK_HELD	1
@@ -94,9 +93,9 @@ struct epset {
 #else
 #define REG_CACHE	64
 #endif
-/* Every set, for fork; taken when a set is made or freed, never by a wait. */
-static pthread_mutex_t	 sets_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct epset	*sets;
+/* The sets a fork handler locked (epollset_atfork_prepare), held. */
+static struct epset	**fork_sets;
+static int		 nfork_sets;
 static unsigned		 ep_gen;	/* forks survived: listeners' private sets are new */
 static pid_t		 ep_parent;	/* the process we forked from */
 static pid_t		 ep_forker;	/* set by the forking process itself */
@@ -129,8 +128,7 @@ regs_lock(struct fdobj *o)
 	int n = 0;
 
 	while (atomic_flag_test_and_set_explicit(&o->regs_lock, memory_order_acquire))
-		if (++n % 64 == 0)
-			sched_yield();
+		spin_wait(&n);
 }
 
 static void
@@ -165,16 +163,23 @@ reg_by_cookie(struct epset *set, uint64_t cookie)
 	return NULL;
 }
 
+static void set_empty(struct epset *);
+
 static void
 epset_destroy(struct fdobj *o)
 {
 	struct epset *set = (struct epset *)o;
 	struct epreg *r;
 
-	plock(&sets_lock);
-	if ((*set->sprevp = set->snext) != NULL)
-		set->snext->sprevp = set->sprevp;
-	pthread_mutex_unlock(&sets_lock);
+	/*
+	 * Closing its fd emptied it (epollset_forget_fd); a registration that
+	 * raced that close would leave an object pointing here.  obj_sets
+	 * takes no set whose references are gone, and this waits on the
+	 * object's list lock to unlink it.
+	 */
+	pthread_mutex_lock(&set->lock);
+	set_empty(set);
+	pthread_mutex_unlock(&set->lock);
 	while ((r = set->cache) != NULL) {
 		set->cache = r->hnext;
 		free(r);
@@ -264,6 +269,7 @@ reg_free(struct epreg *r)
 	if (r->obj) {
 		unlink_from(fdbucket(r->set, r->fd), r, offsetof(struct epreg, fnext));
 		regs_lock(r->obj);
+		atomic_fetch_sub_explicit(&r->obj->nregs, 1, memory_order_relaxed);
 		if (r->obj->regs == r)	/* the head: fdobj_watched reads it unlocked */
 			__atomic_store_n(&r->obj->regs, r->onext, __ATOMIC_RELAXED);
 		else
@@ -285,6 +291,10 @@ reg_new(struct epset *set, int fd, struct fdobj *obj)
 {
 	struct epreg *r;
 
+	if (set->dead) {
+		errno = EBADF;
+		return NULL;
+	}
 	if ((r = set->cache) != NULL) {
 		set->cache = r->hnext;
 		set->ncache--;
@@ -308,6 +318,7 @@ reg_new(struct epset *set, int fd, struct fdobj *obj)
 		fdobj_hold(obj);
 		r->obj = obj;
 		regs_lock(obj);
+		atomic_fetch_add_explicit(&obj->nregs, 1, memory_order_relaxed);
 		r->onext = obj->regs;
 		__atomic_store_n(&obj->regs, r, __ATOMIC_RELAXED);	/* fdobj_watched peeks */
 		regs_unlock(obj);
@@ -454,12 +465,6 @@ set_get(int epfd, int create)
 	set->hdr.destroy = epset_destroy;
 	set->epfd = epfd;
 	set->gen = ep_gen;
-	plock(&sets_lock);
-	if ((set->snext = sets) != NULL)
-		sets->sprevp = &set->snext;
-	set->sprevp = &sets;
-	sets = set;
-	pthread_mutex_unlock(&sets_lock);
 	/* Two threads adding to a new set at once: the first one's set is the set. */
 	o = fdtable_publish(epfd, &set->hdr);
 	if (o != &set->hdr) {
@@ -472,49 +477,145 @@ set_get(int epfd, int create)
 	return set;
 }
 
-/*
- * The sets o is in, each held (at most max); none of their locks may be
- * held by the caller.  Put them with sets_put.
- */
-static int
-obj_sets(struct fdobj *o, struct epset **v, int max)
-{
-	struct epreg *r;
-	int n = 0, i;
+/* What an object's list gave: held sets, or one set's registrations; on the stack unless many. */
+struct picked {
+	void		**v;
+	int		  n, cap;
+	void		 *buf[8];
+};
 
-	regs_lock(o);
-	for (r = o->regs; r && n < max; r = r->onext) {
-		for (i = 0; i < n && v[i] != r->set; i++)
-			;
-		if (i == n) {
-			fdobj_hold(&r->set->hdr);
-			v[n++] = r->set;
-		}
-	}
-	regs_unlock(o);
-	return n;
+static void
+picked_init(struct picked *p)
+{
+	p->v = p->buf;
+	p->n = 0;
+	p->cap = (int)(sizeof(p->buf) / sizeof(p->buf[0]));
+}
+
+/* Room for want entries; 0 when there is none (the caller keeps what fit). */
+static int
+picked_grow(struct picked *p, int want)
+{
+	void **nv;
+
+	if ((nv = malloc((size_t)want * sizeof(*nv))) == NULL)
+		return 0;
+	if (p->v != p->buf)
+		free(p->v);
+	p->v = nv;
+	p->cap = want;
+	p->n = 0;
+	return 1;
 }
 
 static void
-sets_put(struct epset **v, int n)
+picked_free(struct picked *p, int put_sets)
 {
-	while (n-- > 0)
-		fdobj_put(&v[n]->hdr);
+	while (put_sets && p->n > 0)
+		fdobj_put(&((struct epset *)p->v[--p->n])->hdr);
+	if (p->v != p->buf)
+		free(p->v);
 }
 
-/* o's registrations in set (at most max); set->lock held, so they stay. */
 static int
-obj_regs_in(struct fdobj *o, struct epset *set, struct epreg **v, int max)
+fdobj_tryhold(struct fdobj *o)
+{
+	int r = atomic_load(&o->refs);
+
+	while (r > 0)
+		if (atomic_compare_exchange_weak(&o->refs, &r, r + 1))
+			return 1;
+	return 0;
+}
+
+/*
+ * Into p, the sets o is in, each held; none of their locks may be held by
+ * the caller.  A set whose last reference went is being freed and unlinks
+ * its registrations itself (epset_destroy).  picked_free(p, 1) puts them.
+ */
+static void
+obj_sets(struct fdobj *o, struct picked *p)
 {
 	struct epreg *r;
-	int n = 0;
+	int i, more;
 
-	regs_lock(o);
-	for (r = o->regs; r && n < max; r = r->onext)
-		if (r->set == set)
-			v[n++] = r;
-	regs_unlock(o);
-	return n;
+	picked_init(p);
+	for (;;) {
+		more = 0;
+		regs_lock(o);
+		for (r = o->regs; r; r = r->onext) {
+			for (i = 0; i < p->n && p->v[i] != r->set; i++)
+				;
+			if (i < p->n)
+				continue;
+			if (p->n == p->cap)
+				more++;
+			else if (fdobj_tryhold(&r->set->hdr))
+				p->v[p->n++] = r->set;
+		}
+		regs_unlock(o);
+		if (more == 0)
+			return;
+		/* In more sets than fit (one per thread of a large machine): again, with room. */
+		i = p->cap + more;
+		while (p->n > 0)
+			fdobj_put(&((struct epset *)p->v[--p->n])->hdr);
+		if (!picked_grow(p, i)) {
+			picked_init(p);
+			more = 0;
+			regs_lock(o);
+			for (r = o->regs; r && p->n < p->cap; r = r->onext)
+				if (fdobj_tryhold(&r->set->hdr))
+					p->v[p->n++] = r->set;
+			regs_unlock(o);
+			return;
+		}
+	}
+}
+
+/* Into p, o's registrations in set; set->lock held, so they stay.  picked_free(p, 0). */
+static void
+obj_regs_in(struct fdobj *o, struct epset *set, struct picked *p)
+{
+	struct epreg *r;
+	int more;
+
+	picked_init(p);
+	for (;;) {
+		more = 0;
+		regs_lock(o);
+		for (r = o->regs; r; r = r->onext)
+			if (r->set != set)
+				continue;
+			else if (p->n < p->cap)
+				p->v[p->n++] = r;
+			else
+				more++;
+		regs_unlock(o);
+		if (more == 0 || !picked_grow(p, p->cap + more))
+			return;
+	}
+}
+
+/* fn for each of o's registrations, its set locked; the caller holds no set's lock. */
+static void
+obj_foreach_reg(struct fdobj *o, void (*fn)(struct epreg *, void *), void *arg)
+{
+	struct picked sets, regs;
+	struct epset *set;
+	int i, j;
+
+	obj_sets(o, &sets);
+	for (i = 0; i < sets.n; i++) {
+		set = sets.v[i];
+		pthread_mutex_lock(&set->lock);
+		obj_regs_in(o, set, &regs);
+		for (j = 0; j < regs.n; j++)
+			fn(regs.v[j], arg);
+		picked_free(&regs, 0);
+		pthread_mutex_unlock(&set->lock);
+	}
+	picked_free(&sets, 1);
 }
 
 /*
@@ -679,7 +780,8 @@ epollset_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			break;
 		}
 		if ((r = reg_new(set, fd, o)) == NULL) {
-			errno = ENOMEM;
+			if (!set->dead)
+				errno = ENOMEM;
 			break;
 		}
 		r->app_events = ev->events;
@@ -745,26 +847,32 @@ epollset_note_buffered(struct session *s)
 	epollset_note_ready(&s->hdr);
 }
 
+static void
+rearm_one(struct epreg *r, void *arg)
+{
+	if (!r->disarmed)
+		reg_arm(r, EPOLL_CTL_MOD);
+}
+
 void
 epollset_rearm(struct fdobj *o)
 {
-	struct epset *sv[OBJ_SETS];
-	struct epreg *rv[OBJ_SETS];
-	int ns, nr, i, j;
-
-	if (!fdobj_watched(o))
-		return;
-	ns = obj_sets(o, sv, OBJ_SETS);
-	for (i = 0; i < ns; i++) {
-		pthread_mutex_lock(&sv[i]->lock);
-		nr = obj_regs_in(o, sv[i], rv, OBJ_SETS);
-		for (j = 0; j < nr; j++)
-			if (!rv[j]->disarmed)
-				reg_arm(rv[j], EPOLL_CTL_MOD);
-		pthread_mutex_unlock(&sv[i]->lock);
-	}
-	sets_put(sv, ns);
+	if (fdobj_watched(o))
+		obj_foreach_reg(o, rearm_one, NULL);
 }
+/* The object's other registrations look again at their next wait; r->set->lock held. */
+static void
+note_others(struct epreg *r)
+{
+	struct epreg *o;
+
+	regs_lock(r->obj);
+	for (o = r->obj->regs; o; o = o->onext)
+		if (o != r)
+			check_add(o);
+	regs_unlock(r->obj);
+}
+
 /*
  * The events the program sees for r; kr is what the kernel reported (0 for
  * a check-list entry).  r->set->lock held.
@@ -822,9 +930,16 @@ reg_translate(struct epreg *r, uint32_t kr, int from_check)
 	 * looks at what the session already has, without a read that would
 	 * cost every level-triggered wait a failing recv.
 	 */
-	if ((kr & (EPOLLIN | EPOLLHUP | EPOLLERR)) || from_check == CHECK_FULL)
+	if ((kr & (EPOLLIN | EPOLLHUP | EPOLLERR)) || from_check == CHECK_FULL) {
 		readable = session_readable(s);
-	else
+		/*
+		 * That read may have taken the kernel's bytes into the session:
+		 * the socket's registrations in other sets will not hear of them
+		 * from the kernel any more.
+		 */
+		if (readable && atomic_load_explicit(&r->obj->nregs, memory_order_relaxed) > 1)
+			note_others(r);
+	} else
 		readable = from_check && session_readable_held(s);
 	if ((want & EPOLLIN) && readable) {
 		rev |= EPOLLIN;
@@ -1051,13 +1166,39 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 	return cnt;
 }
 
+/* Frees every registration of set; set->lock held. */
+static void
+set_empty(struct epset *set)
+{
+	struct epreg *r;
+
+	while ((r = set->regs) != NULL) {
+		while (r->owner)	/* free owners; they free their companions */
+			r = r->owner;
+		reg_free(r);
+	}
+}
+
+static void
+forget_one(struct epreg *r, void *arg)
+{
+	int fd = *(int *)arg;
+
+	if (r->fd != fd)
+		return;
+	/* dup'd copies would keep reporting our cookie: take it out now. */
+	REAL(epoll_ctl)(r->set->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (r->pfdreg)
+		REAL(epoll_ctl)(r->set->epfd, EPOLL_CTL_DEL,
+		    listener_pollfd((struct listener *)r->obj), NULL);
+	reg_free(r);
+}
+
 void
 epollset_forget_fd(int fd)
 {
-	struct epset *sv[OBJ_SETS], *set;
-	struct epreg *rv[OBJ_SETS], *r;
+	struct epset *set;
 	struct fdobj *o;
-	int ns, nr, i, j;
 
 	if (nplain > 0) {
 		plock(&plain_lock);
@@ -1069,70 +1210,51 @@ epollset_forget_fd(int fd)
 	if (o->kind == FD_EPOLL) {
 		set = (struct epset *)o;
 		pthread_mutex_lock(&set->lock);
-		while ((r = set->regs) != NULL) {
-			while (r->owner)	/* free owners; they free their companions */
-				r = r->owner;
-			reg_free(r);
-		}
+		set->dead = 1;		/* an epoll_ctl racing the close adds nothing now */
+		set_empty(set);
 		pthread_mutex_unlock(&set->lock);
 		fdobj_put(o);
 		return;
 	}
-	ns = obj_sets(o, sv, OBJ_SETS);
-	for (i = 0; i < ns; i++) {
-		pthread_mutex_lock(&sv[i]->lock);
-		nr = obj_regs_in(o, sv[i], rv, OBJ_SETS);
-		for (j = 0; j < nr; j++) {
-			r = rv[j];
-			if (r->fd != fd)
-				continue;
-			/* dup'd copies would keep reporting our cookie: take it out now. */
-			REAL(epoll_ctl)(r->set->epfd, EPOLL_CTL_DEL, fd, NULL);
-			if (r->pfdreg)
-				REAL(epoll_ctl)(r->set->epfd, EPOLL_CTL_DEL,
-				    listener_pollfd((struct listener *)o), NULL);
-			reg_free(r);
-		}
-		pthread_mutex_unlock(&sv[i]->lock);
-	}
-	sets_put(sv, ns);
+	if (fdobj_watched(o))
+		obj_foreach_reg(o, forget_one, &fd);
 	fdobj_put(o);
+}
+
+struct saving {
+	int			 fd, n, max;
+	struct epollset_saved	*v;
+};
+
+static void
+save_one(struct epreg *r, void *arg)
+{
+	struct saving *sv = arg;
+
+	if (r->fd != sv->fd || r->owner)
+		return;
+	if (sv->n < sv->max) {
+		sv->v[sv->n].epfd = r->set->epfd;
+		sv->v[sv->n].ev.data = r->app_data;
+		/* A one-shot that fired stays quiet until the program re-arms it. */
+		sv->v[sv->n].ev.events = r->disarmed ?
+		    r->app_events & (EPOLLONESHOT | EPOLLET) : r->app_events;
+	}
+	sv->n++;
 }
 
 int
 epollset_save(int fd, struct epollset_saved *v, int max)
 {
-	struct epset *sv[OBJ_SETS];
-	struct epreg *rv[OBJ_SETS], *r;
+	struct saving sv = { fd, 0, max, v };
 	struct fdobj *o;
-	int ns, nr, i, j, n = 0;
 
 	if ((o = fdtable_get(fd)) == NULL)
 		return 0;
-	ns = obj_sets(o, sv, OBJ_SETS);
-	for (i = 0; i < ns; i++) {
-		pthread_mutex_lock(&sv[i]->lock);
-		nr = obj_regs_in(o, sv[i], rv, OBJ_SETS);
-		for (j = 0; j < nr; j++) {
-			r = rv[j];
-			if (r->fd != fd || r->owner)
-				continue;
-			if (n >= max) {
-				n++;
-				continue;
-			}
-			v[n].epfd = r->set->epfd;
-			v[n].ev.data = r->app_data;
-			/* A one-shot that fired stays quiet until the program re-arms it. */
-			v[n].ev.events = r->disarmed ? r->app_events & (EPOLLONESHOT | EPOLLET) :
-			    r->app_events;
-			n++;
-		}
-		pthread_mutex_unlock(&sv[i]->lock);
-	}
-	sets_put(sv, ns);
+	if (fdobj_watched(o))
+		obj_foreach_reg(o, save_one, &sv);
 	fdobj_put(o);
-	return n;
+	return sv.n;
 }
 
 void
@@ -1148,15 +1270,38 @@ epollset_restore(int fd, const struct epollset_saved *v, int n)
 	errno = saved;
 }
 
-/* No thread may be half-way through a set: the registry, then every set, then the plain fds. */
+static void
+fork_collect(int fd, struct fdobj *o, void *arg)
+{
+	struct epset **v;
+
+	if (o->kind != FD_EPOLL)
+		return;
+	if (nfork_sets % 16 == 0) {
+		if ((v = realloc(fork_sets, (size_t)(nfork_sets + 16) * sizeof(*v))) == NULL)
+			return;		/* that set is not locked: a fork in a malloc failure */
+		fork_sets = v;
+	}
+	fdobj_hold(o);
+	fork_sets[nfork_sets++] = (struct epset *)o;
+}
+
+/*
+ * No thread may be half-way through a set at the fork: every set of the fd
+ * table, then the plain fds.  Nowhere else does a thread hold two sets'
+ * locks, so the order among them does not matter.  A set whose fd is
+ * closed is reachable only by a thread still in its epoll_wait, which the
+ * child does not have.
+ */
 void
 epollset_atfork_prepare(void)
 {
-	struct epset *set;
+	int i;
 
-	plock(&sets_lock);
-	for (set = sets; set; set = set->snext)
-		pthread_mutex_lock(&set->lock);
+	nfork_sets = 0;
+	fdtable_foreach(fork_collect, NULL);
+	for (i = 0; i < nfork_sets; i++)
+		pthread_mutex_lock(&fork_sets[i]->lock);
 	plock(&plain_lock);
 	ep_forker = (pid_t)syscall(SYS_getpid);
 }
@@ -1164,31 +1309,33 @@ epollset_atfork_prepare(void)
 void
 epollset_atfork_parent(void)
 {
-	struct epset *set;
+	int i;
 
 	pthread_mutex_unlock(&plain_lock);
-	for (set = sets; set; set = set->snext)
-		pthread_mutex_unlock(&set->lock);
-	pthread_mutex_unlock(&sets_lock);
+	for (i = 0; i < nfork_sets; i++) {
+		pthread_mutex_unlock(&fork_sets[i]->lock);
+		fdobj_put(&fork_sets[i]->hdr);
+	}
+	nfork_sets = 0;
 }
 
 /*
  * An object's list lock is taken without a set's (epollset_note_ready): a
  * thread of the parent may have held one at the fork, so the child frees
- * those of every object in a set.
+ * those of every object in a set (fdtable_atfork_child does the same for
+ * every object of the table).
  */
 void
 epollset_atfork_child(void)
 {
-	struct epset *set;
 	struct epreg *r;
+	int i;
 
-	for (set = sets; set; set = set->snext) {
-		for (r = set->regs; r; r = r->snext)
+	for (i = 0; i < nfork_sets; i++)
+		for (r = fork_sets[i]->regs; r; r = r->snext)
 			if (r->obj)
 				atomic_flag_clear(&r->obj->regs_lock);
-	}
-	/* The rest were taken by this very thread in epollset_atfork_prepare. */
+	/* The locks were taken by this very thread in epollset_atfork_prepare. */
 	epollset_atfork_parent();
 	ep_gen++;
 	ep_parent = ep_forker;	/* not getppid(): the parent may be gone already */

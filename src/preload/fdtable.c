@@ -19,7 +19,6 @@
 #define CHUNK_SIZE	(1 << CHUNK_BITS)
 #define NCHUNKS		4096		/* 4M fds */
 #define LOCKED		((uintptr_t)1)
-#define SPINS		64
 
 struct slot {
 	_Atomic uintptr_t	 v;	/* struct fdobj *, | LOCKED while someone is in it */
@@ -66,12 +65,7 @@ slot_lock(struct slot *s)
 		if (!(v & LOCKED) && atomic_compare_exchange_weak_explicit(&s->v, &v, v | LOCKED,
 		    memory_order_acquire, memory_order_relaxed))
 			return (struct fdobj *)v;
-		/* Held for a few instructions; a holder that lost its CPU gets it back. */
-		if (++n >= SPINS) {
-			sched_yield();
-			n = 0;
-		} else
-			__builtin_ia32_pause();
+		spin_wait(&n);
 	}
 }
 
@@ -237,9 +231,10 @@ fdtable_atfork_child(void)
 				if ((o = (struct fdobj *)(v & ~LOCKED)) == NULL)
 					continue;
 				atomic_store_explicit(&c[j].v, (uintptr_t)o, memory_order_relaxed);
-				if (pass == 0)
+				if (pass == 0) {
 					atomic_store(&o->slots, 0);
-				else
+					atomic_flag_clear(&o->regs_lock);	/* epollset.c */
+				} else
 					atomic_fetch_add(&o->slots, 1);
 			}
 		}

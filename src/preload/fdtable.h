@@ -3,7 +3,9 @@
 #define MTLSSHIM_FDTABLE_H
 
 #include <stdatomic.h>
+#include <sched.h>
 #include <stddef.h>
+#include <time.h>
 
 struct epreg;
 
@@ -17,6 +19,7 @@ struct fdobj {
 	void		(*destroy)(struct fdobj *);
 	struct epreg	*regs;		/* epoll registrations, under regs_lock */
 	atomic_flag	 regs_lock;	/* the list only; taken after an epoll set's lock */
+	atomic_int	 nregs;		/* its length */
 };
 
 struct epreg;
@@ -37,6 +40,28 @@ int		 fdtable_clear_if(int fd, struct fdobj *);
 void		 fdtable_foreach(void (*fn)(int fd, struct fdobj *, void *), void *arg);
 /* In a child after fork: a thread that was inside a slot is gone. */
 void		 fdtable_atfork_child(void);
+
+/*
+ * One turn of waiting for a lock held a few instructions at a time: pause,
+ * then yield, then sleep, so that a real-time spinner cannot starve a
+ * holder that lost its CPU.
+ */
+static inline void
+spin_wait(int *n)
+{
+	struct timespec t = { 0, 50000 };
+
+	if (++*n < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#elif defined(__aarch64__)
+		__asm__ __volatile__("yield");
+#endif
+	} else if (*n < 80)
+		sched_yield();
+	else
+		nanosleep(&t, NULL);
+}
 
 /* Unlocked: is o registered in an epoll set?  (A hint: the set's own lock decides.) */
 static inline int
