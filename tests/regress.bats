@@ -245,3 +245,35 @@ preadd_case() {
 	[[ "$output" =~ send\ =\ ([0-9]+)\ of\ 67108864 || "$output" =~ send\ =\ -1\ \(Resource\ temporarily\ unavailable\) ]]
 	wait_exit "$spid" 30
 }
+
+@test "one socket in 20 epoll sets (level-triggered): every set reports the reply, also after a dup registered in 12 of them is closed" {
+	s_server_rev
+	wire_start "$SPORT"
+	cat > "$BATS_TEST_TMPDIR/many.py" <<-'PY'
+	import select, socket, sys
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+	eps = [select.epoll() for _ in range(20)]
+	for e in eps:
+	    e.register(s.fileno(), select.EPOLLIN)
+	def each_reports(what):
+	    for i, e in enumerate(eps):
+	        if not e.poll(5):
+	            sys.exit(f"set {i} did not report {what}")
+	s.sendall(b"hello\n")
+	each_reports("the first reply")
+	first = s.recv(100)
+	d = s.dup()
+	for e in eps[:12]:
+	    e.register(d.fileno(), select.EPOLLOUT)
+	d.close()
+	s.sendall(b"again\n")
+	each_reports("the second reply")
+	print("replies", first.decode().strip(), s.recv(100).decode().strip())
+	PY
+	local c; c=$(client_conf many "$SPORT")
+	run shim "$c" timeout 60 python3 "$BATS_TEST_TMPDIR/many.py" "$SPORT"
+	show
+	[ "$status" -eq 0 ]
+	[ "$output" = "replies olleh niaga" ]
+	wire_check
+}

@@ -117,14 +117,17 @@ int main(int argc, char **argv)
 	setsockopt(s2, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	char buf[256];
 	size_t got = 0, len = strlen(greet);
+	ssize_t n = 0;
 	while (got < len && got < sizeof buf - 1) {
-		ssize_t n = recv(s2, buf + got, sizeof buf - 1 - got, 0);
+		n = recv(s2, buf + got, sizeof buf - 1 - got, 0);
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
 	buf[got] = 0;
 	printf("new connection: got %s\n", buf);
+	if (got < len)
+		printf("new connection: recv = %zd (%s)\n", n, n < 0 ? strerror(errno) : "EOF");
 	if (rc == 0 && (got != len || memcmp(buf, greet, len) != 0))
 		rc = 3;
 	return rc;
