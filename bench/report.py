@@ -162,7 +162,9 @@ def fmt(v, unit):
         return f"{v:,.0f}"
     if unit == "Gbit/s":
         return f"{v:.2f}"
-    if unit in ("ms", "locks/req"):
+    if unit == "locks/req":
+        return f"{abs(v):.3f}" if abs(v) < 0.0005 else f"{v:.3f}"    # no "-0.000" from noise
+    if unit == "ms":
         return f"{v:.3f}"
     if unit == "×":
         return f"{v:.2f}×"
@@ -219,7 +221,7 @@ for (name, unit, better, kp, ks, kx, ref, target) in ROWS:
             measured = f"{fr(r)} {lbl}"
         elif kind == "zero":
             result = "PASS" if abs(x) <= thr else "MISS"
-            measured = f"{x:.3f} per request"
+            measured = f"{fmt(x, unit)} per request"
         elif kind == "abs_le":
             result = "PASS" if x <= thr else "MISS"
             measured = f"{x:.1f} {unit}"
