@@ -1,5 +1,5 @@
 /*
- * relay.c: carries sessions across exec.
+ * relay.c: hands sessions to relay processes, across exec, descriptor passing and stdio.
  *
  * A new program image has none of our TLS state, yet inetd, `ncat -e` and
  * sshd-style re-execs hand it the connected socket.  Just before exec we fork
