@@ -288,3 +288,36 @@ tls_line_server() {
 	assert_file_has "$T/two.out" '^errno after pass 0$'
 	assert_file_has "$T/two.out" '^B inheritable False$'
 }
+
+@test "preadv2 and pwritev2 at offset -1 on a wrapped socket go through the session (and their 64-bit names)" {
+	s_server_rev
+	wire_start "$SPORT"
+	cat > "$BATS_TEST_TMPDIR/prw.py" <<-'PY'
+	import ctypes, os, select, socket, sys
+	libc = ctypes.CDLL(None, use_errno=True)
+	class iovec(ctypes.Structure):
+	    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+	fd = s.fileno()
+	def call(name, data=None):
+	    buf = ctypes.create_string_buffer(data if data else 100)
+	    iov = iovec(ctypes.cast(buf, ctypes.c_void_p), len(data) if data else 100)
+	    f = getattr(libc, name)
+	    f.restype = ctypes.c_ssize_t
+	    n = f(fd, ctypes.byref(iov), 1, ctypes.c_long(-1), 0)
+	    if n < 0:
+	        sys.exit(f"{name}: {os.strerror(ctypes.get_errno())}")
+	    return buf.raw[:n]
+	for w, r in (("pwritev2", "preadv2"), ("pwritev64v2", "preadv64v2")):
+	    call(w, f"via {w}\n".encode())
+	    select.select([s], [], [], 10)
+	    print(r, call(r).decode().strip())
+	PY
+	local c; c=$(client_conf prw "$SPORT")
+	run shim "$c" timeout 30 python3 "$BATS_TEST_TMPDIR/prw.py" "$SPORT"
+	show
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "preadv2 2vetirwp aiv"
+	assert_contains "$output" "preadv64v2 2v46vetirwp aiv"
+	wire_check
+}

@@ -311,8 +311,8 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 }
 
 /* With offset -1 these are readv and writev with flags: on a socket, the session's. */
-static ssize_t
-hook_preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+HOOK ssize_t
+preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
 	struct session *s = off == -1 ? hook_session(fd) : NULL;
 
@@ -321,20 +321,11 @@ hook_preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 	return do_recv(s, iov, iovcnt, (flags & RWF_NOWAIT) ? MSG_DONTWAIT : 0);
 }
 
-HOOK ssize_t
-preadv2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
-{
-	return hook_preadv2(fd, iov, iovcnt, off, flags);
-}
+/* off_t is 64 bits here: the same function under glibc's other name. */
+HOOK ssize_t	preadv64v2(int, const struct iovec *, int, off_t, int) __attribute__((alias("preadv2")));
 
 HOOK ssize_t
-preadv64v2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
-{
-	return hook_preadv2(fd, iov, iovcnt, off, flags);
-}
-
-static ssize_t
-hook_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
+pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 {
 	struct session *s = off == -1 ? hook_session(fd) : NULL;
 
@@ -343,17 +334,8 @@ hook_pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
 	return do_send(s, iov, iovcnt, (flags & RWF_NOWAIT) ? MSG_DONTWAIT : 0);
 }
 
-HOOK ssize_t
-pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
-{
-	return hook_pwritev2(fd, iov, iovcnt, off, flags);
-}
-
-HOOK ssize_t
-pwritev64v2(int fd, const struct iovec *iov, int iovcnt, off_t off, int flags)
-{
-	return hook_pwritev2(fd, iov, iovcnt, off, flags);
-}
+/* off_t is 64 bits here: the same function under glibc's other name. */
+HOOK ssize_t	pwritev64v2(int, const struct iovec *, int, off_t, int) __attribute__((alias("pwritev2")));
 
 /*
  * POSIX AIO runs the transfer in glibc's own threads with its internal
