@@ -492,22 +492,6 @@ picked_init(struct picked *p)
 	p->cap = (int)(sizeof(p->buf) / sizeof(p->buf[0]));
 }
 
-/* Room for want entries; 0 when there is none (the caller keeps what fit). */
-static int
-picked_grow(struct picked *p, int want)
-{
-	void **nv;
-
-	if ((nv = malloc((size_t)want * sizeof(*nv))) == NULL)
-		return 0;
-	if (p->v != p->buf)
-		free(p->v);
-	p->v = nv;
-	p->cap = want;
-	p->n = 0;
-	return 1;
-}
-
 static void
 picked_free(struct picked *p, int put_sets)
 {
@@ -515,6 +499,24 @@ picked_free(struct picked *p, int put_sets)
 		fdobj_put(&((struct epset *)p->v[--p->n])->hdr);
 	if (p->v != p->buf)
 		free(p->v);
+}
+
+/*
+ * Empty again, with room for want entries (what p held is let go, put if
+ * put_sets); 0, p untouched, when there is no memory: the caller keeps what fit.
+ */
+static int
+picked_grow(struct picked *p, int want, int put_sets)
+{
+	void **nv;
+
+	if ((nv = malloc((size_t)want * sizeof(*nv))) == NULL)
+		return 0;
+	picked_free(p, put_sets);
+	p->v = nv;
+	p->cap = want;
+	p->n = 0;
+	return 1;
 }
 
 static int
@@ -554,22 +556,9 @@ obj_sets(struct fdobj *o, struct picked *p)
 				p->v[p->n++] = r->set;
 		}
 		regs_unlock(o);
-		if (more == 0)
-			return;
 		/* In more sets than fit (one per thread of a large machine): again, with room. */
-		i = p->cap + more;
-		while (p->n > 0)
-			fdobj_put(&((struct epset *)p->v[--p->n])->hdr);
-		if (!picked_grow(p, i)) {
-			picked_init(p);
-			more = 0;
-			regs_lock(o);
-			for (r = o->regs; r && p->n < p->cap; r = r->onext)
-				if (fdobj_tryhold(&r->set->hdr))
-					p->v[p->n++] = r->set;
-			regs_unlock(o);
+		if (more == 0 || !picked_grow(p, p->cap + more, 1))
 			return;
-		}
 	}
 }
 
@@ -592,7 +581,7 @@ obj_regs_in(struct fdobj *o, struct epset *set, struct picked *p)
 			else
 				more++;
 		regs_unlock(o);
-		if (more == 0 || !picked_grow(p, p->cap + more))
+		if (more == 0 || !picked_grow(p, p->cap + more, 0))
 			return;
 	}
 }
@@ -827,18 +816,24 @@ check_add(struct epreg *r)
 	r->checking |= CHECK_HELD;
 }
 
-/* No set lock: a flag on each registration, which the set's next wait reads. */
-void
-epollset_note_ready(struct fdobj *o)
+/* No set lock: a flag on each of o's registrations but except, which its set's next wait reads. */
+static void
+check_add_all(struct fdobj *o, struct epreg *except)
 {
 	struct epreg *r;
 
-	if (!fdobj_watched(o))
-		return;
 	regs_lock(o);
 	for (r = o->regs; r; r = r->onext)
-		check_add(r);
+		if (r != except)
+			check_add(r);
 	regs_unlock(o);
+}
+
+void
+epollset_note_ready(struct fdobj *o)
+{
+	if (fdobj_watched(o))
+		check_add_all(o, NULL);
 }
 
 void
@@ -860,19 +855,6 @@ epollset_rearm(struct fdobj *o)
 	if (fdobj_watched(o))
 		obj_foreach_reg(o, rearm_one, NULL);
 }
-/* The object's other registrations look again at their next wait; r->set->lock held. */
-static void
-note_others(struct epreg *r)
-{
-	struct epreg *o;
-
-	regs_lock(r->obj);
-	for (o = r->obj->regs; o; o = o->onext)
-		if (o != r)
-			check_add(o);
-	regs_unlock(r->obj);
-}
-
 /*
  * The events the program sees for r; kr is what the kernel reported (0 for
  * a check-list entry).  r->set->lock held.
@@ -938,7 +920,7 @@ reg_translate(struct epreg *r, uint32_t kr, int from_check)
 		 * from the kernel any more.
 		 */
 		if (readable && atomic_load_explicit(&r->obj->nregs, memory_order_relaxed) > 1)
-			note_others(r);
+			check_add_all(r->obj, r);	/* r itself: as the program asked, below */
 	} else
 		readable = from_check && session_readable_held(s);
 	if ((want & EPOLLIN) && readable) {
