@@ -1294,10 +1294,11 @@ epollset_atfork_parent(void)
 	int i;
 
 	pthread_mutex_unlock(&plain_lock);
-	for (i = 0; i < nfork_sets; i++) {
+	for (i = 0; i < nfork_sets; i++)
 		pthread_mutex_unlock(&fork_sets[i]->lock);
+	/* Only now: a set closed meanwhile is freed by this put, and takes its own lock. */
+	for (i = 0; i < nfork_sets; i++)
 		fdobj_put(&fork_sets[i]->hdr);
-	}
 	nfork_sets = 0;
 }
 
