@@ -10,6 +10,7 @@
 #include "common/config.h"
 
 #define DEFAULT_TIMEOUT 10
+#define DEFAULT_OCSP_TIMEOUT 3
 
 static const char *level_names[] = { "error", "warn", "info", "debug" };
 
@@ -30,7 +31,14 @@ static const char *level_names[] = { "error", "warn", "info", "debug" };
 	CFG_STR("ciphersuites", NULL, CFGF_NODEFAULT), \
 	CFG_STR("groups", NULL, CFGF_NODEFAULT), \
 	CFG_BOOL("session_resumption", cfg_true, CFGF_NODEFAULT), \
-	CFG_BOOL("allow_expired_cert", cfg_false, CFGF_NODEFAULT)
+	CFG_BOOL("allow_expired_cert", cfg_false, CFGF_NODEFAULT), \
+	CFG_STR("ocsp", NULL, CFGF_NODEFAULT), \
+	CFG_STR("ocsp_responder", NULL, CFGF_NODEFAULT), \
+	CFG_BOOL("ocsp_require", cfg_true, CFGF_NODEFAULT), \
+	CFG_INT("ocsp_timeout", 0, CFGF_NODEFAULT), \
+	CFG_BOOL("ocsp_stapling", cfg_false, CFGF_NODEFAULT), \
+	CFG_STR("ocsp_staple_file", NULL, CFGF_NODEFAULT), \
+	CFG_STR("crl_check", NULL, CFGF_NODEFAULT)
 
 #define RULE_OPTS(...) { \
 	CFG_INT("port", 0, CFGF_NODEFAULT), \
@@ -216,6 +224,97 @@ config_rule_tls(struct rule *r, cfg_t *sec, cfg_t *top, const char *path,
 	return -1;
 }
 
+/* http://host[:port][/path]: host may be a name, an IPv4 address or [IPv6]. */
+static int
+url_ok(const char *u)
+{
+	const char *h = u + 7, *e;
+
+	if (strncmp(u, "http://", 7) != 0)
+		return 0;
+	if (*h == '[')
+		e = strchr(h, ']');
+	else
+		e = h + strcspn(h, ":/");
+	return e != NULL && e > h + (*h == '[');
+}
+
+/* Revocation: OCSP, stapling and which certificates the CRLs must cover. */
+static int
+config_rule_revocation(struct rule *r, cfg_t *sec, cfg_t *top, const char *dir,
+    const char *path, const char *kname, char *err, size_t errlen)
+{
+	static const char *const modes[] = { "off", "leaf", "chain" };
+	const char *v;
+	cfg_t *from;
+	int i;
+
+	v = cfg_inherit_str(sec, top, "ocsp");
+	for (i = 0; v != NULL && i < 3 && strcmp(v, modes[i]) != 0; i++)
+		;
+	if (i == 3) {
+		snprintf(err, errlen, "%s: %s \"%s\": ocsp \"%s\" is not one of off, leaf, "
+		    "chain", path, kname, r->name, v);
+		return -1;
+	}
+	r->ocsp = v == NULL ? OCSP_OFF : i;
+	v = cfg_inherit_str(sec, top, "ocsp_responder");
+	if (v != NULL && *v != '\0') {
+		if (!url_ok(v)) {
+			snprintf(err, errlen, "%s: %s \"%s\": ocsp_responder \"%s\" is not "
+			    "an http://host:port/path URL", path, kname, r->name, v);
+			return -1;
+		}
+		r->ocsp_responder = strdup(v);
+	}
+	r->ocsp_require = cfg_inherit_bool(sec, top, "ocsp_require", 1);
+	from = cfg_from(sec, top, "ocsp_timeout");
+	r->ocsp_timeout = from ? (int)cfg_getint(from, "ocsp_timeout") : DEFAULT_OCSP_TIMEOUT;
+	if (r->ocsp_timeout < 1 || r->ocsp_timeout > 3600) {
+		snprintf(err, errlen, "%s: %s \"%s\": ocsp_timeout must be 1..3600 seconds",
+		    path, kname, r->name);
+		return -1;
+	}
+	/* One exchange fits in the handshake's time, or the handshake times out first. */
+	if (r->ocsp_timeout > r->handshake_timeout)
+		r->ocsp_timeout = r->handshake_timeout;
+	if (r->kind == RULE_CLIENT && (cfg_size(sec, "ocsp_stapling") > 0 ||
+	    cfg_size(sec, "ocsp_staple_file") > 0)) {
+		snprintf(err, errlen, "%s: %s \"%s\": %s is for server rules (a client "
+		    "checks the staple it gets when ocsp is on)", path, kname, r->name,
+		    cfg_size(sec, "ocsp_stapling") > 0 ? "ocsp_stapling" : "ocsp_staple_file");
+		return -1;
+	}
+	if (r->kind == RULE_SERVER) {
+		r->ocsp_stapling = cfg_inherit_bool(sec, top, "ocsp_stapling", 0);
+		v = cfg_inherit_str(sec, top, "ocsp_staple_file");
+		if (v != NULL && *v != '\0')
+			r->ocsp_staple_file = config_abspath(dir, v);
+		if (r->ocsp_stapling && r->ocsp_staple_file != NULL) {
+			snprintf(err, errlen, "%s: %s \"%s\": ocsp_stapling and "
+			    "ocsp_staple_file are two sources of one staple: set one",
+			    path, kname, r->name);
+			return -1;
+		}
+	}
+	v = cfg_inherit_str(sec, top, "crl_check");
+	if (v == NULL || strcmp(v, "leaf") == 0)
+		r->crl_check = CRL_CHECK_LEAF;
+	else if (strcmp(v, "chain") == 0)
+		r->crl_check = CRL_CHECK_CHAIN;
+	else {
+		snprintf(err, errlen, "%s: %s \"%s\": crl_check \"%s\" is not \"leaf\" or "
+		    "\"chain\"", path, kname, r->name, v);
+		return -1;
+	}
+	if (r->crl_check == CRL_CHECK_CHAIN && r->crl_file == NULL) {
+		snprintf(err, errlen, "%s: %s \"%s\": crl_check = \"chain\" needs crl_file",
+		    path, kname, r->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 config_rule(struct rule *r, cfg_t *sec, enum rule_kind kind, cfg_t *top,
     const char *dir, const char *path, char *err, size_t errlen)
@@ -263,6 +362,8 @@ config_rule(struct rule *r, cfg_t *sec, enum rule_kind kind, cfg_t *top,
 		    "1..3600 seconds", path, kname, r->name);
 		return -1;
 	}
+	if (config_rule_revocation(r, sec, top, dir, path, kname, err, errlen) == -1)
+		return -1;
 	if (r->ca_file == NULL || r->cert_file == NULL || r->key_file == NULL) {
 		snprintf(err, errlen, "%s: %s \"%s\": %s is not set (at the top "
 		    "level or in the rule)", path, kname, r->name,
@@ -455,6 +556,8 @@ config_free(struct config *c)
 		free(r->cert_file);
 		free(r->key_file);
 		free(r->crl_file);
+		free(r->ocsp_responder);
+		free(r->ocsp_staple_file);
 		strlist_free(&r->allow_cn);
 		strlist_free(&r->allow_dns);
 		strlist_free(&r->allow_uri);

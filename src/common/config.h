@@ -38,7 +38,19 @@ struct rule {
 	char		*ciphers, *ciphersuites, *groups;	/* NULL: OpenSSL's defaults */
 	int		 session_resumption;
 	int		 allow_expired_cert;
+
+	/* Revocation. */
+	int		 ocsp;		/* OCSP_OFF, OCSP_LEAF, OCSP_CHAIN */
+	char		*ocsp_responder;	/* overrides the certificates' AIA, or NULL */
+	int		 ocsp_require;	/* no definite "good": refuse */
+	int		 ocsp_timeout;	/* seconds per exchange, at most handshake_timeout */
+	int		 ocsp_stapling;	/* server: staple our own status, fetched */
+	char		*ocsp_staple_file;	/* server: staple this DER response, or NULL */
+	int		 crl_check;	/* CRL_CHECK_LEAF or CRL_CHECK_CHAIN */
 };
+
+enum { OCSP_OFF, OCSP_LEAF, OCSP_CHAIN };
+enum { CRL_CHECK_LEAF, CRL_CHECK_CHAIN };
 
 /* 1 if the rule restricts peer identities at all. */
 int		 rule_has_allow(const struct rule *);

@@ -12,6 +12,7 @@
 #include "common/lockstat.h"
 #include "common/deadline.h"
 #include "common/filedata.h"
+#include "engine/crl.h"
 #include "engine/identity.h"
 #include "common/log.h"
 #include "engine/tlsctx.h"
@@ -153,8 +154,8 @@ tlsctx_read(const struct config *c, const struct rule *r, const char *kind,
 	return 0;
 }
 
-static BIO *
-mem_bio(const struct filedata *f)
+BIO *
+tlsctx_mem_bio(const struct filedata *f)
 {
 	return BIO_new_mem_buf(f->buf, (int)f->len);
 }
@@ -170,7 +171,7 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 static int
 use_chain(SSL_CTX *ctx, const struct filedata *f)
 {
-	BIO *b = mem_bio(f);
+	BIO *b = tlsctx_mem_bio(f);
 	X509 *x = NULL;
 	int ok = 0;
 
@@ -202,7 +203,7 @@ use_chain(SSL_CTX *ctx, const struct filedata *f)
 static int
 use_key(SSL_CTX *ctx, const struct filedata *f)
 {
-	BIO *b = mem_bio(f);
+	BIO *b = tlsctx_mem_bio(f);
 	EVP_PKEY *k = NULL;
 	int ok;
 
@@ -218,13 +219,13 @@ use_key(SSL_CTX *ctx, const struct filedata *f)
  * them to clients, so that curl knows which certificate to present.
  * Returns how many objects it took, or -1.
  */
-static int
-load_trust(SSL_CTX *ctx, const struct filedata *f, int certs, int client_cas)
+int
+tlsctx_load_trust(SSL_CTX *ctx, const struct filedata *f, int certs, int client_cas)
 {
 	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
 	STACK_OF(X509_INFO) *infos;
 	X509_INFO *xi;
-	BIO *b = mem_bio(f);
+	BIO *b = tlsctx_mem_bio(f);
 	int i, n = 0;
 
 	infos = b != NULL ? PEM_X509_INFO_read_bio(b, NULL, no_passphrase, NULL) : NULL;
@@ -299,25 +300,6 @@ tlsctx_options(SSL_CTX *ctx, const struct config *c, const struct rule *r,
 	return 0;
 }
 
-static int
-tlsctx_crl(SSL_CTX *ctx, const struct config *c, const struct rule *r,
-    const char *kind, const struct filedata *f, char *err, size_t errlen)
-{
-	char why[256];
-	int n;
-
-	if (r->crl_file == NULL)
-		return 0;
-	if ((n = load_trust(ctx, f, 0, 0)) <= 0) {
-		snprintf(err, errlen, "%s: %s \"%s\": crl_file %s: %s", c->path, kind,
-		    r->name, r->crl_file, n == 0 ? "no CRL found" :
-		    tlsctx_errstr(why, sizeof(why)));
-		return -1;
-	}
-	X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_CRL_CHECK);
-	return 0;
-}
-
 /*
  * f: the rule's files (ca, cert, key, crl) as far as the caller read them
  * already; the rest are read here.  The caller frees them.
@@ -375,13 +357,13 @@ tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[
 		    r->cert_file);
 		goto fail;
 	}
-	if ((n = load_trust(ctx, &f[TLSCTX_CA], 1, r->kind == RULE_SERVER)) <= 0) {
+	if ((n = tlsctx_load_trust(ctx, &f[TLSCTX_CA], 1, r->kind == RULE_SERVER)) <= 0) {
 		snprintf(err, errlen, "%s: %s \"%s\": ca_file %s: %s", c->path, kind,
 		    r->name, r->ca_file, n == 0 ? "no certificate or crl found" :
 		    tlsctx_errstr(why, sizeof(why)));
 		goto fail;
 	}
-	if (tlsctx_crl(ctx, c, r, kind, &f[TLSCTX_CRL], err, errlen) == -1)
+	if (crl_load(ctx, c, r, kind, &f[TLSCTX_CRL], err, errlen) == -1)
 		goto fail;
 	/*
 	 * The chain we present, built once here rather than by OpenSSL's
