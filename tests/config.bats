@@ -85,6 +85,24 @@ assert_fail_closed() {
 	assert_fail_closed "$c" verify_depth
 }
 
+@test "revocation options this build does not enforce yet fail closed instead of running unchecked" {
+	local c opt
+	for opt in 'ocsp = "leaf"' 'ocsp = "chain"' 'ocsp_stapling = true' 'ocsp_staple_file = "x.der"' \
+	    "crl_check = \"chain\"\n crl_file = \"$PKI/ca.crt\""; do
+		c=$({ good_top; printf "server \"s\" {\n port = 8443\n $opt\n}\n"; } | cfg rev)
+		assert_fail_closed "$c" "not supported by this build yet"
+	done
+	# Bad values are named as such; "off" and the defaults run as before.
+	c=$({ good_top; printf 'server "s" {\n port = 8443\n ocsp = "maybe"\n}\n'; } | cfg badocsp)
+	assert_fail_closed "$c" 'ocsp "maybe"'
+	c=$({ good_top; printf 'ocsp_responder = "ftp://x"\nserver "s" {\n port = 8443\n}\n'; } | cfg badurl)
+	assert_fail_closed "$c" ocsp_responder
+	c=$({ good_top; printf 'ocsp = "off"\nocsp_require = false\ncrl_check = "leaf"\nserver "s" {\n port = 8443\n}\n'; } | cfg offok)
+	run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
+	echo "status=$status out=$output err=$stderr"
+	[ "$status" -eq 0 ] && [ "$output" = RAN ]
+}
+
 @test "missing cert file: fail closed, naming the file" {
 	local c; c=$({ printf 'cert_file = "%s"\nkey_file = "%s"\n' "$PKI/nope.crt" "$PKI/server.key"; printf 'server "s" {\n port = 8443\n}\n'; } | cfg nocert)
 	assert_fail_closed "$c" "$PKI/nope.crt"
