@@ -224,6 +224,18 @@ config_rule_tls(struct rule *r, cfg_t *sec, cfg_t *top, const char *path,
 	return -1;
 }
 
+/* The index of v in names[0..n-1], or -1. */
+static int
+keyword(const char *v, const char *const *names, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v, names[i]) == 0)
+			return i;
+	return -1;
+}
+
 /* http://host[:port][/path]: host may be a name, an IPv4 address or [IPv6]. */
 static int
 url_ok(const char *u)
@@ -244,20 +256,17 @@ static int
 config_rule_revocation(struct rule *r, cfg_t *sec, cfg_t *top, const char *dir,
     const char *path, const char *kname, char *err, size_t errlen)
 {
-	static const char *const modes[] = { "off", "leaf", "chain" };
+	static const char *const ocsp_modes[] = { "off", "leaf", "chain" };	/* OCSP_* */
+	static const char *const crl_modes[] = { "leaf", "chain" };		/* CRL_CHECK_* */
 	const char *v;
 	cfg_t *from;
-	int i;
 
 	v = cfg_inherit_str(sec, top, "ocsp");
-	for (i = 0; v != NULL && i < 3 && strcmp(v, modes[i]) != 0; i++)
-		;
-	if (i == 3) {
+	if ((r->ocsp = v == NULL ? OCSP_OFF : keyword(v, ocsp_modes, 3)) < 0) {
 		snprintf(err, errlen, "%s: %s \"%s\": ocsp \"%s\" is not one of off, leaf, "
 		    "chain", path, kname, r->name, v);
 		return -1;
 	}
-	r->ocsp = v == NULL ? OCSP_OFF : i;
 	v = cfg_inherit_str(sec, top, "ocsp_responder");
 	if (v != NULL && *v != '\0') {
 		if (!url_ok(v)) {
@@ -298,13 +307,14 @@ config_rule_revocation(struct rule *r, cfg_t *sec, cfg_t *top, const char *dir,
 		}
 	}
 	v = cfg_inherit_str(sec, top, "crl_check");
-	if (v == NULL || strcmp(v, "leaf") == 0)
-		r->crl_check = CRL_CHECK_LEAF;
-	else if (strcmp(v, "chain") == 0)
-		r->crl_check = CRL_CHECK_CHAIN;
-	else {
+	if ((r->crl_check = v == NULL ? CRL_CHECK_LEAF : keyword(v, crl_modes, 2)) < 0) {
 		snprintf(err, errlen, "%s: %s \"%s\": crl_check \"%s\" is not \"leaf\" or "
 		    "\"chain\"", path, kname, r->name, v);
+		return -1;
+	}
+	if (r->crl_check == CRL_CHECK_CHAIN && r->crl_file == NULL) {
+		snprintf(err, errlen, "%s: %s \"%s\": crl_check = \"chain\" needs crl_file",
+		    path, kname, r->name);
 		return -1;
 	}
 	/*
@@ -318,11 +328,6 @@ config_rule_revocation(struct rule *r, cfg_t *sec, cfg_t *top, const char *dir,
 		    r->name, r->ocsp != OCSP_OFF ? "ocsp" : r->ocsp_stapling ?
 		    "ocsp_stapling" : r->ocsp_staple_file ? "ocsp_staple_file" :
 		    "crl_check = \"chain\"");
-		return -1;
-	}
-	if (r->crl_check == CRL_CHECK_CHAIN && r->crl_file == NULL) {
-		snprintf(err, errlen, "%s: %s \"%s\": crl_check = \"chain\" needs crl_file",
-		    path, kname, r->name);
 		return -1;
 	}
 	return 0;
@@ -462,7 +467,7 @@ config_load(const char *path, char *err, size_t errlen)
 	char *dir = NULL;
 	cfg_t *cfg;
 	size_t i, j, ns, nc;
-	int r;
+	int r, lv;
 
 	err[0] = '\0';
 	parse_err = err;
@@ -495,15 +500,12 @@ config_load(const char *path, char *err, size_t errlen)
 		goto out;
 	c->path = config_abspath(NULL, path);
 	lvl = cfg_getstr(cfg, "log_level");
-	for (i = 0; i < 4; i++)
-		if (strcmp(lvl, level_names[i]) == 0)
-			break;
-	if (i == 4) {
+	if ((lv = keyword(lvl, level_names, 4)) < 0) {
 		snprintf(err, errlen, "%s: log_level \"%s\" is not one of "
 		    "error, warn, info, debug", path, lvl);
 		goto out;
 	}
-	c->log_level = (enum log_level)i;
+	c->log_level = (enum log_level)lv;
 	logf = cfg_getstr(cfg, "log_file");
 	if (*logf == '\0') {
 		snprintf(err, errlen, "%s: log_file is empty", path);

@@ -24,4 +24,3 @@ crl_load(SSL_CTX *ctx, const struct config *c, const struct rule *r,
 	X509_STORE_set_flags(SSL_CTX_get_cert_store(ctx), X509_V_FLAG_CRL_CHECK);
 	return 0;
 }
-

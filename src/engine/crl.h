@@ -10,7 +10,7 @@
 
 /*
  * Adds the CRLs of f (the rule's crl_file, read) to ctx's store and turns
- * on the checks crl_check asks for; 0, or -1 with one line in err naming
+ * on CRL checking of the peer's own certificate; 0, or -1 with one line in err naming
  * the config file, the rule, the option and the file.  No crl_file: 0.
  */
 int	 crl_load(SSL_CTX *ctx, const struct config *, const struct rule *, const char *kind,

@@ -154,8 +154,8 @@ tlsctx_read(const struct config *c, const struct rule *r, const char *kind,
 	return 0;
 }
 
-BIO *
-tlsctx_mem_bio(const struct filedata *f)
+static BIO *
+mem_bio(const struct filedata *f)
 {
 	return BIO_new_mem_buf(f->buf, (int)f->len);
 }
@@ -171,7 +171,7 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 static int
 use_chain(SSL_CTX *ctx, const struct filedata *f)
 {
-	BIO *b = tlsctx_mem_bio(f);
+	BIO *b = mem_bio(f);
 	X509 *x = NULL;
 	int ok = 0;
 
@@ -203,7 +203,7 @@ use_chain(SSL_CTX *ctx, const struct filedata *f)
 static int
 use_key(SSL_CTX *ctx, const struct filedata *f)
 {
-	BIO *b = tlsctx_mem_bio(f);
+	BIO *b = mem_bio(f);
 	EVP_PKEY *k = NULL;
 	int ok;
 
@@ -225,7 +225,7 @@ tlsctx_load_trust(SSL_CTX *ctx, const struct filedata *f, int certs, int client_
 	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
 	STACK_OF(X509_INFO) *infos;
 	X509_INFO *xi;
-	BIO *b = tlsctx_mem_bio(f);
+	BIO *b = mem_bio(f);
 	int i, n = 0;
 
 	infos = b != NULL ? PEM_X509_INFO_read_bio(b, NULL, no_passphrase, NULL) : NULL;

@@ -28,7 +28,6 @@ int	 tlsctx_days_left(X509 *);
 
 /* Trusts every certificate in f (certs), takes its CRLs; a server names them as client CAs. */
 int	 tlsctx_load_trust(SSL_CTX *, const struct filedata *f, int certs, int client_cas);
-BIO	*tlsctx_mem_bio(const struct filedata *);
 
 /* Why our own checks refused the peer of ssl (identity lists), or NULL. */
 const char *tlsctx_refusal(SSL *);
