@@ -41,6 +41,8 @@ struct fdobj;
 	    (fd, r, h, is_server, peer, peerlen, connecting)) \
 	X(int, session_step, (struct session *s), (s)) \
 	X(int, session_deadline_ms, (struct session *s), (s)) \
+	X(int, session_wait_fd, (struct session *s), (s)) \
+	X(int, session_due_ms, (struct session *s), (s)) \
 	X(int, session_handshake_blocking, (struct session *s), (s)) \
 	X(int, session_readable, (struct session *s), (s)) \
 	X(int, session_readable_held, (struct session *s), (s)) \

@@ -16,6 +16,7 @@
 
 #include "common/deadline.h"
 #include "engine/identity.h"
+#include "engine/ocsp.h"
 #include "common/log.h"
 #include "common/real.h"
 #include "common/rules.h"
@@ -167,6 +168,7 @@ session_destroy(struct fdobj *o)
 	struct session *s = (struct session *)o;
 
 	sweep_forget(s);
+	ocsp_free(s->ocsp);
 	SSL_free(s->ssl);
 	free(s->wbuf);
 	pthread_cond_destroy(&s->close_cv);
@@ -372,6 +374,8 @@ session_step_locked(struct session *s)
 	}
 	if ((f = session_flush(s)) != 0)
 		goto flushed;
+	if (s->ocsp != NULL)
+		goto checked;
 	sweep_touch(s);
 	ERR_set_mark();
 	r = SSL_do_handshake(s->ssl);
@@ -380,9 +384,7 @@ session_step_locked(struct session *s)
 		/* Tickets and the last flight go out before the program may write. */
 		if ((f = session_flush(s)) != 0)
 			goto flushed;
-		s->state = SS_OPEN;
-		session_log_result(s, NULL);
-		return STEP_DONE;
+		goto checked;
 	}
 	e = SSL_get_error(s->ssl, r);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
@@ -396,6 +398,17 @@ session_step_locked(struct session *s)
 	session_flush(s);	/* the alert, so the peer learns why */
 	session_fail(s, err, why);
 	return STEP_FAILED;
+ checked:
+	/* The peer verified; with ocsp on, the program sees it once its status is good. */
+	if ((r = ocsp_step(s, why, sizeof(why))) == STEP_FAILED) {
+		session_fail(s, ECONNREFUSED, why);
+		return STEP_FAILED;
+	}
+	if (r != STEP_DONE)
+		return r;
+	s->state = SS_OPEN;
+	session_log_result(s, NULL);
+	return STEP_DONE;
  flushed:
 	if (f == POLLOUT)
 		return POLLOUT;
@@ -404,10 +417,65 @@ session_step_locked(struct session *s)
 	return STEP_FAILED;
 }
 
+/* session_deadline_ms; s->lock held. */
+static int
+deadline_ms_locked(struct session *s)
+{
+	int ms = ms_until(&s->deadline), o = ocsp_ms_left(s);
+
+	return o >= 0 && o < ms ? o : ms;
+}
+
+/* session_wait_fd; s->lock held. */
+static int
+wait_fd_locked(struct session *s)
+{
+	int fd = ocsp_fd(s);
+
+	return fd >= 0 ? fd : s->fd;
+}
+
 int
 session_deadline_ms(struct session *s)
 {
-	return ms_until(&s->deadline);
+	int ms;
+
+	pthread_mutex_lock(&s->lock);
+	ms = deadline_ms_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	return ms;
+}
+
+int
+session_wait_fd(struct session *s)
+{
+	int fd;
+
+	pthread_mutex_lock(&s->lock);
+	fd = wait_fd_locked(s);
+	pthread_mutex_unlock(&s->lock);
+	return fd;
+}
+
+/*
+ * A client's connection in the program's epoll set: the set holds its
+ * socket, not the responder's, so while a responder is asked the program's
+ * wait wakes every OCSP_TICK_MS to look (bounded by ocsp_timeout).
+ */
+#define OCSP_TICK_MS	10
+
+int
+session_due_ms(struct session *s)
+{
+	struct pollfd p = { .fd = -1, .events = (short)s->want };
+	int ms;
+
+	pthread_mutex_lock(&s->lock);
+	ms = deadline_ms_locked(s);
+	if ((p.fd = ocsp_fd(s)) >= 0 && ms > 0)
+		ms = REAL(poll)(&p, 1, 0) == 1 ? 0 : ms < OCSP_TICK_MS ? ms : OCSP_TICK_MS;
+	pthread_mutex_unlock(&s->lock);
+	return ms;
 }
 
 int
@@ -418,6 +486,7 @@ session_step(struct session *s)
 	pthread_mutex_lock(&s->lock);
 	r = session_step_locked(s);
 	s->want = r > 0 ? r : 0;
+	s->elsewhere = r > 0 && ocsp_fd(s) >= 0;
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -425,7 +494,7 @@ session_step(struct session *s)
 int
 session_handshake_blocking(struct session *s)
 {
-	int r, ms;
+	int r, ms, fd;
 
 	for (;;) {
 		r = session_step(s);
@@ -435,12 +504,13 @@ session_handshake_blocking(struct session *s)
 			errno = s->err;
 			return -1;
 		}
-		if ((ms = ms_until(&s->deadline)) == 0) {
-			session_fail_timeout(s);
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (wait_fd(s->fd, (short)r, ms) == -1 && errno == EINTR && !signals_restart())
+		/* A deadline that passed is the next step's to handle. */
+		pthread_mutex_lock(&s->lock);
+		ms = deadline_ms_locked(s);
+		fd = wait_fd_locked(s);
+		pthread_mutex_unlock(&s->lock);
+		if (ms > 0 && wait_fd(fd, (short)r, ms) == -1 && errno == EINTR &&
+		    !signals_restart())
 			return -1;
 	}
 }
@@ -488,7 +558,7 @@ static int
 session_wait_unlocked(struct session *s, short events, int ms)
 {
 	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L }, d;
-	int fd = s->fd, r, e, idle, left = ms;
+	int fd = s->fd, wfd = wait_fd_locked(s), r, e, idle, left = ms;
 
 	if (ms >= 0)
 		d = deadline_after(&t);
@@ -498,10 +568,10 @@ session_wait_unlocked(struct session *s, short events, int ms)
 		/* While it sleeps, idle sessions (this one too) still give their buffers back. */
 		idle = session_sweep_idle();
 		if (idle < 0 || (ms >= 0 && left <= idle)) {
-			r = wait_fd(fd, events, left);
+			r = wait_fd(wfd, events, left);
 			break;
 		}
-		if ((r = wait_fd(fd, events, idle)) == 0 || errno != EAGAIN)
+		if ((r = wait_fd(wfd, events, idle)) == 0 || errno != EAGAIN)
 			break;
 		if (ms >= 0 && (left = ms_until(&d)) == 0)
 			break;
@@ -555,16 +625,13 @@ session_ready_locked(struct session *s, int flags)
 			errno = EAGAIN;
 			return -1;
 		}
-		r = session_wait_unlocked(s, (short)r, ms_until(&s->deadline));
+		/* A deadline that passed (EAGAIN) is the next step's to handle. */
+		r = session_wait_unlocked(s, (short)r, deadline_ms_locked(s));
 		if (s->closed) {
 			errno = EBADF;
 			return -1;
 		}
-		if (r == -1 && errno == EAGAIN && s->state != SS_OPEN) {
-			pthread_mutex_unlock(&s->lock);
-			session_fail_timeout(s);
-			pthread_mutex_lock(&s->lock);
-		} else if (r == -1 && errno == EINTR && !signals_restart())
+		if (r == -1 && errno == EINTR && !signals_restart())
 			return -1;
 	}
 }

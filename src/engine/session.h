@@ -25,6 +25,7 @@ enum session_state {
 
 struct listener;
 struct epreg;
+struct ocsp_check;
 
 struct session {
 	struct fdobj		 hdr;
@@ -49,6 +50,7 @@ struct session {
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
 	struct timespec		 deadline;	/* handshake */
+	struct ocsp_check	*ocsp;		/* handshake done, the peer's status asked (ocsp.c) */
 
 	/* Ciphertext the kernel has not taken yet. */
 	unsigned char		*wbuf;
@@ -63,6 +65,8 @@ struct session {
 	struct session		*lnext, *lprev;
 	uint32_t		 levents;	/* what the listener's epoll set waits for */
 	int			 want;		/* handshake: POLLIN or POLLOUT */
+	int			 lfd;		/* the descriptor in the listener's set for it */
+	int			 elsewhere;	/* want is for the OCSP responder's socket */
 
 	/* The warm list (sweep.c): sessions whose OpenSSL buffers may be allocated. */
 	struct session		*idle_next, **idle_prevp;
@@ -80,8 +84,21 @@ struct session	*session_new(int fd, const struct rule *, struct tlsholder *, int
 
 /* The following take the session lock themselves. */
 int		 session_step(struct session *);	/* STEP_* or POLLIN/POLLOUT */
-/* Milliseconds left for the handshake (0: over). */
+/*
+ * Milliseconds until the handshake must be stepped whatever its descriptor
+ * says (0: now): its deadline, or an OCSP exchange's.
+ */
 int		 session_deadline_ms(struct session *);
+/*
+ * The descriptor session_step's POLLIN/POLLOUT is for: the socket, or while
+ * an OCSP responder is asked, the responder's.
+ */
+int		 session_wait_fd(struct session *);
+/*
+ * session_deadline_ms for a caller that can watch only s->fd: while a
+ * responder is asked, 0 once its socket is ready, else a short tick.
+ */
+int		 session_due_ms(struct session *);
 /* Drives the handshake to its end for a blocking caller, bounded by the rule. */
 int		 session_handshake_blocking(struct session *);
 /* 1 if a read would not block: decrypted data, EOF or an error waits. */

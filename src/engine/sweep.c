@@ -7,6 +7,7 @@
 #include "common/lockstat.h"
 #include "common/log.h"
 #include "engine/session.h"
+#include "engine/ocsp_cache.h"
 #include "engine/sweep.h"
 
 /*
@@ -211,9 +212,14 @@ session_sweep_atfork(int phase)
 {
 	struct session *s, *next;
 
-	if (phase == SWEEP_PREPARE)
+	/* The OCSP cache's lock comes after the sweep's (ocsp_cache.c). */
+	if (phase == SWEEP_PREPARE) {
 		plock(&sweep_lock);
-	else if (phase == SWEEP_PARENT)
+		ocsp_cache_atfork(phase);
+		return;
+	}
+	ocsp_cache_atfork(phase);
+	if (phase == SWEEP_PARENT)
 		pthread_mutex_unlock(&sweep_lock);
 	else {
 		for (s = warm; s; s = next) {

@@ -13,6 +13,8 @@
 #include "common/deadline.h"
 #include "common/filedata.h"
 #include "engine/crl.h"
+#include "engine/ocsp_cache.h"
+#include "engine/ocsp_resp.h"
 #include "engine/identity.h"
 #include "common/log.h"
 #include "engine/tlsctx.h"
@@ -63,7 +65,18 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	X509 *cert = X509_STORE_CTX_get_current_cert(x);
 	char subj[256], sans[512], *why;
 
-	if (!ok || h == NULL || X509_STORE_CTX_get_error_depth(x) != 0)
+	if (!ok || h == NULL)
+		return ok;
+	/* A status already known revoked gets the peer a certificate_revoked alert. */
+	if (h->rule->ocsp != OCSP_OFF && (h->rule->ocsp == OCSP_CHAIN ||
+	    X509_STORE_CTX_get_error_depth(x) == 0) && ocsp_cache_get(cert) == OCSP_ST_REVOKED) {
+		if ((why = strdup("certificate revoked (OCSP)")) != NULL &&
+		    !SSL_set_ex_data(ssl, refusal_idx, why))
+			free(why);
+		X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REVOKED);
+		return 0;
+	}
+	if (X509_STORE_CTX_get_error_depth(x) != 0)
 		return ok;
 	/*
 	 * OpenSSL takes a CA certificate as a leaf, even the trusted root
@@ -365,6 +378,11 @@ tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[
 	}
 	if (crl_load(ctx, c, r, kind, &f[TLSCTX_CRL], err, errlen) == -1)
 		goto fail;
+	if (r->ocsp != OCSP_OFF && ocsp_resp_setup(ctx, r) == -1) {
+		snprintf(err, errlen, "%s: %s \"%s\": ocsp: %s", c->path, kind, r->name,
+		    tlsctx_errstr(why, sizeof(why)));
+		goto fail;
+	}
 	/*
 	 * The chain we present, built once here rather than by OpenSSL's
 	 * auto-chaining on every handshake (a chain build, with a signature

@@ -351,6 +351,9 @@ reg_real_events(struct epreg *r)
 		s = (struct session *)r->obj;
 		if (s->state == SS_CONNECTING)
 			return keep | EPOLLOUT;
+		/* While an OCSP responder is asked, the socket has nothing to say but HUP. */
+		if (s->state == SS_HANDSHAKE && s->elsewhere)
+			return keep;
 		if (s->state == SS_HANDSHAKE)
 			return keep | (s->want == POLLOUT ? EPOLLOUT : EPOLLIN);
 		if (session_has_output(s))	/* our records wait for the kernel */
@@ -1078,7 +1081,7 @@ epollset_wait(int epfd, struct epoll_event *events, int maxevents,
 				set->nhs--;
 			} else if (!r->checking) {
 				/* A client handshake's deadline must wake us. */
-				int ms = session_deadline_ms((struct session *)r->obj);
+				int ms = session_due_ms((struct session *)r->obj);
 				if (ms == 0)
 					r->checking = 1;
 				else if (hs_ms < 0 || ms < hs_ms)

@@ -9,6 +9,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "common/deadline.h"
 #include "common/lockstat.h"
 #include "preload/listener.h"
 #include "common/log.h"
@@ -20,6 +21,7 @@
 
 #define TAKE_MAX	64	/* connections taken from the kernel per call */
 #define PENDING_MAX	4096	/* handshakes in flight; more wait in the kernel's backlog */
+#define OCSP_LOOK_MS	50	/* how often pending OCSP exchanges are looked at for their deadline */
 
 static void
 q_push(struct session **head, struct session **tail, struct session *s)
@@ -144,6 +146,15 @@ listener_arm(struct listener *l)
 		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
 			its.it_value.tv_nsec = 1;
 	}
+	/* OCSP exchanges end at their own deadlines, sooner: looked at every OCSP_LOOK_MS. */
+	if (l->nocsp > 0) {
+		const struct timespec look = { 0, OCSP_LOOK_MS * 1000000L };
+		struct timespec soon = deadline_after(&look);
+
+		if (soon.tv_sec < its.it_value.tv_sec || (soon.tv_sec == its.it_value.tv_sec &&
+		    soon.tv_nsec < its.it_value.tv_nsec))
+			its.it_value = soon;
+	}
 	if (its.it_value.tv_sec == l->armed.tv_sec && its.it_value.tv_nsec == l->armed.tv_nsec)
 		return;
 	/* Disarming also drops expirations not yet read: the set shows none after. */
@@ -156,9 +167,12 @@ static void
 listener_after_step(struct listener *l, struct session *s, int r)
 {
 	struct epoll_event ev;
+	int fd;
 
 	if (r == STEP_DONE || r == STEP_FAILED) {
-		REAL(epoll_ctl)(l->pfd, EPOLL_CTL_DEL, s->fd, NULL);
+		REAL(epoll_ctl)(l->pfd, EPOLL_CTL_DEL, s->lfd, NULL);
+		if (s->lfd != s->fd)
+			l->nocsp--;
 		q_remove(&l->pend_head, &l->pend_tail, s);
 		l->npending--;
 		if (r == STEP_DONE) {
@@ -171,10 +185,20 @@ listener_after_step(struct listener *l, struct session *s, int r)
 		return;
 	}
 	ev.events = (uint32_t)(r == POLLIN ? EPOLLIN : EPOLLOUT);
-	if (ev.events == s->levents)
-		return;
 	ev.data.ptr = s;
-	REAL(epoll_ctl)(l->pfd, EPOLL_CTL_MOD, s->fd, &ev);
+	/*
+	 * An OCSP check waits on the responder's socket instead (session_wait_fd).
+	 * Its number may be that of the exchange before, closed and so gone
+	 * from the set: an OCSP socket is always registered again.
+	 */
+	if ((fd = session_wait_fd(s)) != s->lfd) {
+		REAL(epoll_ctl)(l->pfd, EPOLL_CTL_DEL, s->lfd, NULL);
+		l->nocsp += (fd != s->fd) - (s->lfd != s->fd);
+		s->lfd = fd;
+	} else if (ev.events == s->levents && fd == s->fd)
+		return;
+	if (REAL(epoll_ctl)(l->pfd, EPOLL_CTL_MOD, fd, &ev) == -1 && errno == ENOENT)
+		REAL(epoll_ctl)(l->pfd, EPOLL_CTL_ADD, fd, &ev);
 	s->levents = ev.events;
 }
 
@@ -263,6 +287,7 @@ listener_add(struct listener *l, int fd, struct sockaddr *sa, socklen_t salen)
 		return;
 	}
 	s->levents = ev.events;
+	s->lfd = fd;
 	q_push(&l->pend_head, &l->pend_tail, s);
 	l->npending++;
 	/* On loopback the ClientHello is often here already. */
@@ -315,7 +340,7 @@ listener_service_locked(struct listener *l)
 {
 	struct epoll_event evs[64];
 	struct timespec now;
-	struct session *s;
+	struct session *s, *next;
 	uint64_t ticks;
 	int n, i;
 
@@ -340,6 +365,12 @@ listener_service_locked(struct listener *l)
 			listener_after_step(l, s, session_step(s));
 		}
 	} while (n == 64);
+	/* An OCSP exchange whose time is up gives its verdict (ocsp_timeout). */
+	for (s = l->nocsp > 0 ? l->pend_head : NULL; s != NULL; s = next) {
+		next = s->lnext;
+		if (s->lfd != s->fd && session_deadline_ms(s) == 0)
+			listener_after_step(l, s, session_step(s));
+	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	while ((s = l->pend_head) != NULL &&
 	    (s->deadline.tv_sec < now.tv_sec ||

@@ -26,6 +26,7 @@ struct listener {
 	struct session		*pend_head, *pend_tail;	/* oldest first */
 	struct session		*ready_head, *ready_tail;
 	int			 npending, nready;
+	int			 nocsp;		/* pending, waiting for an OCSP responder */
 	/*
 	 * This process has called accept on it (since it was made or forked):
 	 * until then readiness calls show the kernel's queue as it is and take

@@ -109,6 +109,7 @@ readiness_poll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 						hint[i] = immediate = 1;
 					else {
 						work[i].events = (short)step;
+						work[i].fd = session_wait_fd(s);
 						/* Wake for the handshake's deadline too. */
 						ms = session_deadline_ms(s);
 						if (hs_ms < 0 || ms < hs_ms)
