@@ -111,6 +111,12 @@ ask(struct session *s, struct ocsp_check *o, char *why, size_t len)
 		goto out;
 	o->asking = 1;
 	o->deadline = deadline_after(&t);
+	/* The exchange's own deadline gives the verdict (ocsp_require decides), not the handshake's. */
+	t.tv_sec++;
+	t = deadline_after(&t);
+	if (t.tv_sec > s->deadline.tv_sec || (t.tv_sec == s->deadline.tv_sec &&
+	    t.tv_nsec > s->deadline.tv_nsec))
+		s->deadline = t;
 	r = 0;
 	goto out;
  nomem:
