@@ -20,7 +20,7 @@ LIBS	 = -lconfuse -lssl -lcrypto -ldl -pthread
 # src/common: pure modules; with the engine's tlsctx and identity they make the static
 # library the launcher and the unit tests link.
 COMMON	 = $(patsubst src/%.c,%,$(wildcard src/common/*.c))
-CORE	 = $(filter-out common/real,$(COMMON)) engine/tlsctx engine/identity engine/crl
+CORE	 = $(filter-out common/real,$(COMMON)) engine/tlsctx engine/identity engine/crl engine/staple
 # src/hooks and src/preload: libmtlsshim.so, which links no OpenSSL (src/engine/engine.h says why).
 HOOKS	 = $(patsubst src/%.c,%,$(wildcard src/hooks/*.c))
 PRELOAD	 = $(HOOKS) $(patsubst src/%.c,%,$(wildcard src/preload/*.c)) $(COMMON)
