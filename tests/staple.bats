@@ -248,3 +248,31 @@ wait_reload() {
 	wait_for "$SRVLOG" "rule=st: ocsp_staple_file $LIVE/soon.der expired at .* \\(its nextUpdate\\); stapling nothing"
 	[ "$(count "$SRVLOG" 'stapling nothing')" -eq 1 ]
 }
+
+@test "the start-up cache does not outlive the staple: expired or replaced, the next start checks it again" {
+	local x=$BATS_TEST_TMPDIR/xdg c
+	mkdir -m 700 "$x"
+	ocsp_staple_dated "$PKI" server "$LIVE/soon.der" -60 3
+	STAPLE=$LIVE/soon.der
+	c=$(staple_conf st "$(free_port)" "$STAPLE")
+	XDG_RUNTIME_DIR=$x run shim "$c" /bin/true
+	show
+	[ "$status" -eq 0 ]
+	run grep -rl "$c" "$x/mtlsshim"
+	[ "$status" -eq 0 ]
+	# Expired since: refused at start, although the configuration and certificates are as cached.
+	sleep 4
+	XDG_RUNTIME_DIR=$x run --separate-stderr shim "$c" /bin/true
+	show
+	[ "$status" -eq 78 ]
+	assert_contains "$stderr" "ocsp_staple_file $STAPLE: status expired"
+	# A good staple is cached; the file replaced with a bad one is checked at the next start.
+	cp "$PKI/server.der" "$LIVE/soon.der"
+	XDG_RUNTIME_DIR=$x run shim "$c" /bin/true
+	[ "$status" -eq 0 ]
+	put "$PKI/other.der" "$LIVE/soon.der"
+	XDG_RUNTIME_DIR=$x run --separate-stderr shim "$c" /bin/true
+	show
+	[ "$status" -eq 78 ]
+	assert_contains "$stderr" "ocsp_staple_file $STAPLE: the response is not about cert_file"
+}

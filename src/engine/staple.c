@@ -151,7 +151,7 @@ staple_load(SSL_CTX *ctx, const struct config *c, const struct rule *r, const ch
 	OCSP_SINGLERESP *one;
 	struct staple *s = NULL;
 	char why[512], ossl[256], t1[32], t2[32];
-	int st, rv = -1;
+	int st, valid, rv = -1;
 
 	if (r->ocsp_staple_file == NULL)
 		return 0;
@@ -178,11 +178,14 @@ staple_load(SSL_CTX *ctx, const struct config *c, const struct rule *r, const ch
 	    V_OCSP_CERTSTATUS_GOOD)
 		snprintf(why, sizeof(why), "it says cert_file %s is %s", r->cert_file,
 		    OCSP_cert_status_str(st));
-	else if (!OCSP_check_validity(thisupd, nextupd, STAPLE_LEEWAY, -1)) {
+	/* Leeway for a responder's clock ahead of ours; none past nextUpdate: it would never go out. */
+	else if (!(valid = OCSP_check_validity(thisupd, nextupd, STAPLE_LEEWAY, -1)) ||
+	    (nextupd != NULL && X509_cmp_current_time(nextupd) <= 0)) {
 		staple_time(thisupd, t1, sizeof(t1));
 		staple_time(nextupd, t2, sizeof(t2));
 		snprintf(why, sizeof(why), "%s (thisUpdate %s, nextUpdate %s)",
-		    tlsctx_errstr(ossl, sizeof(ossl)), t1, t2);
+		    valid ? "status expired" : tlsctx_errstr(ossl, sizeof(ossl)),
+		    t1, t2);
 	} else if ((s = calloc(1, sizeof(*s))) == NULL || (s->der = malloc(f->len)) == NULL)
 		snprintf(why, sizeof(why), "%s", strerror(ENOMEM));
 	else {
@@ -209,4 +212,15 @@ staple_load(SSL_CTX *ctx, const struct config *c, const struct rule *r, const ch
 	OCSP_RESPONSE_free(resp);
 	ERR_pop_to_mark();
 	return rv;
+}
+
+time_t
+staple_next_update(SSL_CTX *ctx)
+{
+	struct staple *s;
+
+	pthread_once(&staple_once, staple_idx_init);
+	if ((s = SSL_CTX_get_ex_data(ctx, staple_idx)) == NULL)
+		return 0;
+	return s->next;
 }

@@ -557,6 +557,9 @@ tlsholder_recheck_after(struct tlsholder *h)
 	else {
 		if ((cert = SSL_CTX_get0_certificate(h->ctx)) != NULL && (d = warn_due(cert)) < t)
 			t = d;
+		/* A start-up check skipped after this would miss an expired staple. */
+		if ((d = staple_next_update(h->ctx)) != 0 && d < t)
+			t = d;
 		objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(h->ctx));
 		for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
 			if ((cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i))) != NULL &&
