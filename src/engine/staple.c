@@ -125,6 +125,21 @@ staple_find(OCSP_BASICRESP *bs, X509 *leaf, X509 *issuer)
 	return NULL;
 }
 
+/* OCSP_basic_verify's reason, with the certificate check's own ("Verify error:...") if any. */
+static const char *
+staple_verify_error(char *buf, size_t len)
+{
+	const char *data = NULL;
+	char detail[256] = "", why[256];
+	int flags = 0;
+
+	if (ERR_peek_last_error_data(&data, &flags) != 0 && (flags & ERR_TXT_STRING) &&
+	    data != NULL && *data != '\0')
+		snprintf(detail, sizeof(detail), " (%s)", data);
+	snprintf(buf, len, "%s%s", tlsctx_errstr(why, sizeof(why)), detail);
+	return buf;
+}
+
 /* t as seconds since the epoch (0: none) and as text in buf. */
 static time_t
 staple_time(const ASN1_GENERALIZEDTIME *t, char *buf, size_t len)
@@ -173,7 +188,7 @@ staple_load(SSL_CTX *ctx, const struct config *c, const struct rule *r, const ch
 	else if (SSL_CTX_get0_chain_certs(ctx, &chain) != 1 ||
 	    OCSP_basic_verify(bs, chain, SSL_CTX_get_cert_store(ctx), 0) <= 0)
 		snprintf(why, sizeof(why), "its signature does not verify against ca_file %s: %s",
-		    r->ca_file, tlsctx_errstr(ossl, sizeof(ossl)));
+		    r->ca_file, staple_verify_error(ossl, sizeof(ossl)));
 	else if ((st = OCSP_single_get0_status(one, NULL, NULL, &thisupd, &nextupd)) !=
 	    V_OCSP_CERTSTATUS_GOOD)
 		snprintf(why, sizeof(why), "it says cert_file %s is %s", r->cert_file,
