@@ -21,6 +21,7 @@ setup_file() {
 	ocsp_staple_dated "$PKI" server "$PKI/server-expired.der" -7200 -3600
 	ocsp_staple_dated "$PKI" server "$PKI/server-revoked.der" -60 86400 revoked
 	ocsp_staple_dated "$PKI" server "$PKI/server-later.der" -60 172800
+	ocsp_staple_dated "$PKI" server "$PKI/server-future.der" 3600 7200
 	head -c 300 /dev/urandom > "$PKI/garbage.der"
 }
 setup() {
@@ -137,10 +138,11 @@ refused_with() {
 	assert_refused "$(staple_conf st 1 "$STAPLE")" "$@"
 }
 
-@test "a response for another certificate, revoked, expired, or garbage: the program does not start" {
+@test "a response for another certificate, revoked, expired, not yet valid, or garbage: the program does not start" {
 	refused_with "$PKI/other.der" "the response is not about cert_file $PKI/server.crt"
 	refused_with "$PKI/server-revoked.der" "it says cert_file $PKI/server.crt is revoked"
 	refused_with "$PKI/server-expired.der" "status expired (thisUpdate 20" ", nextUpdate 20"
+	refused_with "$PKI/server-future.der" "status not yet valid (thisUpdate 20"
 	refused_with "$PKI/garbage.der" "not a DER OCSP response"
 	refused_with "$PKI/server.crt" "not a DER OCSP response"
 	refused_with "$PKI/no-such.der" "No such file or directory"
