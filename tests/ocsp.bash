@@ -120,11 +120,17 @@ ocsp_revoke() {
 	done < "$BATS_TEST_TMPDIR/ocsp.responders"
 }
 
+# _ocsp_days ARGS...: (for the functions here) "-ndays 1" unless ARGS set -ndays or -nmin
+# (openssl ocsp adds the two, so the default would otherwise lengthen a -nmin).
+_ocsp_days() {
+	case " $* " in *" -ndays "*|*" -nmin "*) ;; *) echo "-ndays 1" ;; esac
+}
+
 # ocsp_responder_start DIR PORT [ARGS...]: an `openssl ocsp` responder on PORT (3.0 takes no address: every interface) answering
 # from DIR/index.txt, in the background (bg: own process group, PID in OCSP_PID, ended by PID in
 # kill_bg at teardown), signing with DIR/ocsp (or DIR/int-ocsp for certificates int issued, with
-# OCSP_CA=int). ARGS go to openssl ocsp after the defaults (e.g. -nrequest N, -ndays N, -nmin N;
-# a later option wins). Logs the requests and responses as text to OCSP_LOG
+# OCSP_CA=int). ARGS go to openssl ocsp after the defaults (e.g. -nrequest N; -ndays N or
+# -nmin N for the responses' nextUpdate, a day from now by default). Logs the requests and responses as text to OCSP_LOG
 # ($BATS_TEST_TMPDIR/ocsp.PORT.log, line-buffered), for ocsp_query_count. Returns once the port
 # listens (bounded, 10 s), without connecting to it (a probe would count as a query).
 ocsp_responder_start() {
@@ -133,7 +139,7 @@ ocsp_responder_start() {
 	[ "$ca" = ca ] || signer=$ca-ocsp
 	OCSP_LOG=$BATS_TEST_TMPDIR/ocsp.$port.log
 	bg "$OCSP_LOG" stdbuf -oL -eL openssl ocsp -index "$d/index.txt" -port "$port" \
-		-rsigner "$d/$signer.crt" -rkey "$d/$signer.key" -CA "$d/$ca.crt" -text -ndays 1 "$@"
+		-rsigner "$d/$signer.crt" -rkey "$d/$signer.key" -CA "$d/$ca.crt" -text $(_ocsp_days "$@") "$@"
 	OCSP_PID=$BGPID
 	echo "$OCSP_PID $port $OCSP_LOG $d" >> "$BATS_TEST_TMPDIR/ocsp.responders"
 	wait_port "$port" || { cat "$OCSP_LOG" >&2; return 1; }
@@ -175,7 +181,8 @@ ocsp_ask() {
 # `openssl ocsp -respout` writes, what s_server -status_file serves) for DIR/NAME.crt with its
 # status in DIR/index.txt now, signed by DIR/ocsp (int-ocsp when NAME was issued by int), made
 # offline: a request file answered by `openssl ocsp -index -reqin -respout`, no network, no
-# nonce. thisUpdate now, nextUpdate a day later; ARGS go after the defaults (e.g. -nmin 5).
+# nonce. thisUpdate now, nextUpdate a day later unless ARGS (more openssl ocsp options) say
+# otherwise, e.g. -nmin 5.
 ocsp_staple() {
 	local d=$1 name=$2 out=$3 ca=ca signer=ocsp; shift 3
 	# Whose certificate: the issuer named in the leaf.
@@ -187,7 +194,7 @@ ocsp_staple() {
 	set -e
 	openssl ocsp -issuer "$d/$ca.crt" -cert "$d/$name.crt" -no_nonce -reqout "$out.req"
 	openssl ocsp -index "$d/index.txt" -rsigner "$d/$signer.crt" -rkey "$d/$signer.key" \
-		-CA "$d/$ca.crt" -ndays 1 "$@" -reqin "$out.req" -respout "$out.tmp"
+		-CA "$d/$ca.crt" $(_ocsp_days "$@") "$@" -reqin "$out.req" -respout "$out.tmp"
 	mv -f "$out.tmp" "$out"
 	rm -f "$out.req"
 	) >"$out.log" 2>&1 || { cat "$out.log" >&2; return 1; }

@@ -90,6 +90,11 @@ teardown() { common_teardown; }
 	assert_contains "$output" "Next Update:"
 	run openssl ocsp -respin "$out" -resp_text -noverify
 	assert_contains "$output" "OCSP Response Status: successful"
+	# -nmin replaces the default day (openssl would add the two).
+	ocsp_staple "$OPKI" srv "$BATS_TEST_TMPDIR/short.der" -nmin 5
+	run openssl ocsp -respin "$BATS_TEST_TMPDIR/short.der" -resp_text -noverify
+	local next; next=$(date -u -d "$(sed -n 's/^ *Next Update: //p' <<<"$output")" +%s)
+	[ $(( next - $(date +%s) )) -le 300 ] && [ $(( next - $(date +%s) )) -ge 240 ]
 	# One made by the intermediate's signer, for the intermediate's certificate.
 	ocsp_staple "$OPKI" isrv "$BATS_TEST_TMPDIR/isrv.der"
 	run openssl ocsp -respin "$BATS_TEST_TMPDIR/isrv.der" -issuer "$OPKI/int.crt" -cert "$OPKI/isrv.crt" \

@@ -1,4 +1,4 @@
-/* tlsctx.c: a rule's OpenSSL context: certificate, key, CA, CRL, peer verification, rotation. */
+/* tlsctx.c: a rule's OpenSSL context: certificate, key, CA, CRL, staple, peer verification, rotation. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +17,7 @@
 #include "engine/ocsp_resp.h"
 #include "engine/identity.h"
 #include "common/log.h"
+#include "engine/staple.h"
 #include "engine/tlsctx.h"
 
 #define EXPIRY_WARN_DAYS	7
@@ -145,7 +146,8 @@ new_session_cb(SSL *ssl, SSL_SESSION *sess)
 	return 1;	/* we keep the reference */
 }
 
-static const char *const file_opt[TLSCTX_FILES] = { "ca_file", "cert_file", "key_file", "crl_file" };
+static const char *const file_opt[TLSCTX_FILES] = { "ca_file", "cert_file", "key_file", "crl_file",
+    "ocsp_staple_file" };
 
 /* Reads what the caller has not, so an error names errno rather than a PEM routine. */
 static int
@@ -314,7 +316,7 @@ tlsctx_options(SSL_CTX *ctx, const struct config *c, const struct rule *r,
 }
 
 /*
- * f: the rule's files (ca, cert, key, crl) as far as the caller read them
+ * f: the rule's files (ca, cert, key, crl, staple) as far as the caller read them
  * already; the rest are read here.  The caller frees them.
  */
 SSL_CTX *
@@ -376,6 +378,9 @@ tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[
 		    tlsctx_errstr(why, sizeof(why)));
 		goto fail;
 	}
+	/* Before crl_load: the staple's signer is checked against ca_file, not the peers' CRLs. */
+	if (staple_load(ctx, c, r, kind, &f[TLSCTX_STAPLE], err, errlen) == -1)
+		goto fail;
 	if (crl_load(ctx, c, r, kind, &f[TLSCTX_CRL], err, errlen) == -1)
 		goto fail;
 	if (r->ocsp != OCSP_OFF && ocsp_resp_setup(ctx, r) == -1) {
@@ -569,6 +574,9 @@ tlsholder_recheck_after(struct tlsholder *h)
 		t = 0;
 	else {
 		if ((cert = SSL_CTX_get0_certificate(h->ctx)) != NULL && (d = warn_due(cert)) < t)
+			t = d;
+		/* A start-up check skipped after this would miss an expired staple. */
+		if ((d = staple_next_update(h->ctx)) != 0 && d < t)
 			t = d;
 		objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(h->ctx));
 		for (i = 0; i < sk_X509_OBJECT_num(objs); i++)

@@ -1,4 +1,4 @@
-/* tlsctx.h: a rule's OpenSSL context: certificate, key, CA, CRL, peer verification, rotation. */
+/* tlsctx.h: a rule's OpenSSL context: certificate, key, CA, CRL, staple, peer verification, rotation. */
 #ifndef MTLSSHIM_TLSCTX_H
 #define MTLSSHIM_TLSCTX_H
 
@@ -33,7 +33,7 @@ int	 tlsctx_load_trust(SSL_CTX *, const struct filedata *f, int certs, int clien
 const char *tlsctx_refusal(SSL *);
 
 /* A rule's files, in this order. */
-enum { TLSCTX_CA, TLSCTX_CERT, TLSCTX_KEY, TLSCTX_CRL, TLSCTX_FILES };
+enum { TLSCTX_CA, TLSCTX_CERT, TLSCTX_KEY, TLSCTX_CRL, TLSCTX_STAPLE, TLSCTX_FILES };
 #define TLSCTX_CACHE	64	/* client sessions kept per rule */
 #define TLSCTX_PER_PEER	32	/* of which for one server address */
 #define TLSCTX_SERVER_CACHE 1024	/* sessions a server context keeps */
@@ -41,7 +41,8 @@ enum { TLSCTX_CA, TLSCTX_CERT, TLSCTX_KEY, TLSCTX_CRL, TLSCTX_FILES };
 static inline const char *
 tlsctx_path(const struct rule *r, int i)
 {
-	const char *p[TLSCTX_FILES] = { r->ca_file, r->cert_file, r->key_file, r->crl_file };
+	const char *p[TLSCTX_FILES] = { r->ca_file, r->cert_file, r->key_file, r->crl_file,
+	    r->ocsp_staple_file };
 
 	return p[i];
 }

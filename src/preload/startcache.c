@@ -67,6 +67,7 @@ stamp(const struct config *c)
 		mix_file(&h, c->rules[i].cert_file);
 		mix_file(&h, c->rules[i].key_file);
 		mix_file(&h, c->rules[i].crl_file);
+		mix_file(&h, c->rules[i].ocsp_staple_file);
 	}
 	return h;
 }
