@@ -151,7 +151,7 @@ compat: deps
 FUZZ_CC	?= clang
 FUZZ_TIME ?= 30
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_TARGETS = config handshake
+FUZZ_TARGETS = config handshake ocsp
 fuzz:
 	$(MAKE) B=build-fuzz CC=$(FUZZ_CC) CFLAGS='-O1 -g' \
 		SAN='$(FUZZ_SAN) -fsanitize=fuzzer-no-link' build-fuzz/libmtlsshim-core.a

@@ -17,6 +17,7 @@
 #include "common/deadline.h"
 #include "engine/identity.h"
 #include "engine/ocsp.h"
+#include "engine/revwatch.h"
 #include "common/log.h"
 #include "common/real.h"
 #include "common/rules.h"
@@ -168,6 +169,7 @@ session_destroy(struct fdobj *o)
 	struct session *s = (struct session *)o;
 
 	sweep_forget(s);
+	revwatch_forget(s);
 	ocsp_free(s->ocsp);
 	SSL_free(s->ssl);
 	free(s->wbuf);
@@ -327,6 +329,27 @@ session_fail_timeout(struct session *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+void
+session_cut_locked(struct session *s, const char *reason)
+{
+	char peer[64];
+
+	log_info("closed rule=%s peer=%s reason=\"%s\"", s->rule->name,
+	    session_peerstr(s, peer, sizeof(peer)), reason);
+	if (!s->shut_wr && s->wr_err == 0) {
+		ERR_set_mark();
+		SSL_shutdown(s->ssl);
+		ERR_pop_to_mark();
+		(void)session_flush(s);
+	}
+	s->shut_wr = 1;
+	s->rd_eof = 1;
+	if (s->wr_err == 0)
+		s->wr_err = EPIPE;
+	/* Both ways: a program waiting on the socket wakes (POLLHUP) and reads end of file. */
+	REAL(shutdown)(s->fd, SHUT_RDWR);
+}
+
 /* Milliseconds until t, rounded up so that 0 means it has passed. */
 static int
 ms_until(const struct timespec *t)
@@ -408,6 +431,7 @@ session_step_locked(struct session *s)
 		return r;
 	s->state = SS_OPEN;
 	session_log_result(s, NULL);
+	revwatch_add(s);
 	return STEP_DONE;
  flushed:
 	if (f == POLLOUT)

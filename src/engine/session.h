@@ -73,6 +73,11 @@ struct session {
 	unsigned		 idle_gen;	/* the sweep it was last used in */
 	int			 warm;		/* on the list (changed under both locks) */
 	int			 held;		/* swept with data inside: off until a read or write */
+
+	/* The watched list (revwatch.c): open, its peer's revocation looked at. */
+	struct session		*rev_next, **rev_prevp;
+	int			 rev_on;	/* on the list */
+	unsigned		 rev_gen;	/* the rule's context generation it was checked against */
 };
 
 /* Once, when the engine library is loaded. */
@@ -133,6 +138,12 @@ void		 session_log_result(struct session *, const char *reason);
 const char	*session_peerstr(struct session *, char *buf, size_t len);
 /* errno ETIMEDOUT, logged as refused. */
 void		 session_fail_timeout(struct session *);
+/*
+ * Ends an open connection for reason (logged as closed): close_notify, then
+ * both directions shut; the program reads end of file, writes get EPIPE.
+ * s->lock held.
+ */
+void		 session_cut_locked(struct session *, const char *reason);
 
 /*
  * Frees OpenSSL's buffers of the sessions idle since the last sweep, if a

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "engine/session.h"
 #include "engine/ocsp_cache.h"
+#include "engine/revwatch.h"
 #include "engine/sweep.h"
 
 /*
@@ -170,8 +171,19 @@ sweep_maybe(void)
  * Called by every wait of every thread: no lock.  Two threads that both
  * take the role at once both wake for a while, and the last to write keeps it.
  */
+static int	sweep_idle(void);
+
+/* The sweep's, and the revocation check's (revwatch.c), which rides on the same waits. */
 int
 session_sweep_idle(void)
+{
+	int w = revwatch_tick(), ms = sweep_idle();
+
+	return w < 0 ? ms : ms < 0 || w < ms ? w : ms;
+}
+
+static int
+sweep_idle(void)
 {
 	long long now, left, until;
 	pthread_t self = pthread_self(), cur;
@@ -212,13 +224,15 @@ session_sweep_atfork(int phase)
 {
 	struct session *s, *next;
 
-	/* The OCSP cache's lock comes after the sweep's (ocsp_cache.c). */
+	/* The watched list's lock, then the OCSP cache's, come after the sweep's. */
 	if (phase == SWEEP_PREPARE) {
 		plock(&sweep_lock);
+		revwatch_atfork(phase);
 		ocsp_cache_atfork(phase);
 		return;
 	}
 	ocsp_cache_atfork(phase);
+	revwatch_atfork(phase);
 	if (phase == SWEEP_PARENT)
 		pthread_mutex_unlock(&sweep_lock);
 	else {

@@ -629,6 +629,7 @@ tlsholder_reload(struct tlsholder *h)
 	SSL_CTX_free(h->ctx);
 	h->ctx = ctx;
 	h->warned = 0;
+	__atomic_store_n(&h->gen, h->gen + 1, __ATOMIC_RELAXED);
 	/* Sessions made with the old material would keep presenting (and trusting) it. */
 	for (i = 0; i < TLSCTX_CACHE; i++) {
 		SSL_SESSION_free(h->cache[i].sess);

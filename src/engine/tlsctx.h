@@ -70,6 +70,7 @@ struct tlsholder {
 	int			 cache_next;
 	unsigned long		 cache_seq;
 	int			 forked;		/* in a child of the process that set it up */
+	unsigned		 gen;		/* counts reloads (revwatch.c re-verifies on change) */
 };
 
 /*

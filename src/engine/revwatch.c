@@ -1,0 +1,184 @@
+/*
+ * revwatch.c: open connections whose peer's certificate becomes revoked are
+ * cut, as Istio's ztunnel does: the handshake proved the peer once, and a
+ * revocation must not wait for the connection to end.
+ *
+ * No thread: once a second, from whichever of the program's waits comes
+ * first (session_sweep_idle), the watched connections are looked at.  A
+ * rule whose files changed (tlsholder_get rebuilds it, at most once a
+ * second) has its open peers verified again against the new CRLs; with
+ * ocsp on, a peer whose certificate the cache now knows revoked (a new
+ * connection with it learnt so) is cut too.  The cut is close_notify, then
+ * both directions shut: the program reads end of file, writes get EPIPE.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+
+#include "common/lockstat.h"
+#include "common/log.h"
+#include "engine/ocsp_cache.h"
+#include "engine/revwatch.h"
+#include "engine/tlsctx.h"
+
+static pthread_mutex_t	 watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct session	*watched;
+static int		 nwatched;
+static long long	 next_ms;
+
+static long long
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+void
+revwatch_add(struct session *s)
+{
+	struct tlsholder *h = SSL_CTX_get_app_data(SSL_get_SSL_CTX(s->ssl));
+
+	if (s->rev_on || (s->rule->crl_file == NULL && s->rule->ocsp == OCSP_OFF))
+		return;
+	s->rev_gen = h != NULL ? __atomic_load_n(&h->gen, __ATOMIC_RELAXED) : 0;
+	plock(&watch_lock);
+	if ((s->rev_next = watched) != NULL)
+		watched->rev_prevp = &s->rev_next;
+	watched = s;
+	s->rev_prevp = &watched;
+	s->rev_on = 1;
+	nwatched++;
+	pthread_mutex_unlock(&watch_lock);
+}
+
+void
+revwatch_forget(struct session *s)
+{
+	if (!s->rev_on)
+		return;
+	plock(&watch_lock);
+	if ((*s->rev_prevp = s->rev_next) != NULL)
+		s->rev_next->rev_prevp = s->rev_prevp;
+	s->rev_on = 0;
+	nwatched--;
+	pthread_mutex_unlock(&watch_lock);
+}
+
+/* Only revocation counts here: an expiry or a new CA is for the next handshake. */
+static int
+revoked_cb(int ok, X509_STORE_CTX *x)
+{
+	if (!ok && X509_STORE_CTX_get_error(x) == X509_V_ERR_CERT_REVOKED)
+		*(int *)X509_STORE_CTX_get_app_data(x) = 1;
+	return 1;
+}
+
+/* 1 if the CRLs of ctx (the rule's current context) revoke the peer of ssl. */
+static int
+crl_revokes(SSL_CTX *ctx, SSL *ssl)
+{
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+	X509_STORE_CTX *xs;
+	int revoked = 0;
+
+	if (leaf == NULL || (xs = X509_STORE_CTX_new()) == NULL)
+		return 0;
+	if (X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(ctx), leaf,
+	    SSL_get_peer_cert_chain(ssl))) {
+		X509_STORE_CTX_set_app_data(xs, &revoked);
+		X509_STORE_CTX_set_verify_cb(xs, revoked_cb);
+		(void)X509_verify_cert(xs);
+	}
+	X509_STORE_CTX_free(xs);
+	ERR_clear_error();
+	return revoked;
+}
+
+/* 1 if s must be cut; s->lock held. */
+static int
+revoked_locked(struct session *s)
+{
+	struct tlsholder *h = SSL_CTX_get_app_data(SSL_get_SSL_CTX(s->ssl));
+	SSL_CTX *ctx;
+	unsigned gen;
+	X509 *leaf;
+	int r = 0;
+
+	if (s->rule->ocsp != OCSP_OFF && (leaf = SSL_get0_peer_certificate(s->ssl)) != NULL &&
+	    ocsp_cache_get(leaf) == OCSP_ST_REVOKED)
+		return 1;
+	if (s->rule->crl_file == NULL || h == NULL)
+		return 0;
+	/* Looks at the files once a second, rebuilding the context when they changed. */
+	if ((ctx = tlsholder_get(h)) == NULL)
+		return 0;
+	if ((gen = __atomic_load_n(&h->gen, __ATOMIC_RELAXED)) != s->rev_gen) {
+		s->rev_gen = gen;
+		r = crl_revokes(ctx, s->ssl);
+	}
+	SSL_CTX_free(ctx);
+	return r;
+}
+
+/*
+ * A session busy in another thread is looked at next time (trylock: the
+ * lock order elsewhere is session, then this list).  One that a fork
+ * handed on is cut by the process that uses it.
+ */
+static void
+revwatch_run(void)
+{
+	struct session *s, *next;
+	int cut = 0;
+
+	plock(&watch_lock);
+	for (s = watched; s != NULL; s = next) {
+		next = s->rev_next;
+		if (pthread_mutex_trylock(&s->lock) != 0)
+			continue;
+		if (s->state == SS_OPEN && !s->closed && !s->rd_err && (!s->forked || s->used) &&
+		    !(s->shut_wr && s->rd_eof) && revoked_locked(s)) {
+			session_cut_locked(s, "peer certificate revoked");
+			cut++;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&watch_lock);
+	if (cut > 0)
+		log_debug("revocation check: %d connection%s cut", cut, cut == 1 ? "" : "s");
+}
+
+int
+revwatch_tick(void)
+{
+	long long now, due;
+	int saved = errno;
+
+	if (__atomic_load_n(&nwatched, __ATOMIC_RELAXED) == 0)
+		return -1;
+	now = now_ms();
+	due = __atomic_load_n(&next_ms, __ATOMIC_RELAXED);
+	if (now >= due && __atomic_compare_exchange_n(&next_ms, &due, now + REVWATCH_MS, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		revwatch_run();
+		due = now + REVWATCH_MS;
+	}
+	errno = saved;
+	/* The coarse clock ticks every few ms: never a busy loop on a due check. */
+	return due - now < 5 ? 5 : due - now > REVWATCH_MS ? REVWATCH_MS : (int)(due - now);
+}
+
+void
+revwatch_atfork(int phase)
+{
+	if (phase == SWEEP_PREPARE)
+		plock(&watch_lock);
+	else
+		pthread_mutex_unlock(&watch_lock);
+}
