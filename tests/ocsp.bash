@@ -164,7 +164,7 @@ ocsp_responder_stop() {
 ocsp_query_count() {
 	local n own
 	n=$(grep -c '^OCSP Request Data:' "$1" 2>/dev/null || true)
-	own=$(wc -l < "$1.own" 2>/dev/null || echo 0)
+	own=$({ wc -l < "$1.own"; } 2>/dev/null || echo 0)
 	echo $(( ${n:-0} - own ))
 }
 

@@ -85,3 +85,53 @@ revoke_and_see() {
 	wait_for "$SRVLOG" 'refused rule=se .*certificate revoked' 5
 	wire_check --min-conns 2
 }
+
+@test "OCSP: when the cached answer goes stale, an open connection's certificate is asked about again; revoked, it is cut" {
+	local P=$T/opki oport
+	oport=$(free_port)
+	mkocsp_pki "$P"
+	ocsp_issue "$P" srv /CN=localhost "http://127.0.0.1:$oport"
+	ocsp_issue "$P" cli /CN=cli "http://127.0.0.1:$oport" client
+	ocsp_issue "$P" cli2 /CN=cli2 "http://127.0.0.1:$oport" client
+	# Answers good for one minute (openssl ocsp's shortest nextUpdate).
+	ocsp_responder_start "$P" "$oport" -nmin 1
+	PORT=$(free_port)
+	local save=$PKI; PKI=$P
+	local c; c=$(conf oc <<-EOF
+	cert_file = "$P/srv.crt"
+	key_file = "$P/srv.key"
+	server "oc" {
+	    port = $PORT
+	    ocsp = "leaf"
+	}
+	EOF
+	)
+	SRVLOG=$T/oc.log
+	shim_bg "$T/oc.out" "$c" "$PROGS/echo_server" -m epoll "$PORT"
+	wait_port "$PORT"
+	wire_start "$PORT"
+	{ echo first; sleep 80; echo second; sleep 2; } | timeout 90 openssl s_client -quiet -no_ign_eof \
+		-CAfile "$P/ca.crt" -cert "$P/cli.crt" -key "$P/cli.key" -connect "127.0.0.1:$PORT" \
+		> "$T/c1.out" 2>&1 &
+	local c1=$!
+	{ echo first; sleep 80; echo second; sleep 2; } | timeout 90 openssl s_client -quiet -no_ign_eof \
+		-CAfile "$P/ca.crt" -cert "$P/cli2.crt" -key "$P/cli2.key" -connect "127.0.0.1:$PORT" \
+		> "$T/c2.out" 2>&1 &
+	local c2=$!
+	wait_for "$T/c1.out" '^first$' 10
+	wait_for "$T/c2.out" '^first$' 10
+	[ "$(ocsp_query_count "$OCSP_LOG")" -eq 2 ]
+	ocsp_revoke "$P" cli
+	# The answer for cli goes stale within a minute; within 2 s of that it is cut.
+	wait_for "$SRVLOG" 'closed rule=oc peer=127\.0\.0\.1:[0-9]+ reason="peer certificate revoked"' 75
+	wait_for "$T/oc.out" '^done [0-9]+ in=6 out=6$' 3
+	wait "$c1" || true
+	refute_file_has "$T/c1.out" '^second$'
+	wait "$c2" || true
+	assert_file_has "$T/c2.out" '^second$'
+	[ "$(count "$SRVLOG" 'peer certificate revoked')" -eq 1 ]
+	# One refresh each: cli (revoked) and cli2 (good again).
+	[ "$(ocsp_query_count "$OCSP_LOG")" -ge 4 ]
+	PKI=$save
+	wire_check --min-conns 2
+}

@@ -7,9 +7,12 @@
  * first (session_sweep_idle), the watched connections are looked at.  A
  * rule whose files changed (tlsholder_get rebuilds it, at most once a
  * second) has its open peers verified again against the new CRLs; with
- * ocsp on, a peer whose certificate the cache now knows revoked (a new
- * connection with it learnt so) is cut too.  The cut is close_notify, then
- * both directions shut: the program reads end of file, writes get EPIPE.
+ * ocsp on, a peer whose certificate the cache knows revoked is cut too,
+ * and once the cached answer for it goes stale (its nextUpdate) the
+ * responder is asked again: the same non-blocking exchange as at the
+ * handshake (ocsp_step), stepped from here every REFRESH_MS while it runs.
+ * The cut is close_notify, then both directions shut: the program reads
+ * end of file, writes get EPIPE.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,16 +22,25 @@
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
 
+#include "common/deadline.h"
 #include "common/lockstat.h"
 #include "common/log.h"
+#include "engine/ocsp.h"
 #include "engine/ocsp_cache.h"
 #include "engine/revwatch.h"
 #include "engine/tlsctx.h"
+
+#define REFRESH_MAX	16	/* OCSP refreshes at once; more wait for the next second */
+#define REFRESH_MS	20	/* how often those in flight are stepped */
+#define RETRY_S		30	/* after a refresh without a definite answer */
 
 static pthread_mutex_t	 watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct session	*watched;
 static int		 nwatched;
 static long long	 next_ms;
+static struct session	*refreshing[REFRESH_MAX];	/* an OCSP refresh in flight */
+static int		 nrefresh;
+static long long	 next_step_ms;
 
 static long long
 now_ms(void)
@@ -57,6 +69,58 @@ revwatch_add(struct session *s)
 	pthread_mutex_unlock(&watch_lock);
 }
 
+/* watch_lock held. */
+static void
+refresh_remove(struct session *s)
+{
+	int i;
+
+	for (i = 0; i < nrefresh; i++)
+		if (refreshing[i] == s) {
+			refreshing[i] = refreshing[--nrefresh];
+			return;
+		}
+}
+
+/* 1 if a refresh for cert is in flight already (another connection with it); watch_lock held. */
+static int
+refresh_has(X509 *cert)
+{
+	int i;
+
+	for (i = 0; i < nrefresh; i++)
+		if (X509_cmp(SSL_get0_peer_certificate(refreshing[i]->ssl), cert) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Steps s's refresh; 1 if it ended with the certificate revoked.  watch_lock
+ * and s->lock held.  Without a definite answer the connection stays (the
+ * handshake admitted it) and the responder is asked again RETRY_S later.
+ */
+static int
+refresh_locked(struct session *s)
+{
+	char why[256], peer[64];
+	int r = ocsp_step(s, why, sizeof(why));
+
+	if (r > 0)
+		return 0;
+	ocsp_free(s->ocsp);
+	s->ocsp = NULL;
+	refresh_remove(s);
+	if (ocsp_cache_get(SSL_get0_peer_certificate(s->ssl)) == OCSP_ST_REVOKED)
+		return 1;
+	if (ocsp_cache_get(SSL_get0_peer_certificate(s->ssl)) == -1) {
+		s->rev_retry = deadline_now_sec() + RETRY_S;
+		log_debug("rule=%s peer=%s: OCSP refresh of an open connection: %s; asking again "
+		    "in %ds", s->rule->name, session_peerstr(s, peer, sizeof(peer)),
+		    r == STEP_FAILED ? why : "no definite answer", RETRY_S);
+	}
+	return 0;
+}
+
 void
 revwatch_forget(struct session *s)
 {
@@ -67,6 +131,7 @@ revwatch_forget(struct session *s)
 		s->rev_next->rev_prevp = s->rev_prevp;
 	s->rev_on = 0;
 	nwatched--;
+	refresh_remove(s);
 	pthread_mutex_unlock(&watch_lock);
 }
 
@@ -100,7 +165,7 @@ crl_revokes(SSL_CTX *ctx, SSL *ssl)
 	return revoked;
 }
 
-/* 1 if s must be cut; s->lock held. */
+/* 1 if s must be cut; watch_lock and s->lock held. */
 static int
 revoked_locked(struct session *s)
 {
@@ -110,9 +175,18 @@ revoked_locked(struct session *s)
 	X509 *leaf;
 	int r = 0;
 
-	if (s->rule->ocsp != OCSP_OFF && (leaf = SSL_get0_peer_certificate(s->ssl)) != NULL &&
-	    ocsp_cache_get(leaf) == OCSP_ST_REVOKED)
-		return 1;
+	if (s->rule->ocsp != OCSP_OFF && (leaf = SSL_get0_peer_certificate(s->ssl)) != NULL) {
+		if ((r = ocsp_cache_get(leaf)) == OCSP_ST_REVOKED)
+			return 1;
+		/* Stale: ask again, once for all the connections with this certificate. */
+		if (r == -1 && s->ocsp == NULL && nrefresh < REFRESH_MAX &&
+		    deadline_now_sec() >= s->rev_retry && !refresh_has(leaf)) {
+			refreshing[nrefresh++] = s;
+			if (refresh_locked(s))
+				return 1;
+		}
+		r = 0;
+	}
 	if (s->rule->crl_file == NULL || h == NULL)
 		return 0;
 	/* Looks at the files once a second, rebuilding the context when they changed. */
@@ -154,15 +228,41 @@ revwatch_run(void)
 		log_debug("revocation check: %d connection%s cut", cut, cut == 1 ? "" : "s");
 }
 
+/* The refreshes in flight, every REFRESH_MS. */
+static void
+refresh_run(void)
+{
+	struct session *s;
+	int i;
+
+	plock(&watch_lock);
+	for (i = nrefresh - 1; i >= 0; i--) {
+		if (i >= nrefresh || pthread_mutex_trylock(&(s = refreshing[i])->lock) != 0)
+			continue;
+		if (s->ocsp == NULL || s->state != SS_OPEN || s->closed)
+			refresh_remove(s);
+		else if (refresh_locked(s))
+			session_cut_locked(s, "peer certificate revoked");
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&watch_lock);
+}
+
 int
 revwatch_tick(void)
 {
-	long long now, due;
+	long long now, due, step;
 	int saved = errno;
 
 	if (__atomic_load_n(&nwatched, __ATOMIC_RELAXED) == 0)
 		return -1;
 	now = now_ms();
+	if (__atomic_load_n(&nrefresh, __ATOMIC_RELAXED) > 0) {
+		step = __atomic_load_n(&next_step_ms, __ATOMIC_RELAXED);
+		if (now >= step && __atomic_compare_exchange_n(&next_step_ms, &step,
+		    now + REFRESH_MS, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			refresh_run();
+	}
 	due = __atomic_load_n(&next_ms, __ATOMIC_RELAXED);
 	if (now >= due && __atomic_compare_exchange_n(&next_ms, &due, now + REVWATCH_MS, 0,
 	    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
@@ -170,6 +270,8 @@ revwatch_tick(void)
 		due = now + REVWATCH_MS;
 	}
 	errno = saved;
+	if (__atomic_load_n(&nrefresh, __ATOMIC_RELAXED) > 0 && due - now > REFRESH_MS)
+		due = now + REFRESH_MS;
 	/* The coarse clock ticks every few ms: never a busy loop on a due check. */
 	return due - now < 5 ? 5 : due - now > REVWATCH_MS ? REVWATCH_MS : (int)(due - now);
 }

@@ -445,7 +445,7 @@ session_step_locked(struct session *s)
 static int
 deadline_ms_locked(struct session *s)
 {
-	int ms = ms_until(&s->deadline), o = ocsp_ms_left(s);
+	int ms = ms_until(&s->deadline), o = s->state == SS_HANDSHAKE ? ocsp_ms_left(s) : -1;
 
 	return o >= 0 && o < ms ? o : ms;
 }
@@ -454,7 +454,8 @@ deadline_ms_locked(struct session *s)
 static int
 wait_fd_locked(struct session *s)
 {
-	int fd = ocsp_fd(s);
+	/* An open connection's OCSP refresh (revwatch.c) is stepped by the library, not waited on. */
+	int fd = s->state == SS_HANDSHAKE ? ocsp_fd(s) : -1;
 
 	return fd >= 0 ? fd : s->fd;
 }

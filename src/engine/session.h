@@ -78,6 +78,7 @@ struct session {
 	struct session		*rev_next, **rev_prevp;
 	int			 rev_on;	/* on the list */
 	unsigned		 rev_gen;	/* the rule's context generation it was checked against */
+	time_t			 rev_retry;	/* no OCSP refresh before (monotonic seconds) */
 };
 
 /* Once, when the engine library is loaded. */
