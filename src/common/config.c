@@ -321,13 +321,11 @@ config_rule_revocation(struct rule *r, cfg_t *sec, cfg_t *top, const char *dir,
 	 * Parsed so that configurations can be written, but not yet enforced:
 	 * a rule that asked for a check it would not get must not start.
 	 */
-	if (r->ocsp != OCSP_OFF || r->ocsp_stapling || r->ocsp_staple_file != NULL ||
-	    r->crl_check == CRL_CHECK_CHAIN) {
+	if (r->ocsp != OCSP_OFF || r->ocsp_stapling || r->ocsp_staple_file != NULL) {
 		snprintf(err, errlen, "%s: %s \"%s\": %s is not supported by this build "
 		    "yet; refusing rather than running without the check", path, kname,
 		    r->name, r->ocsp != OCSP_OFF ? "ocsp" : r->ocsp_stapling ?
-		    "ocsp_stapling" : r->ocsp_staple_file ? "ocsp_staple_file" :
-		    "crl_check = \"chain\"");
+		    "ocsp_stapling" : "ocsp_staple_file");
 		return -1;
 	}
 	return 0;

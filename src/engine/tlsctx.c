@@ -1,6 +1,7 @@
 /* tlsctx.c: a rule's OpenSSL context: certificate, key, CA, CRL, peer verification, rotation. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,35 @@ tlsctx_refusal(SSL *ssl)
 	return SSL_get_ex_data(ssl, refusal_idx);
 }
 
+/* Keeps why we refused on ssl, for the log line; verify_cb's caller sets the alert. */
+static void
+set_refusal(SSL *ssl, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&why, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	free(SSL_get_ex_data(ssl, refusal_idx));
+	if (!SSL_set_ex_data(ssl, refusal_idx, why)) {
+		SSL_set_ex_data(ssl, refusal_idx, NULL);
+		free(why);
+	}
+}
+
+/* What a CA certificate of the peer's chain can fail on under crl_check = "chain". */
+static int
+revocation_error(int e)
+{
+	return e == X509_V_ERR_CERT_REVOKED || e == X509_V_ERR_UNABLE_TO_GET_CRL ||
+	    e == X509_V_ERR_CRL_HAS_EXPIRED || e == X509_V_ERR_CRL_NOT_YET_VALID ||
+	    e == X509_V_ERR_CRL_SIGNATURE_FAILURE || e == X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER;
+}
+
 /* Chain verified: now the leaf's identity against the rule's allow-lists. */
 static int
 verify_cb(int ok, X509_STORE_CTX *x)
@@ -61,9 +91,17 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tlsholder *h = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
 	X509 *cert = X509_STORE_CTX_get_current_cert(x);
-	char subj[256], sans[512], *why;
+	int depth = X509_STORE_CTX_get_error_depth(x), e = X509_STORE_CTX_get_error(x);
+	char subj[256], sans[512];
 
-	if (!ok || h == NULL || X509_STORE_CTX_get_error_depth(x) != 0)
+	/* "certificate revoked" alone would not say it was an intermediate's. */
+	if (!ok && h != NULL && depth > 0 && revocation_error(e)) {
+		identity_subject(cert, subj, sizeof(subj));
+		set_refusal(ssl, "certificate verify failed: %s: CA certificate at depth %d: "
+		    "subject=%s", X509_verify_cert_error_string(e), depth, subj);
+		return ok;
+	}
+	if (!ok || h == NULL || depth != 0)
 		return ok;
 	/*
 	 * OpenSSL takes a CA certificate as a leaf, even the trusted root
@@ -71,9 +109,7 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	 */
 	if (X509_get_extension_flags(cert) & EXFLAG_CA) {
 		identity_subject(cert, subj, sizeof(subj));
-		if (asprintf(&why, "peer certificate is a CA certificate: subject=%s",
-		    subj) >= 0 && !SSL_set_ex_data(ssl, refusal_idx, why))
-			free(why);
+		set_refusal(ssl, "peer certificate is a CA certificate: subject=%s", subj);
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
@@ -81,9 +117,7 @@ verify_cb(int ok, X509_STORE_CTX *x)
 		return ok;
 	identity_subject(cert, subj, sizeof(subj));
 	identity_sans(cert, sans, sizeof(sans));
-	if (asprintf(&why, "identity not allowed: subject=%s san=%s", subj, sans) >= 0 &&
-	    !SSL_set_ex_data(ssl, refusal_idx, why))
-		free(why);
+	set_refusal(ssl, "identity not allowed: subject=%s san=%s", subj, sans);
 	X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 	return 0;
 }
@@ -249,12 +283,30 @@ tlsctx_load_trust(SSL_CTX *ctx, const struct filedata *f, int certs, int client_
 }
 
 int
-tlsctx_days_left(X509 *cert)
+tlsctx_days_until(const ASN1_TIME *t)
 {
 	int days = 0, secs = 0;
 
-	ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert));
+	ASN1_TIME_diff(&days, &secs, NULL, t);
 	return days - (secs < 0);
+}
+
+int
+tlsctx_days_left(X509 *cert)
+{
+	return tlsctx_days_until(X509_get0_notAfter(cert));
+}
+
+const char *
+tlsctx_time_str(const ASN1_TIME *t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (t != NULL && ASN1_TIME_to_tm(t, &tm) == 1)
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	else
+		snprintf(buf, len, "?");
+	return buf;
 }
 
 #define DEFAULT_CIPHERSUITES \
