@@ -97,7 +97,8 @@ assert_fail_closed() {
 	    "$BATS_TEST_TMPDIR/crl.pem"; } | cfg crlchain)
 	run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
 	echo "status=$status out=$output err=$stderr"
-	[ "$status" -eq 0 ] && [ "$output" = RAN ]
+	[ "$status" -eq 0 ]
+	[ "$output" = RAN ]
 	refute_contains "$stderr" "not supported"
 	# Bad values are named as such; "off" and the defaults run as before.
 	c=$({ good_top; printf 'server "s" {\n port = 8443\n ocsp = "maybe"\n}\n'; } | cfg badocsp)

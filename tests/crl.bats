@@ -78,7 +78,7 @@ serve() {
 
 # say LEAF: openssl s_client (no shim) presents PKI/LEAF and its chain, sends "hello from LEAF"; for run.
 say() {
-	{ printf 'hello from %s\n' "$1"; sleep 1; } | timeout 15 openssl s_client -quiet -verify_return_error \
+	{ printf 'hello from %s\n' "$1"; sleep 1; } | timeout 15 openssl s_client -quiet -no_ign_eof -verify_return_error \
 		-CAfile "$PKI/ca.crt" -cert "$PKI/$1.crt" -key "$PKI/$1.key" -cert_chain "$PKI/$1.chain" \
 		-connect "127.0.0.1:$PORT" 2>/dev/null
 }
@@ -108,16 +108,17 @@ served() {
 # refused LEAF ERE: LEAF's line never comes back nor reaches the program; the log says one more
 # time why (ERE, the reason from its start).
 refused() {
-	local re="refused rule=[^ ]+ peer=127\\.0\\.0\\.1:[0-9]+ reason=\"$2" before accepts
+	local re="refused rule=[^ ]+ peer=127\\.0\\.0\\.1:[0-9]+ reason=\"$2" before accepts admits
 	before=$(count "$LOG" "$re")
 	accepts=$(count "$OUT" '^accept ')
+	admits=$(count "$LOG" "accepted rule=.*subject=\"CN=$1\"")
 	run say "$1"
 	show
 	refute_contains "$output" "hello from $1"
 	more "$LOG" "$re" "$before"
 	sleep 0.3
 	[ "$(count "$OUT" '^accept ')" -eq "$accepts" ]
-	refute_file_has "$LOG" "accepted rule=.*subject=\"CN=$1\""
+	[ "$(count "$LOG" "accepted rule=.*subject=\"CN=$1\"")" -eq "$admits" ]
 }
 
 # start_fails CONF WORD...: launcher and preload both exit 78 before the program runs, with one
@@ -228,6 +229,31 @@ start_fails() {
 	done
 	assert_file_has "$LOG" 'reloaded rule=reload'
 	served b-good
+}
+
+@test "a CRL that expires while in use: warned of, then peers refused; the next start fails, cache or not" {
+	# Valid for 8 s from now: "due for renewal" at start, past its nextUpdate soon after.
+	local end=$(( $(date +%s) + 8 )) c
+	MKCRL_CA=intA MKCRL_OPTS="-crlsec 8" mkcrl "$PKI" "$BATS_TEST_TMPDIR/short.crl"
+	cat "$PKI/root-empty.crl" "$BATS_TEST_TMPDIR/short.crl" > "$BATS_TEST_TMPDIR/brief.crl"
+	serve brief "crl_file = \"$BATS_TEST_TMPDIR/brief.crl\"" 'crl_check = "chain"'
+	c=${LOG%.log}.conf
+	wire_start "$PORT"
+	served a-good
+	assert_file_has "$LOG" 'rule=brief: the CRL of issuer=CN=mtlsshim test intermediate A is due for renewal: nextUpdate [0-9-]+T[0-9:]+Z, in 0 days'
+	# A second start with the same files passes (and may remember that it did).
+	run --separate-stderr shim "$c" sh -c 'echo RAN'
+	show
+	[ "$status" -eq 0 ]
+	[ "$output" = RAN ]
+	while [ "$(date +%s)" -le "$end" ]; do sleep 0.5; done
+	refused a-good 'certificate verify failed: CRL has expired'
+	wire_check --min-conns 1
+	run --separate-stderr shim "$c" sh -c 'echo RAN'
+	show
+	[ "$status" -eq 78 ]
+	refute_contains "$output" RAN
+	assert_contains "$stderr" "crl_file $BATS_TEST_TMPDIR/brief.crl: the CRL of issuer=CN=mtlsshim test intermediate A has expired (nextUpdate "
 }
 
 @test "check: each CRL's issuer and nextUpdate, text and JSON; a CRL due within 3 days warns" {

@@ -8,7 +8,7 @@
 #include "common/config.h"
 #include "common/filedata.h"
 
-#define CRL_WARN_DAYS	3	/* check warns when fewer days are left before a nextUpdate */
+#define CRL_WARN_DAYS	3	/* warn when fewer days than this are left before a nextUpdate */
 
 /* One CRL in words, for errors and for check. */
 struct crlinfo {

@@ -509,12 +509,30 @@ warn_cert(const struct rule *r, const char *what, const char *file, X509 *cert)
 		log_warn("rule=%s: %s %s expires in %d days", r->name, what, file, days);
 }
 
-/* Warns, once a day, when our certificate or a CA certificate nears its end; h->lock held. */
+/* A CRL that went stale while loaded refuses every peer it covers ("CRL has expired"); h->lock held. */
+static void
+warn_crl(const struct rule *r, X509_CRL *crl)
+{
+	struct crlinfo ci;
+
+	crl_info(crl, &ci);
+	if (ci.expired)
+		log_warn("rule=%s: the CRL of issuer=%s has expired (nextUpdate %s); peers "
+		    "it covers are refused until crl_file is renewed", r->name, ci.issuer,
+		    ci.next_update);
+	else if (ci.days_left < CRL_WARN_DAYS)
+		log_warn("rule=%s: the CRL of issuer=%s is due for renewal: nextUpdate %s, "
+		    "in %d days", r->name, ci.issuer, ci.next_update, ci.days_left);
+}
+
+/* Warns, once a day, when our certificate, a CA certificate or a CRL nears its end; h->lock held. */
 static void
 warn_expiry(struct tlsholder *h)
 {
 	STACK_OF(X509_OBJECT) *objs;
 	X509 *cert = SSL_CTX_get0_certificate(h->ctx), *ca;
+	X509_OBJECT *o;
+	X509_CRL *crl;
 	int i;
 
 	if (cert == NULL || (h->warned && deadline_now_sec() - h->warned < 86400))
@@ -522,9 +540,13 @@ warn_expiry(struct tlsholder *h)
 	h->warned = deadline_now_sec();
 	warn_cert(h->rule, "cert_file", h->rule->cert_file, cert);
 	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(h->ctx));
-	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
-		if ((ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i))) != NULL)
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		o = sk_X509_OBJECT_value(objs, i);
+		if ((ca = X509_OBJECT_get0_X509(o)) != NULL)
 			warn_cert(h->rule, "ca_file", h->rule->ca_file, ca);
+		else if ((crl = X509_OBJECT_get0_X509_CRL(o)) != NULL)
+			warn_crl(h->rule, crl);
+	}
 }
 
 /*
@@ -579,22 +601,28 @@ tlsholder_load(struct tlsholder *h, char *err, size_t errlen)
 	return 0;
 }
 
-/* Seconds since the epoch when notAfter of cert, less the warning window, arrives. */
+/* Seconds since the epoch when t, less a warning window of days, arrives. */
 static time_t
-warn_due(X509 *cert)
+warn_due(const ASN1_TIME *t, int days)
 {
 	struct tm tm;
 
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
 		return 0;
-	return timegm(&tm) - (time_t)EXPIRY_WARN_DAYS * 86400;
+	return timegm(&tm) - (time_t)days * 86400;
 }
 
+/*
+ * A CRL's nextUpdate counts too: a process started from the cache would
+ * not refuse, at start, a CRL that expired since it was checked.
+ */
 time_t
 tlsholder_recheck_after(struct tlsholder *h)
 {
 	STACK_OF(X509_OBJECT) *objs;
 	time_t t = time(NULL) + 86400, d;
+	const ASN1_TIME *next;
+	X509_OBJECT *o;
 	X509 *cert;
 	int i;
 
@@ -602,13 +630,21 @@ tlsholder_recheck_after(struct tlsholder *h)
 	if (h->ctx == NULL)
 		t = 0;
 	else {
-		if ((cert = SSL_CTX_get0_certificate(h->ctx)) != NULL && (d = warn_due(cert)) < t)
+		if ((cert = SSL_CTX_get0_certificate(h->ctx)) != NULL &&
+		    (d = warn_due(X509_get0_notAfter(cert), EXPIRY_WARN_DAYS)) < t)
 			t = d;
 		objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(h->ctx));
-		for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
-			if ((cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i))) != NULL &&
-			    (d = warn_due(cert)) < t)
+		for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+			o = sk_X509_OBJECT_value(objs, i);
+			d = t;
+			if ((cert = X509_OBJECT_get0_X509(o)) != NULL)
+				d = warn_due(X509_get0_notAfter(cert), EXPIRY_WARN_DAYS);
+			else if (X509_OBJECT_get0_X509_CRL(o) != NULL && (next =
+			    X509_CRL_get0_nextUpdate(X509_OBJECT_get0_X509_CRL(o))) != NULL)
+				d = warn_due(next, CRL_WARN_DAYS);
+			if (d < t)
 				t = d;
+		}
 	}
 	pthread_mutex_unlock(&h->lock);
 	return t;
