@@ -14,6 +14,10 @@ setup_file() {
 	leaf a-revoked intA
 	leaf b-good intB
 	leaf b-revoked intB
+	# Servers (for client rules), one under each intermediate.
+	local srv=$'extendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost, IP:127.0.0.1'
+	issue_cert "$PKI" a-srv /CN=localhost "$srv" 30 intA
+	issue_cert "$PKI" b-srv /CN=localhost "$srv" 30 intB
 	# The root's CRLs: one revoking nobody, one revoking intermediate B.
 	mkcrl "$PKI" "$PKI/root-empty.crl"
 	mkcrl "$PKI" "$PKI/root-revB.crl" "$PKI/intB.crt"
@@ -50,19 +54,22 @@ leaf() {
 	cp "$PKI/$2.crt" "$PKI/$1.chain"
 }
 
-# srvconf NAME PORT LINE...: prints the path of a config with server rule NAME on PORT (cert
-# server), LINEs in the rule.
-srvconf() {
-	local n=$1 p=$2; shift 2
+# ruleconf KIND NAME PORT CERT LINE...: prints the path of a config with a KIND (server, client)
+# rule NAME on PORT presenting PKI/CERT.{crt,key}, LINEs in the rule.
+ruleconf() {
+	local k=$1 n=$2 p=$3 cert=$4; shift 4
 	{
-		echo "cert_file = \"$PKI/server.crt\""
-		echo "key_file = \"$PKI/server.key\""
-		echo "server \"$n\" {"
+		echo "cert_file = \"$PKI/$cert.crt\""
+		echo "key_file = \"$PKI/$cert.key\""
+		echo "$k \"$n\" {"
 		echo "    port = $p"
 		printf '    %s\n' "$@"
 		echo "}"
 	} | conf "$n"
 }
+
+# srvconf NAME PORT LINE...: ruleconf for a server rule presenting PKI/server.
+srvconf() { ruleconf server "$1" "$2" server "${@:3}"; }
 
 # serve NAME LINE...: a shimmed echo_server under server rule NAME (LINEs in the rule) on PORT;
 # sets LOG (the shim's), OUT (the program's).
@@ -179,6 +186,33 @@ start_fails() {
 	refused b-good 'certificate verify failed: unable to get certificate CRL"'
 	served a-good
 	wire_check
+}
+
+@test "crl_check = chain on a client rule: a server under a revoked intermediate is refused" {
+	local c base
+	for base in a-srv b-srv; do
+		SPORT=$(free_port)
+		bg "$BATS_TEST_TMPDIR/s_server.$base.out" openssl s_server -accept "127.0.0.1:$SPORT" -Verify 1 \
+			-verify_return_error -cert "$PKI/$base.crt" -key "$PKI/$base.key" \
+			-cert_chain "$PKI/${base%-srv}-good.chain" -CAfile "$PKI/ca.crt" -rev
+		wait_port "$SPORT"
+		c=$(ruleconf client "cc-$base" "$SPORT" client "crl_file = \"$PKI/revB.crl\"" 'crl_check = "chain"')
+		wire_start "$SPORT"
+		run --separate-stderr shim "$c" timeout 15 "$PROGS/client" -l 1 127.0.0.1 "$SPORT" $'to the server\n'
+		show
+		if [ $base = a-srv ]; then
+			wire_check
+			[ "$status" -eq 0 ]
+			[ "$output" = "revres eht ot" ]
+			assert_file_has "$BATS_TEST_TMPDIR/cc-$base.log" "connected rule=cc-a-srv peer=127\\.0\\.0\\.1:$SPORT "
+		else
+			wire_check --min-conns 0
+			[ "$status" -eq 2 ]
+			assert_contains "$stderr" "Connection refused"
+			refute_contains "$output" "revres"
+			wait_for "$BATS_TEST_TMPDIR/cc-$base.log" "refused rule=cc-b-srv peer=127\\.0\\.0\\.1:$SPORT reason=\"certificate verify failed: certificate revoked: CA certificate at depth 1: subject=CN=mtlsshim test intermediate B\""
+		fi
+	done
 }
 
 @test "crl_check = chain without crl_file, or with a file holding no CRL, fails closed" {
