@@ -436,9 +436,11 @@ text_crl(const struct crlinfo *ci)
 {
 	if (ci->next_update[0] == '\0')
 		printf("      issuer: %s, no nextUpdate\n", ci->issuer);
+	else if (ci->expired)
+		printf("      issuer: %s, nextUpdate %s (EXPIRED)\n", ci->issuer, ci->next_update);
 	else
-		printf("      issuer: %s, nextUpdate %s (%s%d days left)\n", ci->issuer,
-		    ci->next_update, ci->expired ? "EXPIRED, " : "", ci->days_left);
+		printf("      issuer: %s, nextUpdate %s (%d days left)\n", ci->issuer,
+		    ci->next_update, ci->days_left);
 }
 
 static void

@@ -55,7 +55,7 @@ tlsctx_refusal(SSL *ssl)
 	return SSL_get_ex_data(ssl, refusal_idx);
 }
 
-/* Keeps why we refused on ssl, for the log line; verify_cb's caller sets the alert. */
+/* Keeps why our checks refused the peer of ssl, for its log line (tlsctx_refusal). */
 static void
 set_refusal(SSL *ssl, const char *fmt, ...)
 {

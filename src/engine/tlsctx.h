@@ -33,7 +33,7 @@ const char *tlsctx_time_str(const ASN1_TIME *t, char *buf, size_t len);
 /* Trusts every certificate in f (certs), takes its CRLs; a server names them as client CAs. */
 int	 tlsctx_load_trust(SSL_CTX *, const struct filedata *f, int certs, int client_cas);
 
-/* Why our own checks refused the peer of ssl (identity lists), or NULL. */
+/* Why our own checks refused the peer of ssl (identity lists, a CA of its chain by CRL), or NULL. */
 const char *tlsctx_refusal(SSL *);
 
 /* A rule's files, in this order. */
