@@ -161,7 +161,9 @@ start_fails() {
 @test "crl_check = chain: a revoked intermediate refuses its leaves; the other intermediate's are served" {
 	# crl_check = "leaf" (the default) looks at the leaf's own CRL only: B's leaf passes.
 	serve leafonly "crl_file = \"$PKI/revB.crl\""
+	wire_start "$PORT"
 	served b-good
+	wire_check
 	kill_bg || true
 	serve chain "crl_file = \"$PKI/revB.crl\"" 'crl_check = "chain"'
 	wire_start "$PORT"
@@ -250,7 +252,6 @@ start_fails() {
 		refused a-revoked 'certificate verify failed: certificate revoked'
 		sleep 1.1
 	done
-	wire_check
 	assert_file_has "$LOG" "^mtlsshim\\[[0-9]+\\]: reload failed rule=reload: [^ ]+: server \"reload\": crl_file $live: the CRL of issuer=CN=mtlsshim test intermediate A has expired \\(nextUpdate 2020-01-02T00:00:00Z\\); keeping the previous certificate\$"
 	[ "$(count "$LOG" 'reload failed')" -eq 1 ]
 	refute_file_has "$LOG" 'reloaded rule=reload'
@@ -263,6 +264,7 @@ start_fails() {
 	done
 	assert_file_has "$LOG" 'reloaded rule=reload'
 	served b-good
+	wire_check
 }
 
 @test "a CRL that expires while in use: warned of, then peers refused; the next start fails, cache or not" {
