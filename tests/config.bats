@@ -87,14 +87,22 @@ assert_fail_closed() {
 
 @test "revocation options this build does not enforce yet fail closed instead of running unchecked" {
 	local c opt
-	for opt in 'ocsp_stapling = true' \
-	    "crl_check = \"chain\"\n crl_file = \"$PKI/ca.crt\""; do
+	for opt in 'ocsp_stapling = true'; do
 		c=$({ good_top; printf "server \"s\" {\n port = 8443\n $opt\n}\n"; } | cfg rev)
 		assert_fail_closed "$c" "not supported by this build yet"
 	done
 	# ocsp_staple_file is enforced (staple.bats): its file is checked, a missing one named.
 	c=$({ good_top; printf 'server "s" {\n port = 8443\n ocsp_staple_file = "x.der"\n}\n'; } | cfg staple)
 	assert_fail_closed "$c" "ocsp_staple_file $BATS_TEST_TMPDIR/x.der: No such file"
+	# crl_check = "chain" is enforced now (tests/crl.bats): it runs, given a CRL.
+	mkcrl "$PKI" "$BATS_TEST_TMPDIR/crl.pem"
+	c=$({ good_top; printf 'server "s" {\n port = 8443\n crl_check = "chain"\n crl_file = "%s"\n}\n' \
+	    "$BATS_TEST_TMPDIR/crl.pem"; } | cfg crlchain)
+	run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
+	echo "status=$status out=$output err=$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = RAN ]
+	refute_contains "$stderr" "not supported"
 	# Bad values are named as such; "off" and the defaults run as before.
 	c=$({ good_top; printf 'server "s" {\n port = 8443\n ocsp = "maybe"\n}\n'; } | cfg badocsp)
 	assert_fail_closed "$c" 'ocsp "maybe"'

@@ -578,8 +578,10 @@ issue_cert() {
 
 # mkcrl DIR OUT [CERT...]: writes OUT, a PEM CRL signed by DIR/ca revoking each CERT (none: an
 # empty CRL), using its own `openssl ca` database in a fresh directory beside OUT.
+# MKCRL_CA: sign with DIR/$MKCRL_CA.{crt,key} instead (an intermediate); MKCRL_OPTS: more
+# `openssl ca -gencrl` options, e.g. "-crlhours 48" or "-crl_nextupdate 20200102000000Z".
 mkcrl() {
-	local d=$1 out=$2; shift 2
+	local d=$1 out=$2 ca=${MKCRL_CA:-ca}; shift 2
 	local db; db=$(mktemp -d "$(dirname "$out")/cadb.XXXXXX")
 	(
 	set -e
@@ -594,8 +596,8 @@ mkcrl() {
 	serial = $db/serial
 	crlnumber = $db/crlnumber
 	new_certs_dir = $db
-	certificate = $d/ca.crt
-	private_key = $d/ca.key
+	certificate = $d/$ca.crt
+	private_key = $d/$ca.key
 	default_md = sha256
 	default_crl_days = 30
 	policy = any
@@ -606,7 +608,7 @@ mkcrl() {
 	for c in "$@"; do
 		openssl ca -batch -config "$db/openssl.cnf" -revoke "$c"
 	done
-	openssl ca -batch -config "$db/openssl.cnf" -gencrl -out "$out.tmp"
+	openssl ca -batch -config "$db/openssl.cnf" -gencrl ${MKCRL_OPTS:-} -out "$out.tmp"
 	mv "$out.tmp" "$out"
 	) >"$db/log" 2>&1 || { cat "$db/log" >&2; return 1; }
 }

@@ -13,6 +13,8 @@
 #include <openssl/x509v3.h>
 
 #include "common/config.h"
+#include "common/filedata.h"
+#include "engine/crl.h"
 #include "engine/identity.h"
 #include "cli/progcheck.h"
 #include "engine/tlsctx.h"
@@ -73,6 +75,8 @@ struct report {
 	char			 subject[512], sans[1024], issuer[512];
 	char			 not_before[32], not_after[32];
 	int			 have_cert, days_left, key_matches, chains, crl_loaded, revoked;
+	struct crlinfo		*crls;		/* each CRL of crl_file */
+	int			 ncrls;
 	char			*warnings[MAXNOTES], *errors[MAXNOTES];
 	int			 nwarn, nerr;
 };
@@ -88,17 +92,6 @@ note(char **v, int *n, const char *fmt, ...)
 	if (vasprintf(&v[*n], fmt, ap) >= 0)
 		(*n)++;
 	va_end(ap);
-}
-
-static void
-asn1_time_str(const ASN1_TIME *t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (ASN1_TIME_to_tm(t, &tm) == 1)
-		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	else
-		snprintf(buf, len, "?");
 }
 
 static X509 *
@@ -184,6 +177,38 @@ check_chain(struct report *rp, X509 *cert, STACK_OF(X509) *rest)
 	ERR_clear_error();
 }
 
+/*
+ * Each CRL of crl_file in words; one that is due soon warns.  An expired
+ * one is an error already: tlsctx_new refuses it as the library would.
+ */
+static void
+check_crls(struct report *rp)
+{
+	const struct rule *r = rp->r;
+	STACK_OF(X509_CRL) *v = NULL;
+	struct filedata f;
+	struct crlinfo *ci;
+	int i;
+
+	memset(&f, 0, sizeof(f));
+	if (r->crl_file == NULL || filedata_read(r->crl_file, &f) == -1 ||
+	    (v = crl_read(&f)) == NULL ||
+	    (rp->crls = calloc((size_t)sk_X509_CRL_num(v) + 1, sizeof(*rp->crls))) == NULL)
+		goto out;
+	for (i = 0; i < sk_X509_CRL_num(v); i++) {
+		ci = &rp->crls[rp->ncrls++];
+		crl_info(sk_X509_CRL_value(v, i), ci);
+		if (!ci->expired && ci->days_left < CRL_WARN_DAYS)
+			note(rp->warnings, &rp->nwarn, "crl_file %s: the CRL of issuer=%s is "
+			    "due for renewal: nextUpdate %s, in %d days", r->crl_file,
+			    ci->issuer, ci->next_update, ci->days_left);
+	}
+ out:
+	sk_X509_CRL_pop_free(v, X509_CRL_free);
+	filedata_free(&f);
+	ERR_clear_error();
+}
+
 static void
 check_rule(const struct config *c, struct report *rp)
 {
@@ -198,14 +223,15 @@ check_rule(const struct config *c, struct report *rp)
 	if ((ctx = tlsctx_new(c, r, err, sizeof(err))) == NULL)
 		note(rp->errors, &rp->nerr, "%s", err);
 	SSL_CTX_free(ctx);
+	check_crls(rp);
 	if ((cert = load_chain(r->cert_file, &rest)) == NULL)
 		goto out;
 	rp->have_cert = 1;
 	identity_subject(cert, rp->subject, sizeof(rp->subject));
 	identity_sans(cert, rp->sans, sizeof(rp->sans));
 	identity_issuer(cert, rp->issuer, sizeof(rp->issuer));
-	asn1_time_str(X509_get0_notBefore(cert), rp->not_before, sizeof(rp->not_before));
-	asn1_time_str(X509_get0_notAfter(cert), rp->not_after, sizeof(rp->not_after));
+	tlsctx_time_str(X509_get0_notBefore(cert), rp->not_before, sizeof(rp->not_before));
+	tlsctx_time_str(X509_get0_notAfter(cert), rp->not_after, sizeof(rp->not_after));
 	rp->days_left = tlsctx_days_left(cert);
 	if (rp->days_left < 0 && r->allow_expired_cert)
 		note(rp->warnings, &rp->nwarn, "cert_file %s has expired (allowed by "
@@ -312,6 +338,26 @@ json_progs(const struct progreport *pr)
 }
 
 static void
+json_crls(const struct crlinfo *v, int n)
+{
+	int i;
+
+	putchar('[');
+	for (i = 0; i < n; i++) {
+		printf("%s{\"issuer\":", i ? "," : "");
+		json_str(v[i].issuer);
+		printf(",\"next_update\":");
+		json_str_or_null(v[i].next_update[0] ? v[i].next_update : NULL);
+		if (v[i].next_update[0])
+			printf(",\"days_left\":%d", v[i].days_left);
+		else
+			printf(",\"days_left\":null");
+		printf(",\"expired\":%s}", v[i].expired ? "true" : "false");
+	}
+	putchar(']');
+}
+
+static void
 print_json(const struct config *c, struct report *rp, size_t n, const struct progreport *pr,
     int ok)
 {
@@ -347,8 +393,11 @@ print_json(const struct config *c, struct report *rp, size_t n, const struct pro
 		if (r->crl_file) {
 			printf("{\"file\":");
 			json_str(r->crl_file);
-			printf(",\"loaded\":%s,\"revoked\":%s}", rp[i].crl_loaded ? "true" : "false",
-			    rp[i].revoked ? "true" : "false");
+			printf(",\"loaded\":%s,\"revoked\":%s,\"check\":\"%s\",\"crls\":",
+			    rp[i].crl_loaded ? "true" : "false", rp[i].revoked ? "true" : "false",
+			    r->crl_check == CRL_CHECK_CHAIN ? "chain" : "leaf");
+			json_crls(rp[i].crls, rp[i].ncrls);
+			printf("}");
 		} else
 			printf("null");
 		printf(",\"warnings\":");
@@ -383,6 +432,18 @@ text_progs(const struct progreport *pr)
 }
 
 static void
+text_crl(const struct crlinfo *ci)
+{
+	if (ci->next_update[0] == '\0')
+		printf("      issuer: %s, no nextUpdate\n", ci->issuer);
+	else if (ci->expired)
+		printf("      issuer: %s, nextUpdate %s (EXPIRED)\n", ci->issuer, ci->next_update);
+	else
+		printf("      issuer: %s, nextUpdate %s (%d days left)\n", ci->issuer,
+		    ci->next_update, ci->days_left);
+}
+
+static void
 print_text(const struct config *c, struct report *rp, size_t n, const struct progreport *pr,
     int ok)
 {
@@ -408,8 +469,11 @@ print_text(const struct config *c, struct report *rp, size_t n, const struct pro
 		printf("    ca: %s (%s)\n", r->ca_file, rp[i].chains ?
 		    "the certificate chains to it" : "the certificate does NOT chain to it");
 		if (r->crl_file)
-			printf("    crl: %s (%s%s)\n", r->crl_file, rp[i].crl_loaded ? "loaded" :
-			    "NOT loaded", rp[i].revoked ? ", our certificate is REVOKED" : "");
+			printf("    crl: %s (%s%s), crl_check %s\n", r->crl_file, rp[i].crl_loaded ?
+			    "loaded" : "NOT loaded", rp[i].revoked ? ", our certificate is REVOKED" :
+			    "", r->crl_check == CRL_CHECK_CHAIN ? "chain" : "leaf");
+		for (j = 0; j < rp[i].ncrls; j++)
+			text_crl(&rp[i].crls[j]);
 		if (rule_has_allow(r))
 			printf("    allow: %zu cn, %zu dns, %zu uri, %zu ip patterns\n",
 			    r->allow_cn.n, r->allow_dns.n, r->allow_uri.n, r->nallow_ip);
@@ -494,6 +558,8 @@ check(const char *path, int json, char **names, int nnames, int flags)
 			free(rp[i].warnings[j]);
 			free(rp[i].errors[j]);
 		}
+	for (i = 0; i < c->nrules; i++)
+		free(rp[i].crls);
 	free(rp);
 	config_free(c);
 	return ok ? 0 : EX_CONFIG;

@@ -12,8 +12,8 @@
 #include "engine/identity.h"
 #include "common/rules.h"
 
-static char *
-name_str(X509_NAME *name, char *buf, size_t len)
+char *
+identity_name(X509_NAME *name, char *buf, size_t len)
 {
 	BIO *b;
 	int n;
@@ -31,13 +31,13 @@ name_str(X509_NAME *name, char *buf, size_t len)
 char *
 identity_subject(X509 *cert, char *buf, size_t len)
 {
-	return name_str(cert ? X509_get_subject_name(cert) : NULL, buf, len);
+	return identity_name(cert ? X509_get_subject_name(cert) : NULL, buf, len);
 }
 
 char *
 identity_issuer(X509 *cert, char *buf, size_t len)
 {
-	return name_str(cert ? X509_get_issuer_name(cert) : NULL, buf, len);
+	return identity_name(cert ? X509_get_issuer_name(cert) : NULL, buf, len);
 }
 
 /* Appends "sep tag:value" to buf, dropping quotes so a log line stays parseable. */

@@ -10,6 +10,8 @@ struct rule;
 /* RFC 2253 one-line subject, e.g. "CN=client,O=Example". */
 char	*identity_subject(X509 *, char *buf, size_t len);
 char	*identity_issuer(X509 *, char *buf, size_t len);
+/* The same for any name (a CRL's issuer); NULL gives "". */
+char	*identity_name(X509_NAME *, char *buf, size_t len);
 /* Comma-separated SANs, e.g. "DNS:a.example,IP:10.0.0.1,URI:spiffe://t/x"; "" if none. */
 char	*identity_sans(X509 *, char *buf, size_t len);
 

@@ -1,6 +1,7 @@
 /* tlsctx.c: a rule's OpenSSL context: certificate, key, CA, CRL, staple, peer verification, rotation. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,35 @@ tlsctx_refusal(SSL *ssl)
 	return SSL_get_ex_data(ssl, refusal_idx);
 }
 
+/* Keeps why our checks refused the peer of ssl, for its log line (tlsctx_refusal). */
+static void
+set_refusal(SSL *ssl, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&why, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	free(SSL_get_ex_data(ssl, refusal_idx));
+	if (!SSL_set_ex_data(ssl, refusal_idx, why)) {
+		SSL_set_ex_data(ssl, refusal_idx, NULL);
+		free(why);
+	}
+}
+
+/* What a CA certificate of the peer's chain can fail on under crl_check = "chain". */
+static int
+revocation_error(int e)
+{
+	return e == X509_V_ERR_CERT_REVOKED || e == X509_V_ERR_UNABLE_TO_GET_CRL ||
+	    e == X509_V_ERR_CRL_HAS_EXPIRED || e == X509_V_ERR_CRL_NOT_YET_VALID ||
+	    e == X509_V_ERR_CRL_SIGNATURE_FAILURE || e == X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER;
+}
+
 /* Chain verified: now the leaf's identity against the rule's allow-lists. */
 static int
 verify_cb(int ok, X509_STORE_CTX *x)
@@ -64,20 +94,26 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct tlsholder *h = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
 	X509 *cert = X509_STORE_CTX_get_current_cert(x);
-	char subj[256], sans[512], *why;
+	int depth = X509_STORE_CTX_get_error_depth(x), e = X509_STORE_CTX_get_error(x);
+	char subj[256], sans[512];
 
+	/* "certificate revoked" alone would not say it was an intermediate's. */
+	if (!ok && h != NULL && depth > 0 && revocation_error(e)) {
+		identity_subject(cert, subj, sizeof(subj));
+		set_refusal(ssl, "certificate verify failed: %s: CA certificate at depth %d: "
+		    "subject=%s", X509_verify_cert_error_string(e), depth, subj);
+		return ok;
+	}
 	if (!ok || h == NULL)
 		return ok;
 	/* A status already known revoked gets the peer a certificate_revoked alert. */
-	if (h->rule->ocsp != OCSP_OFF && (h->rule->ocsp == OCSP_CHAIN ||
-	    X509_STORE_CTX_get_error_depth(x) == 0) && ocsp_cache_get(cert) == OCSP_ST_REVOKED) {
-		if ((why = strdup("certificate revoked (OCSP)")) != NULL &&
-		    !SSL_set_ex_data(ssl, refusal_idx, why))
-			free(why);
+	if (h->rule->ocsp != OCSP_OFF && (h->rule->ocsp == OCSP_CHAIN || depth == 0) &&
+	    ocsp_cache_get(cert) == OCSP_ST_REVOKED) {
+		set_refusal(ssl, "certificate revoked (OCSP)");
 		X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REVOKED);
 		return 0;
 	}
-	if (X509_STORE_CTX_get_error_depth(x) != 0)
+	if (depth != 0)
 		return ok;
 	/*
 	 * OpenSSL takes a CA certificate as a leaf, even the trusted root
@@ -85,9 +121,7 @@ verify_cb(int ok, X509_STORE_CTX *x)
 	 */
 	if (X509_get_extension_flags(cert) & EXFLAG_CA) {
 		identity_subject(cert, subj, sizeof(subj));
-		if (asprintf(&why, "peer certificate is a CA certificate: subject=%s",
-		    subj) >= 0 && !SSL_set_ex_data(ssl, refusal_idx, why))
-			free(why);
+		set_refusal(ssl, "peer certificate is a CA certificate: subject=%s", subj);
 		X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
@@ -95,9 +129,7 @@ verify_cb(int ok, X509_STORE_CTX *x)
 		return ok;
 	identity_subject(cert, subj, sizeof(subj));
 	identity_sans(cert, sans, sizeof(sans));
-	if (asprintf(&why, "identity not allowed: subject=%s san=%s", subj, sans) >= 0 &&
-	    !SSL_set_ex_data(ssl, refusal_idx, why))
-		free(why);
+	set_refusal(ssl, "identity not allowed: subject=%s san=%s", subj, sans);
 	X509_STORE_CTX_set_error(x, X509_V_ERR_APPLICATION_VERIFICATION);
 	return 0;
 }
@@ -264,12 +296,30 @@ tlsctx_load_trust(SSL_CTX *ctx, const struct filedata *f, int certs, int client_
 }
 
 int
-tlsctx_days_left(X509 *cert)
+tlsctx_days_until(const ASN1_TIME *t)
 {
 	int days = 0, secs = 0;
 
-	ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert));
+	ASN1_TIME_diff(&days, &secs, NULL, t);
 	return days - (secs < 0);
+}
+
+int
+tlsctx_days_left(X509 *cert)
+{
+	return tlsctx_days_until(X509_get0_notAfter(cert));
+}
+
+const char *
+tlsctx_time_str(const ASN1_TIME *t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (t != NULL && ASN1_TIME_to_tm(t, &tm) == 1)
+		strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	else
+		snprintf(buf, len, "?");
+	return buf;
 }
 
 #define DEFAULT_CIPHERSUITES \
@@ -480,12 +530,30 @@ warn_cert(const struct rule *r, const char *what, const char *file, X509 *cert)
 		log_warn("rule=%s: %s %s expires in %d days", r->name, what, file, days);
 }
 
-/* Warns, once a day, when our certificate or a CA certificate nears its end; h->lock held. */
+/* A CRL that went stale while loaded refuses every peer it covers ("CRL has expired"); h->lock held. */
+static void
+warn_crl(const struct rule *r, X509_CRL *crl)
+{
+	struct crlinfo ci;
+
+	crl_info(crl, &ci);
+	if (ci.expired)
+		log_warn("rule=%s: the CRL of issuer=%s has expired (nextUpdate %s); peers "
+		    "it covers are refused until crl_file is renewed", r->name, ci.issuer,
+		    ci.next_update);
+	else if (ci.days_left < CRL_WARN_DAYS)
+		log_warn("rule=%s: the CRL of issuer=%s is due for renewal: nextUpdate %s, "
+		    "in %d days", r->name, ci.issuer, ci.next_update, ci.days_left);
+}
+
+/* Warns, once a day, when our certificate, a CA certificate or a CRL nears its end; h->lock held. */
 static void
 warn_expiry(struct tlsholder *h)
 {
 	STACK_OF(X509_OBJECT) *objs;
 	X509 *cert = SSL_CTX_get0_certificate(h->ctx), *ca;
+	X509_OBJECT *o;
+	X509_CRL *crl;
 	int i;
 
 	if (cert == NULL || (h->warned && deadline_now_sec() - h->warned < 86400))
@@ -493,9 +561,13 @@ warn_expiry(struct tlsholder *h)
 	h->warned = deadline_now_sec();
 	warn_cert(h->rule, "cert_file", h->rule->cert_file, cert);
 	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(h->ctx));
-	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
-		if ((ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i))) != NULL)
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		o = sk_X509_OBJECT_value(objs, i);
+		if ((ca = X509_OBJECT_get0_X509(o)) != NULL)
 			warn_cert(h->rule, "ca_file", h->rule->ca_file, ca);
+		else if ((crl = X509_OBJECT_get0_X509_CRL(o)) != NULL)
+			warn_crl(h->rule, crl);
+	}
 }
 
 /*
@@ -550,22 +622,28 @@ tlsholder_load(struct tlsholder *h, char *err, size_t errlen)
 	return 0;
 }
 
-/* Seconds since the epoch when notAfter of cert, less the warning window, arrives. */
+/* Seconds since the epoch when t, less a warning window of days, arrives. */
 static time_t
-warn_due(X509 *cert)
+warn_due(const ASN1_TIME *t, int days)
 {
 	struct tm tm;
 
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
 		return 0;
-	return timegm(&tm) - (time_t)EXPIRY_WARN_DAYS * 86400;
+	return timegm(&tm) - (time_t)days * 86400;
 }
 
+/*
+ * A CRL's nextUpdate counts too: a process started from the cache would
+ * not refuse, at start, a CRL that expired since it was checked.
+ */
 time_t
 tlsholder_recheck_after(struct tlsholder *h)
 {
 	STACK_OF(X509_OBJECT) *objs;
 	time_t t = time(NULL) + 86400, d;
+	const ASN1_TIME *next;
+	X509_OBJECT *o;
 	X509 *cert;
 	int i;
 
@@ -573,16 +651,24 @@ tlsholder_recheck_after(struct tlsholder *h)
 	if (h->ctx == NULL)
 		t = 0;
 	else {
-		if ((cert = SSL_CTX_get0_certificate(h->ctx)) != NULL && (d = warn_due(cert)) < t)
+		if ((cert = SSL_CTX_get0_certificate(h->ctx)) != NULL &&
+		    (d = warn_due(X509_get0_notAfter(cert), EXPIRY_WARN_DAYS)) < t)
 			t = d;
 		/* A start-up check skipped after this would miss an expired staple. */
 		if ((d = staple_next_update(h->ctx)) != 0 && d < t)
 			t = d;
 		objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(h->ctx));
-		for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
-			if ((cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i))) != NULL &&
-			    (d = warn_due(cert)) < t)
+		for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+			o = sk_X509_OBJECT_value(objs, i);
+			d = t;
+			if ((cert = X509_OBJECT_get0_X509(o)) != NULL)
+				d = warn_due(X509_get0_notAfter(cert), EXPIRY_WARN_DAYS);
+			else if (X509_OBJECT_get0_X509_CRL(o) != NULL && (next =
+			    X509_CRL_get0_nextUpdate(X509_OBJECT_get0_X509_CRL(o))) != NULL)
+				d = warn_due(next, CRL_WARN_DAYS);
+			if (d < t)
 				t = d;
+		}
 	}
 	pthread_mutex_unlock(&h->lock);
 	return t;

@@ -23,13 +23,17 @@ SSL_CTX	*tlsctx_new(const struct config *, const struct rule *, char *err, size_
 /* OpenSSL's reason for the most recent error, in words, and clears it. */
 const char *tlsctx_errstr(char *buf, size_t len);
 
-/* Days until cert expires; negative once it has. */
+/* Whole days until t (until cert expires), rounded down: negative once it is past. */
+int	 tlsctx_days_until(const ASN1_TIME *t);
 int	 tlsctx_days_left(X509 *);
+
+/* t as 2006-01-02T15:04:05Z, or "?"; returns buf. */
+const char *tlsctx_time_str(const ASN1_TIME *t, char *buf, size_t len);
 
 /* Trusts every certificate in f (certs), takes its CRLs; a server names them as client CAs. */
 int	 tlsctx_load_trust(SSL_CTX *, const struct filedata *f, int certs, int client_cas);
 
-/* Why our own checks refused the peer of ssl (identity lists), or NULL. */
+/* Why our own checks refused the peer of ssl (identity lists, a CA of its chain by CRL), or NULL. */
 const char *tlsctx_refusal(SSL *);
 
 /* A rule's files, in this order. */

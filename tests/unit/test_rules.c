@@ -11,18 +11,7 @@
 #include "common/config.h"
 #include "common/rules.h"
 
-static int passed, failed;
-
-#define CHECK(cond, ...) do { \
-	if (cond) { \
-		passed++; \
-	} else { \
-		failed++; \
-		fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-	} \
-} while (0)
+#include "check.h"
 
 /* An address string with optional port into a sockaddr_storage (v4 or v6). */
 static const struct sockaddr *addr(const char *ip, int port)
