@@ -4,12 +4,12 @@
 # `openssl ocsp` answers from; python3's cryptography makes the one thing openssl cannot (a
 # response dated in the past, ocsp_staple_dated).
 #
-# Revoking while a responder runs: OpenSSL 3.0's responder (apps/ocsp.c) reloads index.txt when
-# the file changed (mtime, ctime or inode: `openssl ca` renames a new index into place), but it
-# looks before it waits for the next request: the first request after a change is still answered
-# from the old index. ocsp_revoke therefore sends every running responder of the directory one
-# query of its own, after which all answers are current; ocsp_query_count leaves those out.
-# Without -nrequest a responder serves requests until it is killed.
+# The responder listens on loopback only: OpenSSL 3.0's `openssl ocsp -port` takes no address
+# and would listen on every interface, so tests/ocsp_front.py takes each HTTP request on
+# 127.0.0.1 and has `openssl ocsp -index -reqin -respout` answer it, reading index.txt afresh:
+# a revocation is answered at once. ocsp_revoke still sends each running responder of the
+# directory one query of its own (it did so for `openssl ocsp -port`, which looked at the index
+# before waiting for the next request); ocsp_query_count leaves those out.
 
 # mkocsp_pki DIR [URL]: a throwaway EC P-256 PKI with one `openssl ca` database (DIR/index.txt,
 # DIR/serial, DIR/ca.cnf, issued copies in DIR/newcerts), shared by both CAs so serials are unique:
@@ -126,11 +126,11 @@ _ocsp_days() {
 	case " $* " in *" -ndays "*|*" -nmin "*) ;; *) echo "-ndays 1" ;; esac
 }
 
-# ocsp_responder_start DIR PORT [ARGS...]: an `openssl ocsp` responder on PORT (3.0 takes no address: every interface) answering
+# ocsp_responder_start DIR PORT [ARGS...]: an `openssl ocsp` responder on 127.0.0.1:PORT answering
 # from DIR/index.txt, in the background (bg: own process group, PID in OCSP_PID, ended by PID in
 # kill_bg at teardown), signing with DIR/ocsp (or DIR/int-ocsp for certificates int issued, with
-# OCSP_CA=int). ARGS go to openssl ocsp after the defaults (e.g. -nrequest N; -ndays N or
-# -nmin N for the responses' nextUpdate, a day from now by default). Logs the requests and responses as text to OCSP_LOG
+# OCSP_CA=int). ARGS go to openssl ocsp after the defaults (-ndays N or -nmin N for the
+# responses' nextUpdate, a day from now by default). Logs the requests and responses as text to OCSP_LOG
 # ($BATS_TEST_TMPDIR/ocsp.PORT.log, line-buffered), for ocsp_query_count. Returns once the port
 # listens (bounded, 10 s), without connecting to it (a probe would count as a query).
 ocsp_responder_start() {
@@ -138,8 +138,9 @@ ocsp_responder_start() {
 	local signer=ocsp
 	[ "$ca" = ca ] || signer=$ca-ocsp
 	OCSP_LOG=$BATS_TEST_TMPDIR/ocsp.$port.log
-	bg "$OCSP_LOG" stdbuf -oL -eL openssl ocsp -index "$d/index.txt" -port "$port" \
-		-rsigner "$d/$signer.crt" -rkey "$d/$signer.key" -CA "$d/$ca.crt" -text $(_ocsp_days "$@") "$@"
+	bg "$OCSP_LOG.front" python3 "$BATS_TEST_DIRNAME/ocsp_front.py" "$port" "$OCSP_LOG" -- \
+		-index "$d/index.txt" -rsigner "$d/$signer.crt" -rkey "$d/$signer.key" -CA "$d/$ca.crt" \
+		$(_ocsp_days "$@") "$@"
 	OCSP_PID=$BGPID
 	echo "$OCSP_PID $port $OCSP_LOG $d" >> "$BATS_TEST_TMPDIR/ocsp.responders"
 	wait_port "$port" || { cat "$OCSP_LOG" >&2; return 1; }

@@ -35,7 +35,7 @@ crl_server() {
 # long_client CERT OUT: an s_client that sends a line, then another 8 s later; its output to
 # OUT, its PID in CLIPID.
 long_client() {
-	{ echo first; sleep 8; echo second; } | timeout 15 openssl s_client -quiet -no_ign_eof \
+	{ echo first; sleep 8; echo second; sleep 2; } | timeout 15 openssl s_client -quiet -no_ign_eof \
 		-CAfile "$PKI/ca.crt" -cert "$PKI/$1.crt" -key "$PKI/$1.key" \
 		-connect "127.0.0.1:$PORT" > "$2" 2>&1 &
 	CLIPID=$!
