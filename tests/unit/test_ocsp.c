@@ -184,5 +184,20 @@ main(void)
 	expect("not DER", ocsp_resp_check(junk, sizeof(junk), id, chain, trust, &a), OCSP_ST_BAD,
 	    a.why);
 	printf("test_ocsp: %d passed, %d failed\n", passed, failed);
+	OCSP_CERTID_free(id);
+	sk_X509_free(chain);
+	X509_STORE_free(trust);
+	X509_free(ca);
+	X509_free(leaf);
+	X509_free(other);
+	X509_free(signer);
+	X509_free(nosign);
+	X509_free(foreign);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(leafk);
+	EVP_PKEY_free(otherk);
+	EVP_PKEY_free(sigk);
+	EVP_PKEY_free(badk);
+	EVP_PKEY_free(foreignk);
 	return failed != 0;
 }
