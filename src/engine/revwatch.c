@@ -33,6 +33,7 @@
 #define REFRESH_MAX	16	/* OCSP refreshes at once; more wait for the next second */
 #define REFRESH_MS	20	/* how often those in flight are stepped */
 #define RETRY_S		30	/* after a refresh without a definite answer */
+#define HOLDERS_MAX	64	/* rules whose files are looked at before a pass */
 
 static pthread_mutex_t	 watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct session	*watched;
@@ -65,7 +66,7 @@ revwatch_add(struct session *s)
 	watched = s;
 	s->rev_prevp = &watched;
 	s->rev_on = 1;
-	nwatched++;
+	__atomic_store_n(&nwatched, nwatched + 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&watch_lock);
 }
 
@@ -77,7 +78,8 @@ refresh_remove(struct session *s)
 
 	for (i = 0; i < nrefresh; i++)
 		if (refreshing[i] == s) {
-			refreshing[i] = refreshing[--nrefresh];
+			refreshing[i] = refreshing[nrefresh - 1];
+			__atomic_store_n(&nrefresh, nrefresh - 1, __ATOMIC_RELAXED);
 			return;
 		}
 }
@@ -130,7 +132,7 @@ revwatch_forget(struct session *s)
 	if ((*s->rev_prevp = s->rev_next) != NULL)
 		s->rev_next->rev_prevp = s->rev_prevp;
 	s->rev_on = 0;
-	nwatched--;
+	__atomic_store_n(&nwatched, nwatched - 1, __ATOMIC_RELAXED);
 	refresh_remove(s);
 	pthread_mutex_unlock(&watch_lock);
 }
@@ -181,7 +183,8 @@ revoked_locked(struct session *s)
 		/* Stale: ask again, once for all the connections with this certificate. */
 		if (r == -1 && s->ocsp == NULL && nrefresh < REFRESH_MAX &&
 		    deadline_now_sec() >= s->rev_retry && !refresh_has(leaf)) {
-			refreshing[nrefresh++] = s;
+			refreshing[nrefresh] = s;
+			__atomic_store_n(&nrefresh, nrefresh + 1, __ATOMIC_RELAXED);
 			if (refresh_locked(s))
 				return 1;
 		}
@@ -208,9 +211,28 @@ revoked_locked(struct session *s)
 static void
 revwatch_run(void)
 {
+	struct tlsholder *hs[HOLDERS_MAX], *h;
 	struct session *s, *next;
-	int cut = 0;
+	int cut = 0, nh = 0, i;
 
+	/*
+	 * The rules' files are looked at first, with no lock of ours held: a
+	 * changed file rebuilds its context (tlsholder_get), which is slow, and
+	 * the pass below then finds it done this second.
+	 */
+	plock(&watch_lock);
+	for (s = watched; s != NULL && nh < HOLDERS_MAX; s = s->rev_next) {
+		if (s->rule->crl_file == NULL ||
+		    (h = SSL_CTX_get_app_data(SSL_get_SSL_CTX(s->ssl))) == NULL)
+			continue;
+		for (i = 0; i < nh && hs[i] != h; i++)
+			;
+		if (i == nh)
+			hs[nh++] = h;
+	}
+	pthread_mutex_unlock(&watch_lock);
+	for (i = 0; i < nh; i++)
+		SSL_CTX_free(tlsholder_get(hs[i]));
 	plock(&watch_lock);
 	for (s = watched; s != NULL; s = next) {
 		next = s->rev_next;
