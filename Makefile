@@ -28,7 +28,7 @@ PRELOAD	 = $(HOOKS) $(patsubst src/%.c,%,$(wildcard src/preload/*.c)) $(COMMON)
 # src/engine: libmtlsshim-tls.so, the TLS engine, loaded by the preload when first needed.
 TLSLIB	 = $(patsubst src/%.c,%,$(wildcard src/engine/*.c)) common/filedata common/lockstat
 # src/cli: the launcher.
-CLI	 = cli/main cli/progcheck
+CLI	 = cli/main cli/progcheck cli/ownstatus
 HDRS	 = $(wildcard src/*/*.h)
 
 CORE_O	 = $(CORE:%=$(B)/%.o)

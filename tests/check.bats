@@ -1,8 +1,10 @@
 #!/usr/bin/env bats
 # check.bats: `mtlsshim check [-c FILE] [--json]` describes each rule's files and finds what is wrong
-# with them; allow_expired_cert governs an expired own certificate in check and at start.
+# with them; allow_expired_cert governs an expired own certificate in check and at start; the own
+# certificate's status from its OCSP responder (a real `openssl ocsp`, tests/ocsp.bash) and staple.
 
 load helpers
+load ocsp
 
 setup_file() {
 	common_setup_file
@@ -24,22 +26,42 @@ setup_file() {
 	issue_cert "$PKI" short /CN=short $'extendedKeyUsage = serverAuth, clientAuth\n'"$san" 3
 	mkcrl "$PKI" "$PKI/crl.pem" "$PKI/ownrev.crt"
 	chmod 600 "$PKI/expired.key" "$PKI/foreign.key"
+	# The OCSP PKI: own certificates whose AIA names a responder that runs (OURL), or nothing
+	# listening (DOWNPORT), or a listener that never answers (SILENTPORT).
+	export OPKI=$BATS_FILE_TMPDIR/opki OPORT DOWNPORT SILENTPORT
+	OPORT=$(free_port); DOWNPORT=$(free_port); SILENTPORT=$(free_port)
+	export OURL=http://127.0.0.1:$OPORT
+	mkocsp_pki "$OPKI" "$OURL"
+	ocsp_issue "$OPKI" ogood /CN=localhost "$OURL"
+	ocsp_issue "$OPKI" orev /CN=localhost "$OURL"
+	ocsp_issue "$OPKI" odown /CN=localhost "http://127.0.0.1:$DOWNPORT"
+	ocsp_issue "$OPKI" osilent /CN=localhost "http://127.0.0.1:$SILENTPORT"
+	ocsp_revoke "$OPKI" orev
+	ocsp_staple "$OPKI" ogood "$OPKI/ogood-3d.der" -ndays 3
+	ocsp_staple "$OPKI" ogood "$OPKI/ogood-2h.der" -nmin 120
+	chmod 600 "$OPKI"/*.key
 }
 setup() { require_build; }
 teardown() { common_teardown; }
 
 # ck NAME KIND CERT-BASE [LINE...]: a config with one rule KIND ("server"/"client") named NAME on port
-# 8443 presenting PKI/CERT-BASE.{crt,key}, LINEs inside the rule block. Prints its path.
+# 8443 presenting PKI/CERT-BASE.{crt,key} (CKDIR/..., when set), LINEs inside the rule block. Prints its path.
 ck() {
 	local n=$1 kind=$2 base=$3; shift 3
 	{
 		echo "$kind \"$n\" {"
 		echo "    port = 8443"
-		echo "    cert_file = \"$PKI/$base.crt\""
-		echo "    key_file = \"$PKI/$base.key\""
+		echo "    cert_file = \"${CKDIR:-$PKI}/$base.crt\""
+		echo "    key_file = \"${CKDIR:-$PKI}/$base.key\""
 		[ $# -eq 0 ] || printf '    %s\n' "$@"
 		echo "}"
 	} | conf "$n"
+}
+
+# ock NAME KIND CERT-BASE [LINE...]: as ck, with OPKI/CERT-BASE.{crt,key} and ca_file OPKI/ca.crt.
+ock() {
+	local n=$1 kind=$2 base=$3; shift 3
+	CKDIR=$OPKI ck "$n" "$kind" "$base" "ca_file = \"$OPKI/ca.crt\"" "$@"
 }
 
 # check_json CONF: runs `mtlsshim check -c CONF --json`; JSON in $BATS_TEST_TMPDIR/check.json, status in $status.
@@ -390,4 +412,120 @@ WORLD='(world|every user|o\+r)'
 	[ "$status" -eq 0 ]
 	printf '%s\n' "$output" > "$BATS_TEST_TMPDIR/check.json"
 	jq_true 'd["ok"] is True and d["rules"][0]["name"] == "envc"'
+}
+
+@test "check: an own certificate its OCSP responder (AIA) says good: ocsp line and \"ocsp\" in JSON, exit 0" {
+	ocsp_responder_start "$OPKI" "$OPORT"
+	local c; c=$(ock og server ogood)
+	run --separate-stderr launcher check -c "$c"
+	show
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ "ocsp: $OURL: good, thisUpdate "[0-9-]+T[0-9:]+Z", nextUpdate "[0-9-]+T[0-9:]+Z" ("[01]" days left)" ]]
+	refute_contains "$output" "warning"
+	check_json "$c"
+	[ "$status" -eq 0 ]
+	local o='d["rules"][0]["ocsp"]'
+	jq_true "d[\"ok\"] is True and $o[\"responder\"] == \"$OURL\" and $o[\"status\"] == \"good\""
+	jq_true "isinstance($o[\"this_update\"], str) and $o[\"this_update\"] < $o[\"next_update\"]"
+	jq_true "$o[\"days_left\"] in (0, 1) and $o[\"error\"] is None"
+	jq_true 'd["rules"][0]["warnings"] == [] and d["rules"][0]["errors"] == [] and d["rules"][0]["staple"] is None'
+	# The responder was really asked: once per run.
+	[ "$(ocsp_query_count "$OCSP_LOG")" -eq 2 ]
+	# ocsp_responder overrides the AIA (odown's names a port where nothing listens).
+	c=$(ock ovr server odown "ocsp_responder = \"$OURL\"")
+	check_json "$c"
+	[ "$status" -eq 0 ]
+	jq_true "$o[\"responder\"] == \"$OURL\" and $o[\"status\"] == \"good\""
+}
+
+@test "check: an own certificate its OCSP responder says revoked is an error, exit 78" {
+	ocsp_responder_start "$OPKI" "$OPORT"
+	local c; c=$(ock orv server orev)
+	check_json "$c"
+	[ "$status" -eq 78 ]
+	jq_true 'd["ok"] is False and d["rules"][0]["ocsp"]["status"] == "revoked"'
+	jq_true 'any("revoked" in e and "OCSP" in e and "'"$OPKI"'/orev.crt" in e for e in d["rules"][0]["errors"])'
+	run --separate-stderr launcher check -c "$c"
+	show
+	[ "$status" -eq 78 ]
+	assert_contains "$output" "ocsp: $OURL: REVOKED"
+	assert_contains "$stderr" "$OPKI/orev.crt is revoked by its OCSP responder $OURL"
+	# Beside it, a good rule stays clean.
+	c=$(conf omix <<-EOF
+	ca_file = "$OPKI/ca.crt"
+	server "good" {
+	    port = 8443
+	    cert_file = "$OPKI/ogood.crt"
+	    key_file = "$OPKI/ogood.key"
+	}
+	server "bad" {
+	    port = 8444
+	    cert_file = "$OPKI/orev.crt"
+	    key_file = "$OPKI/orev.key"
+	}
+	EOF
+	)
+	check_json "$c"
+	[ "$status" -eq 78 ]
+	jq_true 'd["rules"][0]["ocsp"]["status"] == "good" and d["rules"][0]["errors"] == []'
+	jq_true 'd["rules"][1]["ocsp"]["status"] == "revoked" and d["rules"][1]["errors"] != []'
+}
+
+@test "check: an OCSP responder down or silent is a warning (exit 0), within ocsp_timeout" {
+	local c; c=$(ock odn server odown 'ocsp_timeout = 2')
+	local t0=$SECONDS
+	check_json "$c"
+	[ "$status" -eq 0 ]
+	jq_true 'd["ok"] is True and d["rules"][0]["errors"] == []'
+	jq_true 'd["rules"][0]["ocsp"]["responder"] == "http://127.0.0.1:'"$DOWNPORT"'" and d["rules"][0]["ocsp"]["status"] == "error"'
+	jq_true 're.search(r"(?i)refused", d["rules"][0]["ocsp"]["error"]) is not None and d["rules"][0]["ocsp"]["next_update"] is None'
+	jq_true 'any("OCSP responder" in w and "'"$OPKI"'/odown.crt" in w for w in d["rules"][0]["warnings"])'
+	run --separate-stderr launcher check -c "$c"
+	show
+	[ "$status" -eq 0 ]
+	assert_contains "$output" "ocsp: http://127.0.0.1:$DOWNPORT: no status:"
+	[[ "$output" =~ warning:\ OCSP\ responder ]]
+	# A responder that accepts and never answers: the same, after ocsp_timeout.
+	bg "$BATS_TEST_TMPDIR/silent.out" python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8)
+held = [s.accept() for _ in range(8)]' "$SILENTPORT"
+	wait_port "$SILENTPORT"
+	c=$(ock osl server osilent 'ocsp_timeout = 2')
+	t0=$SECONDS
+	check_json "$c"
+	[ "$status" -eq 0 ]
+	[ $(( SECONDS - t0 )) -le 4 ]
+	jq_true 'd["rules"][0]["ocsp"]["status"] == "error" and "within 2s" in d["rules"][0]["ocsp"]["error"]'
+	jq_true 'd["rules"][0]["errors"] == [] and any("OCSP responder" in w for w in d["rules"][0]["warnings"])'
+}
+
+@test "check: no OCSP responder known (no AIA, no ocsp_responder): \"ocsp\" null, no ocsp line" {
+	local c; c=$(ck noaia server server-600)
+	check_json "$c"
+	[ "$status" -eq 0 ]
+	jq_true 'd["rules"][0]["ocsp"] is None and d["rules"][0]["staple"] is None and d["rules"][0]["warnings"] == []'
+	run --separate-stderr launcher check -c "$c"
+	show
+	[ "$status" -eq 0 ]
+	refute_contains "$output" "ocsp:"
+	refute_contains "$output" "staple:"
+}
+
+@test "check: ocsp_staple_file's nextUpdate and days left; a warning within a day of it" {
+	ocsp_responder_start "$OPKI" "$OPORT"
+	local c; c=$(ock st3 server ogood "ocsp_staple_file = \"$OPKI/ogood-3d.der\"")
+	check_json "$c"
+	[ "$status" -eq 0 ]
+	local s='d["rules"][0]["staple"]'
+	jq_true "$s[\"file\"] == \"$OPKI/ogood-3d.der\" and $s[\"days_left\"] in (2, 3) and isinstance($s[\"next_update\"], str)"
+	jq_true 'd["rules"][0]["warnings"] == []'
+	run --separate-stderr launcher check -c "$c"
+	show
+	[[ "$output" =~ "staple: $OPKI/ogood-3d.der, nextUpdate "[0-9-]+T[0-9:]+Z" ("[23]" days left)" ]]
+	c=$(ock st2 server ogood "ocsp_staple_file = \"$OPKI/ogood-2h.der\"")
+	check_json "$c"
+	[ "$status" -eq 0 ]
+	jq_true "$s[\"days_left\"] == 0"
+	jq_true 'any("ocsp_staple_file" in w and "less than a day" in w for w in d["rules"][0]["warnings"])'
 }

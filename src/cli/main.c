@@ -16,6 +16,7 @@
 #include "common/filedata.h"
 #include "engine/crl.h"
 #include "engine/identity.h"
+#include "cli/ownstatus.h"
 #include "cli/progcheck.h"
 #include "engine/tlsctx.h"
 
@@ -77,6 +78,8 @@ struct report {
 	int			 have_cert, days_left, key_matches, chains, crl_loaded, revoked;
 	struct crlinfo		*crls;		/* each CRL of crl_file */
 	int			 ncrls;
+	struct ownocsp		 ocsp;		/* what our responder says of our certificate */
+	struct ownstaple	 staple;	/* of ocsp_staple_file */
 	char			*warnings[MAXNOTES], *errors[MAXNOTES];
 	int			 nwarn, nerr;
 };
@@ -209,6 +212,40 @@ check_crls(struct report *rp)
 	ERR_clear_error();
 }
 
+/* Our responder's word on our certificate: revoked is an error, no definite answer a warning. */
+static void
+check_ocsp(struct report *rp, X509 *cert, STACK_OF(X509) *rest)
+{
+	const struct rule *r = rp->r;
+	struct ownocsp *o = &rp->ocsp;
+
+	ownstatus_ocsp(o, r, cert, rest);
+	if (o->url == NULL)
+		return;
+	if (o->status == OCSP_ST_REVOKED)
+		note(rp->errors, &rp->nerr, "cert_file %s is revoked by its OCSP responder %s",
+		    r->cert_file, o->url);
+	else if (o->status == OCSP_ST_UNKNOWN)
+		note(rp->warnings, &rp->nwarn, "OCSP responder %s does not know cert_file %s",
+		    o->url, r->cert_file);
+	else if (o->status != OCSP_ST_GOOD)
+		note(rp->warnings, &rp->nwarn, "OCSP responder %s gave no status for cert_file "
+		    "%s: %s", o->url, r->cert_file, o->error);
+}
+
+/* The staple of ocsp_staple_file, warned about a day before its nextUpdate. */
+static void
+check_staple(struct report *rp, SSL_CTX *ctx)
+{
+	const struct rule *r = rp->r;
+
+	ownstatus_staple(&rp->staple, r, ctx);
+	if (rp->staple.have && rp->staple.next_update[0] && rp->staple.days_left < 1)
+		note(rp->warnings, &rp->nwarn, "ocsp_staple_file %s is due for renewal: "
+		    "nextUpdate %s, in less than a day", r->ocsp_staple_file,
+		    rp->staple.next_update);
+}
+
 static void
 check_rule(const struct config *c, struct report *rp)
 {
@@ -222,6 +259,7 @@ check_rule(const struct config *c, struct report *rp)
 	/* Exactly what the library would do at start-up. */
 	if ((ctx = tlsctx_new(c, r, err, sizeof(err))) == NULL)
 		note(rp->errors, &rp->nerr, "%s", err);
+	check_staple(rp, ctx);
 	SSL_CTX_free(ctx);
 	check_crls(rp);
 	if ((cert = load_chain(r->cert_file, &rest)) == NULL)
@@ -241,6 +279,7 @@ check_rule(const struct config *c, struct report *rp)
 		    r->cert_file, rp->days_left);
 	check_key(rp, cert);
 	check_chain(rp, cert, rest);
+	check_ocsp(rp, cert, rest);
 	if (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) {
 		xku = X509_get_extended_key_usage(cert);
 		if (r->kind == RULE_SERVER && !(xku & XKU_SSL_SERVER))
@@ -337,6 +376,48 @@ json_progs(const struct progreport *pr)
 	printf("]");
 }
 
+/* "next_update" and "days_left", both null without a nextUpdate. */
+static void
+json_days(const char *next, int days)
+{
+	printf(",\"next_update\":");
+	json_str_or_null(next[0] ? next : NULL);
+	if (next[0])
+		printf(",\"days_left\":%d", days);
+	else
+		printf(",\"days_left\":null");
+}
+
+static void
+json_ocsp(const struct ownocsp *o)
+{
+	if (o->url == NULL) {
+		printf("null");
+		return;
+	}
+	printf("{\"responder\":");
+	json_str(o->url);
+	printf(",\"status\":\"%s\",\"this_update\":", ownstatus_name(o->status));
+	json_str_or_null(o->this_update[0] ? o->this_update : NULL);
+	json_days(o->next_update, o->days_left);
+	printf(",\"error\":");
+	json_str_or_null(o->error[0] ? o->error : NULL);
+	printf("}");
+}
+
+static void
+json_staple(const struct rule *r, const struct ownstaple *s)
+{
+	if (!s->have) {
+		printf("null");
+		return;
+	}
+	printf("{\"file\":");
+	json_str(r->ocsp_staple_file);
+	json_days(s->next_update, s->days_left);
+	printf("}");
+}
+
 static void
 json_crls(const struct crlinfo *v, int n)
 {
@@ -346,12 +427,7 @@ json_crls(const struct crlinfo *v, int n)
 	for (i = 0; i < n; i++) {
 		printf("%s{\"issuer\":", i ? "," : "");
 		json_str(v[i].issuer);
-		printf(",\"next_update\":");
-		json_str_or_null(v[i].next_update[0] ? v[i].next_update : NULL);
-		if (v[i].next_update[0])
-			printf(",\"days_left\":%d", v[i].days_left);
-		else
-			printf(",\"days_left\":null");
+		json_days(v[i].next_update, v[i].days_left);
 		printf(",\"expired\":%s}", v[i].expired ? "true" : "false");
 	}
 	putchar(']');
@@ -400,6 +476,10 @@ print_json(const struct config *c, struct report *rp, size_t n, const struct pro
 			printf("}");
 		} else
 			printf("null");
+		printf(",\"ocsp\":");
+		json_ocsp(&rp[i].ocsp);
+		printf(",\"staple\":");
+		json_staple(r, &rp[i].staple);
 		printf(",\"warnings\":");
 		json_list(rp[i].warnings, rp[i].nwarn);
 		printf(",\"errors\":");
@@ -443,6 +523,34 @@ text_crl(const struct crlinfo *ci)
 		    ci->next_update, ci->days_left);
 }
 
+/* One line: the responder, what it said, the answer's window. */
+static void
+text_ocsp(const struct ownocsp *o)
+{
+	if (o->url == NULL)
+		return;
+	if (o->status == OCSP_ST_BAD) {
+		printf("    ocsp: %s: no status: %s\n", o->url, o->error);
+		return;
+	}
+	printf("    ocsp: %s: %s, thisUpdate %s, ", o->url, o->status == OCSP_ST_REVOKED ?
+	    "REVOKED" : ownstatus_name(o->status), o->this_update[0] ? o->this_update : "?");
+	if (o->next_update[0])
+		printf("nextUpdate %s (%d days left)\n", o->next_update, o->days_left);
+	else
+		printf("no nextUpdate\n");
+}
+
+static void
+text_staple(const struct rule *r, const struct ownstaple *s)
+{
+	if (s->have && s->next_update[0])
+		printf("    staple: %s, nextUpdate %s (%d days left)\n", r->ocsp_staple_file,
+		    s->next_update, s->days_left);
+	else if (s->have)
+		printf("    staple: %s, no nextUpdate\n", r->ocsp_staple_file);
+}
+
 static void
 print_text(const struct config *c, struct report *rp, size_t n, const struct progreport *pr,
     int ok)
@@ -474,6 +582,8 @@ print_text(const struct config *c, struct report *rp, size_t n, const struct pro
 			    "", r->crl_check == CRL_CHECK_CHAIN ? "chain" : "leaf");
 		for (j = 0; j < rp[i].ncrls; j++)
 			text_crl(&rp[i].crls[j]);
+		text_ocsp(&rp[i].ocsp);
+		text_staple(r, &rp[i].staple);
 		if (rule_has_allow(r))
 			printf("    allow: %zu cn, %zu dns, %zu uri, %zu ip patterns\n",
 			    r->allow_cn.n, r->allow_dns.n, r->allow_uri.n, r->nallow_ip);
@@ -558,8 +668,10 @@ check(const char *path, int json, char **names, int nnames, int flags)
 			free(rp[i].warnings[j]);
 			free(rp[i].errors[j]);
 		}
-	for (i = 0; i < c->nrules; i++)
+	for (i = 0; i < c->nrules; i++) {
 		free(rp[i].crls);
+		ownstatus_free(&rp[i].ocsp);
+	}
 	free(rp);
 	config_free(c);
 	return ok ? 0 : EX_CONFIG;

@@ -61,25 +61,6 @@ peer_chain(SSL *ssl)
 	return v;
 }
 
-/* Where to ask about cert: the rule's responder, else the certificate's AIA. */
-static char *
-responder_url(const struct rule *r, X509 *cert)
-{
-	STACK_OF(OPENSSL_STRING) *aia;
-	char *url = NULL, *u;
-	int i;
-
-	if (r->ocsp_responder != NULL)
-		return strdup(r->ocsp_responder);
-	if ((aia = X509_get1_ocsp(cert)) == NULL)
-		return NULL;
-	for (i = 0; i < sk_OPENSSL_STRING_num(aia) && url == NULL; i++)
-		if (strncmp(u = sk_OPENSSL_STRING_value(aia, i), "http://", 7) == 0)
-			url = strdup(u);
-	X509_email_free(aia);
-	return url;
-}
-
 /* Sends the request for chain[next]; 0, or -1 with why. */
 static int
 ask(struct session *s, struct ocsp_check *o, char *why, size_t len)
@@ -93,7 +74,7 @@ ask(struct session *s, struct ocsp_check *o, char *why, size_t len)
 	char *url;
 	int n = -1, r = -1;
 
-	if ((url = responder_url(s->rule, cert)) == NULL) {
+	if ((url = ocsp_resp_url(s->rule, cert)) == NULL) {
 		snprintf(why, len, "no OCSP responder for the certificate (no AIA, no "
 		    "ocsp_responder)");
 		return -1;

@@ -1,12 +1,14 @@
 /* ocsp_resp.c: whether an OCSP response vouches for one certificate. */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "engine/ocsp_resp.h"
 
@@ -61,6 +63,45 @@ X509_STORE *
 ocsp_resp_trust(SSL_CTX *ctx)
 {
 	return trust_idx < 0 ? NULL : SSL_CTX_get_ex_data(ctx, trust_idx);
+}
+
+char *
+ocsp_resp_url(const struct rule *r, X509 *cert)
+{
+	STACK_OF(OPENSSL_STRING) *aia;
+	char *url = NULL, *u;
+	int i;
+
+	if (r->ocsp_responder != NULL)
+		return strdup(r->ocsp_responder);
+	if ((aia = X509_get1_ocsp(cert)) == NULL)
+		return NULL;
+	for (i = 0; i < sk_OPENSSL_STRING_num(aia) && url == NULL; i++)
+		if (strncmp(u = sk_OPENSSL_STRING_value(aia, i), "http://", 7) == 0)
+			url = strdup(u);
+	X509_email_free(aia);
+	return url;
+}
+
+X509 *
+ocsp_resp_issuer(X509 *cert, STACK_OF(X509) *chain, X509_STORE *store)
+{
+	X509_STORE_CTX *x;
+	X509 *issuer = NULL;
+	int i;
+
+	for (i = 0; i < sk_X509_num(chain); i++)
+		if (X509_check_issued(sk_X509_value(chain, i), cert) == X509_V_OK) {
+			issuer = sk_X509_value(chain, i);
+			X509_up_ref(issuer);
+			return issuer;
+		}
+	if ((x = X509_STORE_CTX_new()) != NULL &&
+	    X509_STORE_CTX_init(x, store, cert, NULL) == 1 &&
+	    X509_STORE_CTX_get1_issuer(&issuer, x, cert) != 1)
+		issuer = NULL;
+	X509_STORE_CTX_free(x);
+	return issuer;
 }
 
 static enum ocsp_status
@@ -126,8 +167,10 @@ ocsp_resp_check(const unsigned char *der, size_t len, OCSP_CERTID *id,
 		    last_error(err, sizeof(err)));
 		goto out;
 	}
+	if (thisupd != NULL && ASN1_TIME_to_tm(thisupd, &tm))
+		a->this_update = timegm(&tm);
 	if (nextupd != NULL && ASN1_TIME_to_tm(nextupd, &tm))
-		a->until = timegm(&tm);
+		a->until = a->next_update = timegm(&tm);
 	switch (st) {
 	case V_OCSP_CERTSTATUS_GOOD:
 		answer(a, OCSP_ST_GOOD, "%s", "good");

@@ -19,6 +19,7 @@ enum ocsp_status {
 struct ocsp_answer {
 	enum ocsp_status status;
 	time_t		 until;		/* wall-clock second the answer goes stale */
+	time_t		 this_update, next_update;	/* the answer's, as said; 0: none */
 	char		 why[192];	/* for the log: what the answer said or what was wrong */
 };
 
@@ -35,6 +36,18 @@ struct ocsp_answer {
 int	 ocsp_resp_setup(SSL_CTX *, const struct rule *);
 /* That trust (NULL: the context's rule has ocsp off). */
 X509_STORE *ocsp_resp_trust(SSL_CTX *);
+
+/*
+ * Where to ask about cert: the rule's ocsp_responder, else the first
+ * http:// OCSP URL of the certificate's AIA; malloc'ed, NULL when neither.
+ */
+char	*ocsp_resp_url(const struct rule *, X509 *cert);
+
+/*
+ * The certificate that issued cert: one of chain (the certificates sent
+ * with it) that did, else the issuer store finds; a reference, or NULL.
+ */
+X509	*ocsp_resp_issuer(X509 *cert, STACK_OF(X509) *chain, X509_STORE *store);
 
 /*
  * Checks the DER response der (len bytes) for the certificate id names: a

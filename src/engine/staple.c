@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "engine/ocsp_resp.h"
 #include "engine/staple.h"
 #include "engine/tlsctx.h"
 
@@ -74,30 +75,6 @@ staple_cb(SSL *ssl, void *arg)
 		return SSL_TLSEXT_ERR_NOACK;
 	}
 	return SSL_TLSEXT_ERR_OK;
-}
-
-/* The certificate that issued ours: from cert_file's chain, else from ca_file; a reference. */
-static X509 *
-staple_issuer(SSL_CTX *ctx, X509 *leaf)
-{
-	STACK_OF(X509) *chain = NULL;
-	X509_STORE_CTX *x;
-	X509 *issuer = NULL;
-	int i;
-
-	if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1)
-		for (i = 0; i < sk_X509_num(chain); i++)
-			if (X509_check_issued(sk_X509_value(chain, i), leaf) == X509_V_OK) {
-				issuer = sk_X509_value(chain, i);
-				X509_up_ref(issuer);
-				return issuer;
-			}
-	if ((x = X509_STORE_CTX_new()) != NULL &&
-	    X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(ctx), leaf, NULL) == 1 &&
-	    X509_STORE_CTX_get1_issuer(&issuer, x, leaf) != 1)
-		issuer = NULL;
-	X509_STORE_CTX_free(x);
-	return issuer;
 }
 
 /* The single response about leaf, whichever hash algorithm its certificate id uses; or NULL. */
@@ -172,6 +149,7 @@ staple_load(SSL_CTX *ctx, const struct config *c, const struct rule *r, const ch
 		return 0;
 	pthread_once(&staple_once, staple_idx_init);
 	ERR_set_mark();
+	SSL_CTX_get0_chain_certs(ctx, &chain);	/* cert_file's, for the issuer */
 	if ((resp = d2i_OCSP_RESPONSE(NULL, &p, (long)f->len)) == NULL ||
 	    p != (const unsigned char *)f->buf + f->len)
 		snprintf(why, sizeof(why), "not a DER OCSP response (openssl ocsp -respout)");
@@ -180,7 +158,7 @@ staple_load(SSL_CTX *ctx, const struct config *c, const struct rule *r, const ch
 		    OCSP_response_status_str(st));
 	else if ((bs = OCSP_response_get1_basic(resp)) == NULL)
 		snprintf(why, sizeof(why), "not a basic OCSP response");
-	else if ((issuer = staple_issuer(ctx, leaf)) == NULL)
+	else if ((issuer = ocsp_resp_issuer(leaf, chain, SSL_CTX_get_cert_store(ctx))) == NULL)
 		snprintf(why, sizeof(why), "the issuer of cert_file %s is in neither cert_file "
 		    "nor ca_file %s", r->cert_file, r->ca_file);
 	else if ((one = staple_find(bs, leaf, issuer)) == NULL)
