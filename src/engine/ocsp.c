@@ -23,6 +23,7 @@
 #include "engine/ocsp.h"
 #include "engine/ocsp_cache.h"
 #include "engine/ocsp_http.h"
+#include "engine/ocsp_req.h"
 #include "engine/ocsp_resp.h"
 #include "engine/session.h"
 
@@ -61,25 +62,6 @@ peer_chain(SSL *ssl)
 	return v;
 }
 
-/* Where to ask about cert: the rule's responder, else the certificate's AIA. */
-static char *
-responder_url(const struct rule *r, X509 *cert)
-{
-	STACK_OF(OPENSSL_STRING) *aia;
-	char *url = NULL, *u;
-	int i;
-
-	if (r->ocsp_responder != NULL)
-		return strdup(r->ocsp_responder);
-	if ((aia = X509_get1_ocsp(cert)) == NULL)
-		return NULL;
-	for (i = 0; i < sk_OPENSSL_STRING_num(aia) && url == NULL; i++)
-		if (strncmp(u = sk_OPENSSL_STRING_value(aia, i), "http://", 7) == 0)
-			url = strdup(u);
-	X509_email_free(aia);
-	return url;
-}
-
 /* Sends the request for chain[next]; 0, or -1 with why. */
 static int
 ask(struct session *s, struct ocsp_check *o, char *why, size_t len)
@@ -87,25 +69,16 @@ ask(struct session *s, struct ocsp_check *o, char *why, size_t len)
 	X509 *cert = sk_X509_value(o->chain, o->next);
 	X509 *issuer = sk_X509_value(o->chain, o->next + 1);
 	struct timespec t = { s->rule->ocsp_timeout, 0 };
-	OCSP_REQUEST *req = NULL;
-	OCSP_CERTID *id = NULL;
 	unsigned char *der = NULL;
 	char *url;
-	int n = -1, r = -1;
+	int n, r = -1;
 
-	if ((url = responder_url(s->rule, cert)) == NULL) {
+	if ((url = ocsp_req_url(s->rule, cert)) == NULL) {
 		snprintf(why, len, "no OCSP responder for the certificate (no AIA, no "
 		    "ocsp_responder)");
 		return -1;
 	}
-	if ((req = OCSP_REQUEST_new()) == NULL ||
-	    (id = OCSP_cert_to_id(NULL, cert, issuer)) == NULL)
-		goto nomem;
-	if (OCSP_request_add0_id(req, id) == NULL) {
-		OCSP_CERTID_free(id);
-		goto nomem;
-	}
-	if ((n = i2d_OCSP_REQUEST(req, &der)) <= 0)
+	if ((n = ocsp_req_der(cert, issuer, &der)) == -1)
 		goto nomem;
 	if (ocsp_http_start(&o->http, url, der, (size_t)n, why, len) == -1)
 		goto out;
@@ -122,9 +95,7 @@ ask(struct session *s, struct ocsp_check *o, char *why, size_t len)
  nomem:
 	snprintf(why, len, "OCSP request: %s", strerror(ENOMEM));
  out:
-	ERR_clear_error();
 	OPENSSL_free(der);
-	OCSP_REQUEST_free(req);
 	free(url);
 	return r;
 }
