@@ -381,9 +381,12 @@ tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[
 	/* Before crl_load: the staple's signer is checked against ca_file, not the peers' CRLs. */
 	if (staple_load(ctx, c, r, kind, &f[TLSCTX_STAPLE], err, errlen) == -1)
 		goto fail;
+	if (staple_setup_fetch(ctx, c, r, kind, err, errlen) == -1)
+		goto fail;
 	if (crl_load(ctx, c, r, kind, &f[TLSCTX_CRL], err, errlen) == -1)
 		goto fail;
-	if (r->ocsp != OCSP_OFF && ocsp_resp_setup(ctx, r) == -1) {
+	/* A fetched staple's signer is checked against that trust too (ca_file without CRLs). */
+	if ((r->ocsp != OCSP_OFF || r->ocsp_stapling) && ocsp_resp_setup(ctx, r) == -1) {
 		snprintf(err, errlen, "%s: %s \"%s\": ocsp: %s", c->path, kind, r->name,
 		    tlsctx_errstr(why, sizeof(why)));
 		goto fail;
