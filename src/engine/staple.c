@@ -190,7 +190,7 @@ staple_time(const ASN1_GENERALIZEDTIME *t, char *buf, size_t len)
 
 struct staple *
 staple_check(SSL_CTX *ctx, X509_STORE *trust, const struct rule *r, const unsigned char *der,
-    size_t len, time_t ttl, char *why, size_t whylen)
+    size_t len, time_t ttl, int *revoked, char *why, size_t whylen)
 {
 	const unsigned char *p = der;
 	X509 *leaf = SSL_CTX_get0_certificate(ctx), *issuer = NULL;
@@ -203,6 +203,7 @@ staple_check(SSL_CTX *ctx, X509_STORE *trust, const struct rule *r, const unsign
 	char ossl[256], t1[32], t2[32];
 	int st, valid;
 
+	*revoked = 0;
 	ERR_set_mark();
 	if (len > 0x7fffffff || (resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) == NULL ||
 	    p != der + len)
@@ -222,9 +223,11 @@ staple_check(SSL_CTX *ctx, X509_STORE *trust, const struct rule *r, const unsign
 		snprintf(why, whylen, "its signature does not verify against ca_file %s: %s",
 		    r->ca_file, staple_verify_error(ossl, sizeof(ossl)));
 	else if ((st = OCSP_single_get0_status(one, NULL, NULL, &thisupd, &nextupd)) !=
-	    V_OCSP_CERTSTATUS_GOOD)
+	    V_OCSP_CERTSTATUS_GOOD) {
+		*revoked = st == V_OCSP_CERTSTATUS_REVOKED;
 		snprintf(why, whylen, "it says cert_file %s is %s", r->cert_file,
 		    OCSP_cert_status_str(st));
+	}
 	/* Leeway for a responder's clock ahead of ours; none past nextUpdate: it would never go out. */
 	else if (!(valid = OCSP_check_validity(thisupd, nextupd, STAPLE_LEEWAY, -1)) ||
 	    (nextupd != NULL && X509_cmp_current_time(nextupd) <= 0)) {
@@ -279,13 +282,14 @@ staple_load(SSL_CTX *ctx, const struct config *c, const struct rule *r, const ch
 {
 	struct staple *s;
 	char why[512], ossl[256];
+	int revoked;
 
 	if (r->ocsp_staple_file == NULL)
 		return 0;
 	pthread_once(&staple_once, staple_idx_init);
 	/* Before crl_load: the context's store is ca_file alone, what the signer must chain to. */
 	if ((s = staple_check(ctx, SSL_CTX_get_cert_store(ctx), r, (const unsigned char *)f->buf,
-	    f->len, 0, why, sizeof(why))) != NULL) {
+	    f->len, 0, &revoked, why, sizeof(why))) != NULL) {
 		if (SSL_CTX_set_ex_data(ctx, staple_idx, s) == 1) {
 			SSL_CTX_set_tlsext_status_cb(ctx, staple_cb);
 			return 0;

@@ -44,10 +44,12 @@ struct staple;
  * thisUpdate (a few minutes' leeway) and nextUpdate.  A new staple, or NULL
  * with the reason in why (no secrets: the rule's file names, OpenSSL's
  * words).  ttl > 0: a response without nextUpdate is stapled that many
- * seconds from now; 0: as long as it is kept.
+ * seconds from now; 0: as long as it is kept.  *revoked: 1 when a verified
+ * response said the certificate is revoked.
  */
 struct staple *staple_check(SSL_CTX *ctx, X509_STORE *trust, const struct rule *,
-		    const unsigned char *der, size_t len, time_t ttl, char *why, size_t whylen);
+		    const unsigned char *der, size_t len, time_t ttl, int *revoked, char *why,
+		    size_t whylen);
 void	 staple_free(struct staple *);
 /* Its nextUpdate (or the end of its ttl), in seconds since the epoch (0: none), and as text. */
 time_t	 staple_until(const struct staple *);
