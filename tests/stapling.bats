@@ -1,0 +1,169 @@
+#!/usr/bin/env bats
+# stapling.bats: ocsp_stapling = true: a server rule fetches its own certificate's status from its
+# responder (a real `openssl ocsp`, tests/ocsp.bash) off the handshake path, staples it to clients
+# that ask, refreshes it, and goes on unstapled while the responder is down or says revoked.
+
+load helpers
+load ocsp
+
+setup_file() {
+	export PKI=$BATS_FILE_TMPDIR/opki
+	export OPORT OURL
+	OPORT=$(free_port)
+	OURL=http://127.0.0.1:$OPORT
+	mkocsp_pki "$PKI" "$OURL"
+	ocsp_issue "$PKI" srv /CN=localhost "$OURL"
+	ocsp_issue "$PKI" rsrv /CN=localhost "$OURL"
+	ocsp_issue "$PKI" client /CN=client "$OURL" client
+	ocsp_revoke "$PKI" rsrv
+}
+setup() { require_build; T=$BATS_TEST_TMPDIR; }
+teardown() { common_teardown; }
+
+# sconf NAME PORT [CERT-BASE] [LINES]: a server rule on PORT with ocsp_stapling = true presenting
+# $PKI/CERT-BASE (default srv), whose AIA names the responder on OPORT.
+sconf() {
+	conf "$1" <<-EOF
+	cert_file = "$PKI/${3:-srv}.crt"
+	key_file = "$PKI/${3:-srv}.key"
+	server "$1" {
+	    port = $2
+	    ocsp_stapling = true
+	    ${4:-}
+	}
+	EOF
+}
+
+# start_stapler [CERT-BASE] [PROGRAM ARGS...]: a shimmed server (default: the epoll echo_server)
+# under sconf "st" on PORT (a free one unless set); sets PORT, SRVLOG, SRVPID.
+start_stapler() {
+	local cert=${1:-srv}
+	[ $# -eq 0 ] || shift
+	PORT=${PORT:-$(free_port)}
+	local c; c=$(sconf st "$PORT" "$cert")
+	SRVLOG=$T/st.log
+	if [ $# -eq 0 ]; then
+		set -- "$PROGS/echo_server" -m epoll "$PORT"
+	fi
+	shim_bg "$T/st.out" "$c" "$@"
+	SRVPID=$BGPID
+	wait_port "$PORT"
+}
+
+FETCHED='rule=st: OCSP staple fetched from http://127\.0\.0\.1:[0-9]+: good, nextUpdate '
+
+@test "s_client -status gets the fetched staple: successful, good; one fetch serves every connection" {
+	ocsp_responder_start "$PKI" "$OPORT"
+	start_stapler
+	# Fetched when the listener was made, before any client asked.
+	wait_for "$SRVLOG" "$FETCHED" 10
+	wire_start "$PORT"
+	run status_client -status
+	show
+	assert_stapled_good "$output"
+	assert_contains "$output" "Verify return code: 0 (ok)"
+	# TLS 1.2: a CertificateStatus message rather than a certificate extension.
+	run status_client -status -tls1_2
+	show
+	assert_stapled_good "$output"
+	# A client that does not ask gets none and works.
+	run status_client
+	show
+	refute_contains "$output" "OCSP Response Status"
+	assert_contains "$output" "hello"
+	wire_check --min-conns 3
+	[ "$(count "$SRVLOG" 'accepted rule=st')" -eq 3 ]
+	# One query for the three connections: the server's own fetch.
+	[ "$(ocsp_query_count "$OCSP_LOG")" -eq 1 ]
+	[ "$(count "$SRVLOG" 'OCSP staple fetched')" -eq 1 ]
+}
+
+@test "the responder down at start: connections work unstapled, a warning; once it is up a later connection is stapled" {
+	# A short retry (1 s, doubling) keeps this fast; the default is 10 s.
+	export MTLSSHIM_TEST_STAPLE_RETRY=1
+	start_stapler
+	wait_for "$SRVLOG" "rule=st: OCSP staple not fetched from http://127\\.0\\.0\\.1:$OPORT: OCSP responder connect: Connection refused; stapling nothing; next try in 1s" 10
+	wire_start "$PORT"
+	run status_client -status
+	show
+	assert_contains "$output" "OCSP response: no response sent"
+	assert_contains "$output" "Verify return code: 0 (ok)"
+	assert_contains "$output" "hello"
+	# Retries back off: 1 s, 2 s, 4 s ...
+	wait_for "$SRVLOG" 'next try in 2s' 10
+	ocsp_responder_start "$PKI" "$OPORT"
+	# The retry rides on the listener's timer: the program sits in epoll_wait meanwhile.
+	wait_for "$SRVLOG" "$FETCHED" 30
+	run status_client -status
+	show
+	assert_stapled_good "$output"
+	wire_check --min-conns 2
+	[ "$(ocsp_query_count "$OCSP_LOG")" -eq 1 ]
+}
+
+@test "a revoked own certificate: no staple is served, a warning says revoked; connections still work" {
+	ocsp_responder_start "$PKI" "$OPORT"
+	start_stapler rsrv
+	wait_for "$SRVLOG" "rule=st: OCSP staple not fetched from http://127\\.0\\.0\\.1:$OPORT: it says cert_file $PKI/rsrv\\.crt is revoked; stapling nothing; next try in 10s" 10
+	wire_start "$PORT"
+	run status_client -status
+	show
+	assert_contains "$output" "OCSP response: no response sent"
+	refute_contains "$output" "Cert Status"
+	assert_contains "$output" "hello"
+	wire_check --min-conns 1
+	refute_file_has "$SRVLOG" 'OCSP staple fetched'
+}
+
+@test "clients use the staple: s_client -status and a shimmed ocsp = leaf client ask the responder nothing" {
+	ocsp_responder_start "$PKI" "$OPORT"
+	start_stapler
+	wait_for "$SRVLOG" "$FETCHED" 10
+	local before c
+	before=$(ocsp_query_count "$OCSP_LOG")
+	[ "$before" -eq 1 ]
+	c=$(conf oc <<-EOF
+	cert_file = "$PKI/client.crt"
+	key_file = "$PKI/client.key"
+	client "oc" {
+	    port = $PORT
+	    ocsp = "leaf"
+	}
+	EOF
+	)
+	wire_start "$PORT"
+	run status_client -status
+	show
+	assert_contains "$output" "Cert Status: good"
+	assert_contains "$output" "hello"
+	run shim "$c" timeout 20 "$PROGS/client" -l 1 127.0.0.1 "$PORT" $'stapled\n'
+	show
+	[ "$status" -eq 0 ]
+	[ "$output" = stapled ]
+	assert_file_has "$T/oc.log" 'rule=oc'
+	wire_check --min-conns 2
+	# Neither client asked: the staple settled the server's certificate.
+	[ "$(ocsp_query_count "$OCSP_LOG")" -eq "$before" ]
+}
+
+@test "a daemon that forks after listening (epfork): the child fetches for itself and staples" {
+	ocsp_responder_start "$PKI" "$OPORT"
+	PORT=$(free_port)
+	start_stapler srv "$PROGS/epfork" "$PORT" 20
+	wait_for "$T/st.out" 'child ready' 10
+	wire_start "$PORT"
+	local i out=
+	# The child's first service starts its fetch (the parent's went with it); bounded.
+	for i in $(seq 1 20); do
+		run status_client -status
+		out=$output
+		grep -q 'Cert Status: good' <<<"$out" && break
+		sleep 0.5
+	done
+	echo "$out"
+	assert_contains "$out" "OCSP Response Status: successful"
+	assert_contains "$out" "Cert Status: good"
+	assert_contains "$out" "echo:hello"
+	wire_check --min-conns 1
+	wait_for "$SRVLOG" "$FETCHED" 5
+}
