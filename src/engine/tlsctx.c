@@ -601,6 +601,7 @@ tlsholder_build(struct tlsholder *h)
 		log_error("rule=%s: %s; refusing connections", h->rule->name, err);
 		return;
 	}
+	__atomic_add_fetch(&h->gen, 1, __ATOMIC_RELEASE);
 	log_debug("rule=%s: context built on first use", h->rule->name);
 	warn_expiry(h);
 }
@@ -631,6 +632,7 @@ tlsholder_reload(struct tlsholder *h)
 	tlsholder_adopt(h, ctx);
 	SSL_CTX_free(h->ctx);
 	h->ctx = ctx;
+	__atomic_add_fetch(&h->gen, 1, __ATOMIC_RELEASE);
 	h->warned = 0;
 	/* Sessions made with the old material would keep presenting (and trusting) it. */
 	for (i = 0; i < TLSCTX_CACHE; i++) {

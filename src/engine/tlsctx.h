@@ -73,6 +73,7 @@ struct tlsholder {
 	int			 cache_next;
 	unsigned long		 cache_seq;
 	int			 forked;		/* in a child of the process that set it up */
+	unsigned int		 gen;			/* bumped (atomically) when ctx is replaced */
 	/* ocsp_stapling: the good response stapled now (staple.h), and its fetch (staple_fetch.h). */
 	struct staple		*stapled;
 	struct staple_fetch	*fetch;

@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "engine/session.h"
 #include "engine/staple_fetch.h"
+#include "engine/tlsctx.h"
 #include "preload/signals.h"
 
 #define TAKE_MAX	64	/* connections taken from the kernel per call */
@@ -229,6 +230,7 @@ listener_staple(struct listener *l)
 
 	if (!l->rule->ocsp_stapling || !engine_loaded() || listener_pollfd_locked(l) < 0)
 		return;
+	l->sgen = __atomic_load_n(&l->tls->gen, __ATOMIC_ACQUIRE);
 	fd = tlsholder_staple_step(l->tls, l, &events, &l->sdue);
 	l->sfd = fd;
 	if (fd < 0)
@@ -392,8 +394,12 @@ listener_service_locked(struct listener *l)
 	uint64_t ticks;
 	int n, i;
 
-	/* The staple's fetch is due (or a fork child's listener has not stepped it yet). */
-	if (l->rule->ocsp_stapling && (l->pfd < 0 || deadline_passed(&l->sdue)))
+	/*
+	 * The staple's fetch is due, a fork child's listener has not stepped it
+	 * yet, or a rotation replaced the context (a new certificate: a new fetch).
+	 */
+	if (l->rule->ocsp_stapling && (l->pfd < 0 || deadline_passed(&l->sdue) ||
+	    __atomic_load_n(&l->tls->gen, __ATOMIC_ACQUIRE) != l->sgen))
 		listener_staple(l);
 	/* Nothing pending, the timer disarmed, no helper, no fetch: the set has nothing to say. */
 	if (l->pfd < 0 || (l->npending == 0 && l->armed.tv_sec == 0 && l->armed.tv_nsec == 0 &&

@@ -30,10 +30,12 @@ struct listener {
 	/*
 	 * ocsp_stapling: the fetch of the rule's staple, stepped here
 	 * (tlsholder_staple_step): its socket in pfd (data: &sfd; -1: none)
-	 * and when it must be stepped again (zero: at the next service).
+	 * and when it must be stepped again (zero: at the next service), or
+	 * sooner once the holder's context is replaced (its gen is not sgen).
 	 */
 	int			 sfd;
 	struct timespec		 sdue;
+	unsigned int		 sgen;
 	/*
 	 * This process has called accept on it (since it was made or forked):
 	 * until then readiness calls show the kernel's queue as it is and take
