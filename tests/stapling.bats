@@ -14,6 +14,7 @@ setup_file() {
 	mkocsp_pki "$PKI" "$OURL"
 	ocsp_issue "$PKI" srv /CN=localhost "$OURL"
 	ocsp_issue "$PKI" rsrv /CN=localhost "$OURL"
+	ocsp_issue "$PKI" srv2 /CN=localhost "$OURL"
 	ocsp_issue "$PKI" client /CN=client "$OURL" client
 	ocsp_revoke "$PKI" rsrv
 }
@@ -166,4 +167,63 @@ FETCHED='rule=st: OCSP staple fetched from http://127\.0\.0\.1:[0-9]+: good, nex
 	assert_contains "$out" "echo:hello"
 	wire_check --min-conns 1
 	wait_for "$SRVLOG" "$FETCHED" 5
+}
+
+# serials: of the certificate the server presented and of the one its staple is about ("-" when
+# none was stapled), from status_client -status -showcerts OUTPUT.
+serials() {
+	local served stapled
+	# The first certificate of the chain (the response's signer, before it, is printed too).
+	served=$(awk '/^Certificate chain/ { c = 1 } c && /-----BEGIN CERTIFICATE-----/ { p = 1 }
+	    p { print } p && /-----END CERTIFICATE-----/ { exit }' <<<"$1" |
+	    openssl x509 -noout -serial | cut -d= -f2)
+	stapled=$(sed -n 's/^ *Serial Number: //p' <<<"$1" | head -1)
+	echo "$served ${stapled:--}"
+}
+
+@test "a rotated certificate gets a staple of its own; the old one's is never stapled to it" {
+	ocsp_responder_start "$PKI" "$OPORT"
+	local live=$T/live s1 s2 i got c
+	mkdir -p "$live"
+	cp "$PKI/srv.crt" "$PKI/srv.key" "$live/"
+	s1=$(openssl x509 -in "$PKI/srv.crt" -noout -serial | cut -d= -f2)
+	s2=$(openssl x509 -in "$PKI/srv2.crt" -noout -serial | cut -d= -f2)
+	PORT=$(free_port)
+	c=$(conf st <<-EOF
+	cert_file = "$live/srv.crt"
+	key_file = "$live/srv.key"
+	server "st" {
+	    port = $PORT
+	    ocsp_stapling = true
+	}
+	EOF
+	)
+	SRVLOG=$T/st.log
+	shim_bg "$T/st.out" "$c" "$PROGS/echo_server" -m epoll "$PORT"
+	wait_port "$PORT"
+	wait_for "$SRVLOG" "$FETCHED" 10
+	wire_start "$PORT"
+	run status_client -status -showcerts
+	[ "$(serials "$output")" = "$s1 $s1" ]
+	# Key then certificate, each renamed into place (a mismatch in between is refused and retried).
+	cp "$PKI/srv2.key" "$live/.k" && mv -f "$live/.k" "$live/srv.key"
+	cp "$PKI/srv2.crt" "$live/.c" && mv -f "$live/.c" "$live/srv.crt"
+	# Every connection: the staple, if any, is about the certificate presented; bounded.
+	for i in $(seq 1 30); do
+		run status_client -status -showcerts
+		got=$(serials "$output")
+		echo "connection $i: served, stapled: $got"
+		case $got in
+		"$s1 $s1"|"$s1 -"|"$s2 -") ;;
+		"$s2 $s2") break ;;
+		*) echo "a staple for another certificate: $got" >&2; false ;;
+		esac
+		sleep 0.3
+	done
+	[ "$got" = "$s2 $s2" ]
+	assert_contains "$output" "Cert Status: good"
+	wire_check --min-conns 2
+	wait_for "$SRVLOG" 'reloaded rule=st' 5
+	[ "$(count "$SRVLOG" 'OCSP staple fetched')" -eq 2 ]
+	[ "$(ocsp_query_count "$OCSP_LOG")" -eq 2 ]
 }
