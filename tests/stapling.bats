@@ -227,3 +227,29 @@ serials() {
 	[ "$(count "$SRVLOG" 'OCSP staple fetched')" -eq 2 ]
 	[ "$(ocsp_query_count "$OCSP_LOG")" -eq 2 ]
 }
+
+@test "refreshed halfway to nextUpdate; a failed refresh keeps stapling the previous response" {
+	export MTLSSHIM_TEST_STAPLE_RETRY=1
+	# Responses good for a minute: the next fetch is due 30 s after the first.
+	ocsp_responder_start "$PKI" "$OPORT" -nmin 1
+	start_stapler
+	wait_for "$SRVLOG" "${FETCHED}.*; next fetch in (29|30)s" 10
+	local first
+	first=$(grep -c 'OCSP staple fetched' "$SRVLOG")
+	ocsp_responder_stop
+	# The refresh fails: one warning, and the response fetched first is still stapled.
+	wait_for "$SRVLOG" "rule=st: OCSP staple not fetched from http://127\\.0\\.0\\.1:$OPORT: .*; stapling the previous response until its nextUpdate 20.*; next try in 1s" 40
+	wire_start "$PORT"
+	run status_client -status
+	show
+	assert_stapled_good "$output"
+	wire_check --min-conns 1
+	# Back up: the retry (1 s, then 2 s ...) fetches a new one.
+	ocsp_responder_start "$PKI" "$OPORT" -nmin 1
+	local i
+	for i in $(seq 1 100); do
+		[ "$(count "$SRVLOG" 'OCSP staple fetched')" -gt "$first" ] && break
+		sleep 0.1
+	done
+	[ "$(count "$SRVLOG" 'OCSP staple fetched')" -eq $((first + 1)) ]
+}
