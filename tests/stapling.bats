@@ -253,3 +253,38 @@ serials() {
 	done
 	[ "$(count "$SRVLOG" 'OCSP staple fetched')" -eq $((first + 1)) ]
 }
+
+@test "ocsp_responder overrides the AIA; a responder that never answers delays no handshake" {
+	local sport c t0 t1
+	sport=$(free_port)
+	# Accepts and never answers.
+	bg "$T/silent.out" python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
+held = []
+for _ in range(200):
+    held.append(s.accept())' "$sport"
+	wait_port "$sport"
+	PORT=$(free_port)
+	c=$(sconf st "$PORT" srv "ocsp_responder = \"http://127.0.0.1:$sport/\"
+	    ocsp_timeout = 6")
+	SRVLOG=$T/st.log
+	shim_bg "$T/st.out" "$c" "$PROGS/echo_server" -m epoll "$PORT"
+	wait_port "$PORT"
+	# The exchange is in flight (6 s): a handshake meanwhile is not held up by it.
+	wire_start "$PORT"
+	t0=$(date +%s%N)
+	run status_client -status
+	t1=$(date +%s%N)
+	show
+	assert_contains "$output" "OCSP response: no response sent"
+	assert_contains "$output" hello
+	# status_client stays 1 s for the echo.
+	echo "took $(( (t1 - t0) / 1000000 )) ms"
+	[ $(( (t1 - t0) / 1000000 )) -lt 3000 ]
+	wire_check --min-conns 1
+	refute_file_has "$SRVLOG" 'OCSP staple (fetched|not fetched)'
+	wait_for "$SRVLOG" "rule=st: OCSP staple not fetched from http://127\\.0\\.0\\.1:$sport/: OCSP responder did not answer within 6s; stapling nothing; next try in 10s" 10
+	# The AIA's responder (OPORT) was never asked: nothing listens there, and nothing said so.
+	refute_file_has "$SRVLOG" "127\\.0\\.0\\.1:$OPORT"
+}
