@@ -120,7 +120,7 @@ fetch_start(struct tlsholder *h, struct staple_fetch *f, X509 *leaf, const void 
 	unsigned char *der = NULL;
 	char why[256];
 	X509 *issuer;
-	int n = -1;
+	int n = -1, found;
 
 	free(f->url);
 	X509_free(f->cert);
@@ -130,12 +130,12 @@ fetch_start(struct tlsholder *h, struct staple_fetch *f, X509 *leaf, const void 
 		fetch_failed(h, f, "no OCSP responder (no AIA, no ocsp_responder)", 0);
 		return -1;
 	}
-	if ((issuer = staple_issuer(h->ctx, leaf)) != NULL)
+	if ((found = (issuer = staple_issuer(h->ctx, leaf)) != NULL))
 		n = ocsp_req_der(leaf, issuer, &der);
 	X509_free(issuer);
 	ERR_clear_error();
 	if (n == -1)
-		snprintf(why, sizeof(why), "OCSP request: %s", issuer ? strerror(ENOMEM) :
+		snprintf(why, sizeof(why), "OCSP request: %s", found ? strerror(ENOMEM) :
 		    "no issuer for cert_file");
 	else if (ocsp_http_start(&f->http, f->url, der, (size_t)n, why, sizeof(why)) == 0) {
 		OPENSSL_free(der);
