@@ -85,12 +85,16 @@ assert_fail_closed() {
 	assert_fail_closed "$c" verify_depth
 }
 
-@test "revocation options this build does not enforce yet fail closed instead of running unchecked" {
-	local c opt
-	for opt in 'ocsp_stapling = true'; do
-		c=$({ good_top; printf "server \"s\" {\n port = 8443\n $opt\n}\n"; } | cfg rev)
-		assert_fail_closed "$c" "not supported by this build yet"
-	done
+@test "revocation options: bad values fail closed, named; the enforced ones start" {
+	local c
+	# ocsp_stapling is enforced (stapling.bats): a certificate without a responder (no AIA) and
+	# no ocsp_responder is named; with ocsp_responder it starts.
+	c=$({ good_top; printf 'server "s" {\n port = 8443\n ocsp_stapling = true\n}\n'; } | cfg stapling)
+	assert_fail_closed "$c" "server \"s\": ocsp_stapling: cert_file $PKI/server.crt names no OCSP responder" ocsp_responder
+	c=$({ good_top; printf 'server "s" {\n port = 8443\n ocsp_stapling = true\n ocsp_responder = "http://127.0.0.1:9/"\n}\n'; } | cfg stapleok)
+	run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
+	echo "status=$status out=$output err=$stderr"
+	[ "$status" -eq 0 ] && [ "$output" = RAN ]
 	# ocsp_staple_file is enforced (staple.bats): its file is checked, a missing one named.
 	c=$({ good_top; printf 'server "s" {\n port = 8443\n ocsp_staple_file = "x.der"\n}\n'; } | cfg staple)
 	assert_fail_closed "$c" "ocsp_staple_file $BATS_TEST_TMPDIR/x.der: No such file"

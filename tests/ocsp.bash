@@ -228,3 +228,20 @@ ocsp_staple_dated() {
 	open(out, "wb").write(b.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
 	PY
 }
+
+# status_client [s_client options...]: an unshimmed openssl s_client presenting the trusted
+# client certificate to $PORT sends "hello" and prints everything it shows (for `run`).
+# With -status it shows the stapled response (staple.bats, stapling.bats).
+status_client() {
+	{ printf 'hello\n'; sleep 1; } | timeout 15 openssl s_client -connect "127.0.0.1:$PORT" \
+		-verify_return_error -CAfile "$PKI/ca.crt" -cert "$PKI/client.crt" -key "$PKI/client.key" \
+		"$@" 2>&1
+}
+
+# assert_stapled_good OUTPUT: status_client -status OUTPUT shows a stapled response, successful and
+# good, and the echo of "hello".
+assert_stapled_good() {
+	assert_contains "$1" "OCSP Response Status: successful"
+	assert_contains "$1" "Cert Status: good"
+	assert_contains "$1" "hello"
+}

@@ -60,14 +60,6 @@ start_staple() {
 	wait_port "$PORT"
 }
 
-# status_client [s_client options...]: an unshimmed openssl s_client presenting the trusted
-# client certificate to $PORT sends "hello" and prints everything it shows (for `run`).
-status_client() {
-	{ printf 'hello\n'; sleep 1; } | timeout 15 openssl s_client -connect "127.0.0.1:$PORT" \
-		-verify_return_error -CAfile "$PKI/ca.crt" -cert "$PKI/client.crt" -key "$PKI/client.key" \
-		"$@" 2>&1
-}
-
 # assert_refused CONF WHY...: the program never runs: exit 78 and one stderr line naming CONF,
 # the rule, the option, the file and each WHY; through LD_PRELOAD, the launcher and `check`.
 assert_refused() {

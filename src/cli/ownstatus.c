@@ -14,6 +14,7 @@
 
 #include "cli/ownstatus.h"
 #include "common/deadline.h"
+#include "engine/ocsp_req.h"
 #include "engine/staple.h"
 #include "engine/tlsctx.h"
 
@@ -164,7 +165,7 @@ ownstatus_ocsp(struct ownocsp *o, const struct rule *r, X509 *cert, STACK_OF(X50
 
 	memset(o, 0, sizeof(*o));
 	o->status = OCSP_ST_BAD;
-	if ((o->url = ocsp_resp_url(r, cert)) == NULL)
+	if ((o->url = ocsp_req_url(r, cert)) == NULL)
 		goto out;
 	if ((trust = X509_STORE_new()) == NULL || X509_STORE_load_file(trust, r->ca_file) != 1) {
 		snprintf(o->error, sizeof(o->error), "ca_file %s cannot be loaded", r->ca_file);

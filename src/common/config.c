@@ -317,16 +317,6 @@ config_rule_revocation(struct rule *r, cfg_t *sec, cfg_t *top, const char *dir,
 		    path, kname, r->name);
 		return -1;
 	}
-	/*
-	 * Parsed so that configurations can be written, but not yet enforced:
-	 * a rule that asked for a check it would not get must not start.
-	 */
-	if (r->ocsp_stapling) {
-		snprintf(err, errlen, "%s: %s \"%s\": ocsp_stapling is not supported by this "
-		    "build yet; refusing rather than running without the check", path, kname,
-		    r->name);
-		return -1;
-	}
 	return 0;
 }
 

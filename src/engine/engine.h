@@ -67,7 +67,10 @@ struct fdobj;
 	X(int, tlsholder_load, (struct tlsholder *h, char *err, size_t errlen), (h, err, errlen)) \
 	X(time_t, tlsholder_recheck_after, (struct tlsholder *h), (h)) \
 	L(struct tlsholder *, tlsholder_warm, (struct tlsholder *h), (h)) \
-	V(tlsholder_atfork_child, (struct tlsholder *h), (h))
+	V(tlsholder_atfork_child, (struct tlsholder *h), (h)) \
+	X(int, tlsholder_staple_step, (struct tlsholder *h, const void *owner, int *events, \
+	    struct timespec *due), (h, owner, events, due)) \
+	V(tlsholder_staple_atfork_child, (struct tlsholder *h), (h))
 
 #define ENGINE_FIELD(ret, name, params, args)	ret (*name) params;
 #define ENGINE_VFIELD(name, params, args)	void (*name) params;

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/rules.h"
 #include "engine/session.h"
+#include "engine/staple_fetch.h"
 #include "preload/signals.h"
 #include "engine/tlsctx.h"
 

@@ -23,6 +23,7 @@
 #include "engine/ocsp.h"
 #include "engine/ocsp_cache.h"
 #include "engine/ocsp_http.h"
+#include "engine/ocsp_req.h"
 #include "engine/ocsp_resp.h"
 #include "engine/session.h"
 
@@ -68,25 +69,16 @@ ask(struct session *s, struct ocsp_check *o, char *why, size_t len)
 	X509 *cert = sk_X509_value(o->chain, o->next);
 	X509 *issuer = sk_X509_value(o->chain, o->next + 1);
 	struct timespec t = { s->rule->ocsp_timeout, 0 };
-	OCSP_REQUEST *req = NULL;
-	OCSP_CERTID *id = NULL;
 	unsigned char *der = NULL;
 	char *url;
-	int n = -1, r = -1;
+	int n, r = -1;
 
-	if ((url = ocsp_resp_url(s->rule, cert)) == NULL) {
+	if ((url = ocsp_req_url(s->rule, cert)) == NULL) {
 		snprintf(why, len, "no OCSP responder for the certificate (no AIA, no "
 		    "ocsp_responder)");
 		return -1;
 	}
-	if ((req = OCSP_REQUEST_new()) == NULL ||
-	    (id = OCSP_cert_to_id(NULL, cert, issuer)) == NULL)
-		goto nomem;
-	if (OCSP_request_add0_id(req, id) == NULL) {
-		OCSP_CERTID_free(id);
-		goto nomem;
-	}
-	if ((n = i2d_OCSP_REQUEST(req, &der)) <= 0)
+	if ((n = ocsp_req_der(cert, issuer, &der)) == -1)
 		goto nomem;
 	if (ocsp_http_start(&o->http, url, der, (size_t)n, why, len) == -1)
 		goto out;
@@ -103,9 +95,7 @@ ask(struct session *s, struct ocsp_check *o, char *why, size_t len)
  nomem:
 	snprintf(why, len, "OCSP request: %s", strerror(ENOMEM));
  out:
-	ERR_clear_error();
 	OPENSSL_free(der);
-	OCSP_REQUEST_free(req);
 	free(url);
 	return r;
 }

@@ -65,24 +65,6 @@ ocsp_resp_trust(SSL_CTX *ctx)
 	return trust_idx < 0 ? NULL : SSL_CTX_get_ex_data(ctx, trust_idx);
 }
 
-char *
-ocsp_resp_url(const struct rule *r, X509 *cert)
-{
-	STACK_OF(OPENSSL_STRING) *aia;
-	char *url = NULL, *u;
-	int i;
-
-	if (r->ocsp_responder != NULL)
-		return strdup(r->ocsp_responder);
-	if ((aia = X509_get1_ocsp(cert)) == NULL)
-		return NULL;
-	for (i = 0; i < sk_OPENSSL_STRING_num(aia) && url == NULL; i++)
-		if (strncmp(u = sk_OPENSSL_STRING_value(aia, i), "http://", 7) == 0)
-			url = strdup(u);
-	X509_email_free(aia);
-	return url;
-}
-
 X509 *
 ocsp_resp_issuer(X509 *cert, STACK_OF(X509) *chain, X509_STORE *store)
 {

@@ -38,12 +38,6 @@ int	 ocsp_resp_setup(SSL_CTX *, const struct rule *);
 X509_STORE *ocsp_resp_trust(SSL_CTX *);
 
 /*
- * Where to ask about cert: the rule's ocsp_responder, else the first
- * http:// OCSP URL of the certificate's AIA; malloc'ed, NULL when neither.
- */
-char	*ocsp_resp_url(const struct rule *, X509 *cert);
-
-/*
  * The certificate that issued cert: one of chain (the certificates sent
  * with it) that did, else the issuer store finds; a reference, or NULL.
  */

@@ -1,4 +1,4 @@
-/* staple.h: a server rule's stapled OCSP response from ocsp_staple_file: checks at load, stapling. */
+/* staple.h: a server rule's stapled OCSP response (ocsp_staple_file or fetched): checks, stapling. */
 #ifndef MTLSSHIM_STAPLE_H
 #define MTLSSHIM_STAPLE_H
 
@@ -23,7 +23,38 @@
  */
 int	 staple_load(SSL_CTX *ctx, const struct config *, const struct rule *, const char *kind,
 	    const struct filedata *f, char *err, size_t errlen);
-/* The nextUpdate of the response ctx staples, in seconds since the epoch; 0: none or no staple. */
+/* The nextUpdate of the response ctx staples from its file, in seconds since the epoch; 0: none. */
 time_t	 staple_next_update(SSL_CTX *ctx);
+
+/*
+ * ocsp_stapling: ctx (its certificate and trust loaded) will staple what
+ * its holder fetched (tlsholder's stapled, staple_fetch.h).  Its responder
+ * is the rule's ocsp_responder, else cert_file's AIA: with neither, or no
+ * issuer for cert_file, -1 with one line in err naming the config file, the
+ * rule and the option.  ocsp_stapling off: 0.
+ */
+int	 staple_setup_fetch(SSL_CTX *ctx, const struct config *, const struct rule *,
+	    const char *kind, char *err, size_t errlen);
+
+struct staple;
+/*
+ * The one check of a response to staple, the file's or a fetched one: der
+ * must be a successful basic response about ctx's certificate, signed by
+ * its issuer or an OCSP signer that chains to trust, saying "good", within
+ * thisUpdate (a few minutes' leeway) and nextUpdate.  A new staple, or NULL
+ * with the reason in why (no secrets: the rule's file names, OpenSSL's
+ * words).  ttl > 0: a response without nextUpdate is stapled that many
+ * seconds from now; 0: as long as it is kept.  *revoked: 1 when a verified
+ * response said the certificate is revoked.
+ */
+struct staple *staple_check(SSL_CTX *ctx, X509_STORE *trust, const struct rule *,
+		    const unsigned char *der, size_t len, time_t ttl, int *revoked, char *why,
+		    size_t whylen);
+void	 staple_free(struct staple *);
+/* Its nextUpdate (or the end of its ttl), in seconds since the epoch (0: none), and as text. */
+time_t	 staple_until(const struct staple *);
+const char *staple_until_str(const struct staple *);
+/* The certificate that issued leaf: from ctx's chain (cert_file), else its store; a reference. */
+X509	*staple_issuer(SSL_CTX *ctx, X509 *leaf);
 
 #endif

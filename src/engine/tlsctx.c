@@ -431,9 +431,12 @@ tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[
 	/* Before crl_load: the staple's signer is checked against ca_file, not the peers' CRLs. */
 	if (staple_load(ctx, c, r, kind, &f[TLSCTX_STAPLE], err, errlen) == -1)
 		goto fail;
+	if (staple_setup_fetch(ctx, c, r, kind, err, errlen) == -1)
+		goto fail;
 	if (crl_load(ctx, c, r, kind, &f[TLSCTX_CRL], err, errlen) == -1)
 		goto fail;
-	if (r->ocsp != OCSP_OFF && ocsp_resp_setup(ctx, r) == -1) {
+	/* A fetched staple's signer is checked against that trust too (ca_file without CRLs). */
+	if ((r->ocsp != OCSP_OFF || r->ocsp_stapling) && ocsp_resp_setup(ctx, r) == -1) {
 		snprintf(err, errlen, "%s: %s \"%s\": ocsp: %s", c->path, kind, r->name,
 		    tlsctx_errstr(why, sizeof(why)));
 		goto fail;
@@ -684,6 +687,7 @@ tlsholder_build(struct tlsholder *h)
 		log_error("rule=%s: %s; refusing connections", h->rule->name, err);
 		return;
 	}
+	__atomic_add_fetch(&h->gen, 1, __ATOMIC_RELEASE);
 	log_debug("rule=%s: context built on first use", h->rule->name);
 	warn_expiry(h);
 }
@@ -714,8 +718,8 @@ tlsholder_reload(struct tlsholder *h)
 	tlsholder_adopt(h, ctx);
 	SSL_CTX_free(h->ctx);
 	h->ctx = ctx;
+	__atomic_add_fetch(&h->gen, 1, __ATOMIC_RELEASE);
 	h->warned = 0;
-	__atomic_store_n(&h->gen, h->gen + 1, __ATOMIC_RELAXED);
 	/* Sessions made with the old material would keep presenting (and trusting) it. */
 	for (i = 0; i < TLSCTX_CACHE; i++) {
 		SSL_SESSION_free(h->cache[i].sess);

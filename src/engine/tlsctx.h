@@ -12,6 +12,9 @@
 #include "common/config.h"
 #include "common/filedata.h"
 
+struct staple;
+struct staple_fetch;
+
 /*
  * A context presenting the rule's certificate and demanding a peer that
  * verifies against its CA (and CRL, and allow-lists).  Every file is read
@@ -74,7 +77,10 @@ struct tlsholder {
 	int			 cache_next;
 	unsigned long		 cache_seq;
 	int			 forked;		/* in a child of the process that set it up */
-	unsigned		 gen;		/* counts reloads (revwatch.c re-verifies on change) */
+	unsigned int		 gen;			/* bumped (atomically) when ctx is replaced */
+	/* ocsp_stapling: the good response stapled now (staple.h), and its fetch (staple_fetch.h). */
+	struct staple		*stapled;
+	struct staple_fetch	*fetch;
 };
 
 /*

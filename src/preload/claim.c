@@ -54,11 +54,12 @@ claim_listener(int fd)
 	/* Another thread may have got there first: use its listener. */
 	fdobj_hold(&l->hdr);
 	o = fdtable_publish(fd, &l->hdr);
-	fdobj_put(&l->hdr);
 	if (o == &l->hdr) {
 		log_debug("rule=%s: listening socket fd %d", r->name, fd);
-		tlsholder_warm(shim_holder(r));
+		if (tlsholder_warm(shim_holder(r)) != NULL)
+			listener_start(l);
 	}
+	fdobj_put(&l->hdr);
 	errno = saved;
 	return o;
 }

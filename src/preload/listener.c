@@ -16,7 +16,10 @@
 #include "preload/offload.h"
 #include "common/real.h"
 #include "common/rules.h"
+#include "engine/engine.h"
 #include "engine/session.h"
+#include "engine/staple_fetch.h"
+#include "engine/tlsctx.h"
 #include "preload/signals.h"
 
 #define TAKE_MAX	64	/* connections taken from the kernel per call */
@@ -97,7 +100,7 @@ listener_new(int fd, const struct rule *r, struct tlsholder *tls)
 	l->fd = fd;
 	l->rule = r;
 	l->tls = tls;
-	l->pfd = l->tfd = -1;
+	l->pfd = l->tfd = l->sfd = -1;
 	l->reply[0] = l->reply[1] = -1;
 	return l;
 }
@@ -134,7 +137,13 @@ listener_pollfd(struct listener *l)
 	return fd;
 }
 
-/* Arms the timer for the oldest pending handshake, if it is not already. */
+static int
+ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Arms the timer for the oldest pending handshake (or the staple's fetch), if it is not already. */
 static void
 listener_arm(struct listener *l)
 {
@@ -146,6 +155,11 @@ listener_arm(struct listener *l)
 		if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
 			its.it_value.tv_nsec = 1;
 	}
+	/* The staple's next fetch, or the deadline of the one in flight. */
+	if ((l->sdue.tv_sec != 0 || l->sdue.tv_nsec != 0) &&
+	    ((its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) ||
+	    ts_before(&l->sdue, &its.it_value)))
+		its.it_value = l->sdue;
 	/* OCSP exchanges end at their own deadlines, sooner: looked at every OCSP_LOOK_MS. */
 	if (l->nocsp > 0) {
 		const struct timespec look = { 0, OCSP_LOOK_MS * 1000000L };
@@ -200,6 +214,42 @@ listener_after_step(struct listener *l, struct session *s, int r)
 	if (REAL(epoll_ctl)(l->pfd, EPOLL_CTL_MOD, fd, &ev) == -1 && errno == ENOENT)
 		REAL(epoll_ctl)(l->pfd, EPOLL_CTL_ADD, fd, &ev);
 	s->levents = ev.events;
+}
+
+/*
+ * ocsp_stapling: steps the fetch of the rule's staple and watches its
+ * socket in our set (data: &l->sfd).  A closed socket left the set by
+ * itself, and its number may be another's since: a socket is registered
+ * again at every step, never removed by number.  l->lock held.
+ */
+static void
+listener_staple(struct listener *l)
+{
+	struct epoll_event ev;
+	int fd, events;
+
+	if (!l->rule->ocsp_stapling || !engine_loaded() || listener_pollfd_locked(l) < 0)
+		return;
+	l->sgen = __atomic_load_n(&l->tls->gen, __ATOMIC_ACQUIRE);
+	fd = tlsholder_staple_step(l->tls, l, &events, &l->sdue);
+	l->sfd = fd;
+	if (fd < 0)
+		return;
+	ev.events = (uint32_t)(events == POLLIN ? EPOLLIN : EPOLLOUT);
+	ev.data.ptr = &l->sfd;
+	if (REAL(epoll_ctl)(l->pfd, EPOLL_CTL_MOD, fd, &ev) == -1 && errno == ENOENT)
+		REAL(epoll_ctl)(l->pfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void
+listener_start(struct listener *l)
+{
+	if (!l->rule->ocsp_stapling)
+		return;
+	plock(&l->lock);
+	listener_staple(l);
+	listener_arm(l);
+	pthread_mutex_unlock(&l->lock);
 }
 
 /*
@@ -344,9 +394,16 @@ listener_service_locked(struct listener *l)
 	uint64_t ticks;
 	int n, i;
 
-	/* Nothing pending, the timer disarmed, no helper: the set has nothing to say. */
+	/*
+	 * The staple's fetch is due, a fork child's listener has not stepped it
+	 * yet, or a rotation replaced the context (a new certificate: a new fetch).
+	 */
+	if (l->rule->ocsp_stapling && (l->pfd < 0 || deadline_passed(&l->sdue) ||
+	    __atomic_load_n(&l->tls->gen, __ATOMIC_ACQUIRE) != l->sgen))
+		listener_staple(l);
+	/* Nothing pending, the timer disarmed, no helper, no fetch: the set has nothing to say. */
 	if (l->pfd < 0 || (l->npending == 0 && l->armed.tv_sec == 0 && l->armed.tv_nsec == 0 &&
-	    l->reply[0] < 0))
+	    l->reply[0] < 0 && l->sfd < 0))
 		return l->nready;
 	do {
 		n = REAL(epoll_wait)(l->pfd, evs, 64, 0);
@@ -354,6 +411,10 @@ listener_service_locked(struct listener *l)
 			s = evs[i].data.ptr;
 			if ((void *)s == (void *)l) {
 				listener_take_plain(l);
+				continue;
+			}
+			if ((void *)s == (void *)&l->sfd) {
+				listener_staple(l);
 				continue;
 			}
 			if (s == NULL) {
@@ -538,4 +599,7 @@ listener_atfork_child(struct listener *l)
 	raw_close(l->tfd);
 	l->pfd = l->tfd = -1;
 	memset(&l->armed, 0, sizeof(l->armed));
+	/* The parent's fetch is the parent's (tlsholder_staple_atfork_child): ours at the next service. */
+	l->sfd = -1;
+	memset(&l->sdue, 0, sizeof(l->sdue));
 }

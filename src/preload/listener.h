@@ -28,6 +28,15 @@ struct listener {
 	int			 npending, nready;
 	int			 nocsp;		/* pending, waiting for an OCSP responder */
 	/*
+	 * ocsp_stapling: the fetch of the rule's staple, stepped here
+	 * (tlsholder_staple_step): its socket in pfd (data: &sfd; -1: none)
+	 * and when it must be stepped again (zero: at the next service), or
+	 * sooner once the holder's context is replaced (its gen is not sgen).
+	 */
+	int			 sfd;
+	struct timespec		 sdue;
+	unsigned int		 sgen;
+	/*
 	 * This process has called accept on it (since it was made or forked):
 	 * until then readiness calls show the kernel's queue as it is and take
 	 * nothing from it.  postfix's and dovecot's masters poll a listener
@@ -53,6 +62,8 @@ struct listener	*listener_new(int fd, const struct rule *, struct tlsholder *);
 int		 listener_accept(struct listener *, struct sockaddr *, socklen_t *, int flags);
 /* The kernel says fd is readable: take what connections wait, without blocking. */
 void		 listener_take(struct listener *);
+/* A new listener: starts what it drives by itself (the fetch of its staple), without blocking. */
+void		 listener_start(struct listener *);
 /* Drives pending handshakes without blocking; returns how many are ready. */
 int		 listener_service(struct listener *);
 int		 listener_nready(struct listener *);

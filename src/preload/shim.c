@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/real.h"
 #include "engine/engine.h"
+#include "engine/staple_fetch.h"
 #include "engine/tlsctx.h"
 #include "preload/fdtable.h"
 #include "preload/forkstate.h"
@@ -46,9 +47,10 @@ shim_atfork_child(void)
 
 	for (i = 0; shim_cfg && i < shim_cfg->nrules; i++) {
 		pthread_mutex_init(&shim_holders[i].lock, NULL);
-		if (engine_loaded())
+		if (engine_loaded()) {
 			tlsholder_atfork_child(&shim_holders[i]);
-		else
+			tlsholder_staple_atfork_child(&shim_holders[i]);
+		} else
 			shim_holders[i].forked = 1;
 	}
 	pthread_mutex_init(&shim_preread_lock, NULL);
