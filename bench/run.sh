@@ -14,10 +14,12 @@
 # Workloads: iperf3 bulk, redis-benchmark GET/SET at -c 1 and -c 50 (and p50
 # latency), redis-benchmark -k 0 (a new connection per request) with and without
 # session resumption, TLS handshakes per second (openssl s_time -new) beside
-# openssl s_server (and, shim_ocsp, against a second shimmed redis-server whose rule
-# has ocsp = "leaf", its cache warmed from an `openssl ocsp` responder the bench
-# starts: the cost of a cached OCSP check per handshake; the responder must be
-# asked once per server process, not once per handshake), server RSS per idle mTLS
+# openssl s_server; admitted handshakes per second (bench/hsclient.py: PING and +PONG
+# on every new connection) to the shimmed redis-server (shim_ping) and to a second one
+# whose rule has ocsp = "leaf" (shim_ocsp), its cache warmed from an `openssl ocsp`
+# responder the bench starts: the cost of a cached OCSP check per handshake (the
+# responder must be asked once per server process, not once per handshake; redis must
+# have accepted every measured connection); server RSS per idle mTLS
 # connection (1,000 connections), the
 # start-up cost of /bin/true with the preload, and (sections locks, scaling, base):
 #   locks    process-wide lock acquisitions per request in steady state, from a
@@ -766,18 +768,24 @@ fi
 
 # ---------------------------------------------------------------- 4. handshakes
 
-hs_run() { # MODE PORT REP
+# hs_run MODE PORT REP [ping]: handshakes/s of openssl s_time -new, or with ping of
+# bench/hsclient.py (a PING answered on every connection: handshakes the server admitted).
+hs_run() {
 	local log=$W/logs/hs-$1-$3 t1 t2 n
 	skip "hs.$1" && return 0
 	t1=$EPOCHREALTIME
-	timeout $((HS_TIME + 20)) openssl s_time -connect "127.0.0.1:$2" -new -time "$HS_TIME" \
-		-cert "$PKI/client.crt" -key "$PKI/client.key" -CAfile "$PKI/ca.crt" > "$log" 2>&1 || true
+	if [ "${4:-}" = ping ]; then
+		timeout $((HS_TIME + 20)) "$PY" "$BENCH/hsclient.py" 127.0.0.1 "$2" "$HS_TIME" "$PKI" > "$log" 2>&1 || true
+	else
+		timeout $((HS_TIME + 20)) openssl s_time -connect "127.0.0.1:$2" -new -time "$HS_TIME" \
+			-cert "$PKI/client.crt" -key "$PKI/client.key" -CAfile "$PKI/ca.crt" > "$log" 2>&1 || true
+	fi
 	t2=$EPOCHREALTIME
 	n=$(grep -Eo '^[0-9]+ connections in [0-9.]+s' "$log" | awk '{print $1; exit}')
 	if [ -n "$n" ] && [ "$n" -gt 0 ] && ! grep -q ERROR "$log"; then
 		rec "hs.$1" "$(calc "$n / ($t2 - $t1)" 1)" "$3"
 	else
-		fail "hs.$1" "openssl s_time -new against port $2 made no connection (rep $3)" "$log"
+		fail "hs.$1" "${4:+hsclient.py, not }openssl s_time -new against port $2 made no connection (rep $3)" "$log"
 	fi
 }
 
@@ -812,11 +820,13 @@ ocsp_start() {
 }
 
 if want hs; then
-	say "4. handshakes/s: openssl s_time -new ${HS_TIME}s vs s_server, stunnel server, shimmed redis-server (without and with ocsp = leaf)"
-	hs_modes="s_server shim shim_ocsp stunnel"
+	say "4. handshakes/s: openssl s_time -new ${HS_TIME}s vs s_server, stunnel server, shimmed redis-server; hsclient.py vs shimmed redis-server without and with ocsp = leaf"
+	# shim_ping and shim_ocsp: the shimmed redis-servers without and with ocsp = "leaf",
+	# bench/hsclient.py as the client, so that every handshake counted went through the check.
+	hs_modes="s_server shim shim_ping shim_ocsp stunnel"
 	if ! ocsp_start; then
 		fail hs.shim_ocsp "$OCSP_ERR" "$W/logs/hs-shim_ocsp-warm.out" "$OCSP_LOG" "$W/logs/redis-ocsp.out"
-		hs_modes="s_server shim stunnel"
+		hs_modes="s_server shim shim_ping stunnel"
 	fi
 	meta ocsp "redis-server under the shim, rule ocsp = \"leaf\", ocsp_responder = http://127.0.0.1:$P_OCSP (openssl ocsp -index, an openssl ca index listing the client certificate valid, -rsigner the CA, -ndays 1); its cache warmed by one handshake before the reps"
 	for r in $(seq 1 "$REPS"); do
@@ -824,7 +834,8 @@ if want hs; then
 			case $m in
 			s_server) hs_run s_server "$P_SSERVER" "$r" ;;
 			shim) hs_run shim "$P_REDIS_SHIM" "$r" ;;
-			shim_ocsp) hs_run shim_ocsp "$P_REDIS_OCSP" "$r" ;;
+			shim_ping) hs_run shim_ping "$P_REDIS_SHIM" "$r" ping ;;
+			shim_ocsp) hs_run shim_ocsp "$P_REDIS_OCSP" "$r" ping ;;
 			stunnel) hs_run stunnel "$P_ST_REDIS_S" "$r" ;;
 			esac
 		done
@@ -835,6 +846,16 @@ if want hs; then
 		nh=$(cat "$W"/logs/hs-shim_ocsp-[0-9]* 2>/dev/null | grep -Eo '^[0-9]+ connections in [0-9.]+s' | awk '{n += $1} END {print n + 0}')
 		meta ocsp_queries "the responder was asked $nq time(s) by the 1 server process, for its 1 warm-up and $nh measured handshakes (expected: once)"
 		[ "$nq" = 1 ] || fail hs.ocsp_queries "the responder got $nq queries from one server process (expected 1: the cache should answer every later handshake)" "$OCSP_LOG"
+		# Every measured connection reached redis-server, so through the check (hsclient.py
+		# waits for +PONG on each): its own count, the warm-up, the handshakes and this query.
+		log=$W/logs/hs-shim_ocsp-stats.out
+		printf 'INFO stats\r\nQUIT\r\n' | timeout 15 openssl s_client -connect "127.0.0.1:$P_REDIS_OCSP" -ign_eof \
+			-cert "$PKI/client.crt" -key "$PKI/client.key" -CAfile "$PKI/ca.crt" > "$log" 2>&1 || true
+		na=$(sed -n 's/^total_connections_received:\([0-9]*\).*/\1/p' "$log")
+		meta ocsp_admitted "redis-server behind the ocsp rule accepted ${na:-?} connections: the warm-up, the $nh measured and the one that asked"
+		[ -n "$na" ] && [ "$na" = $((nh + 2)) ] ||
+			fail hs.shim_ocsp "the ocsp server accepted ${na:-no} connections, not $((nh + 2)) (the warm-up, $nh measured, this query)" "$log"
+		[ "$(ocsp_queries "$OCSP_LOG")" = "$nq" ] || fail hs.ocsp_queries "the query after the reps asked the responder again" "$OCSP_LOG"
 	fi
 	for p in "$REDIS_PID_OCSP" "$OCSP_PID"; do
 		if [ -n "$p" ]; then stop "$p"; fi
