@@ -21,7 +21,7 @@ set xtics rotate by 20 right nomirror
 set bmargin 7
 plot datafile using 2:xtic(1) lc rgb "#4878a8", \
      '' using 3 lc rgb "#e0883a", \
-     '' using 4 title "shim/reference (redis TLS; shim full handshake; s\\_server; old library)" lc rgb "#6aa56a", \
+     '' using 4 title "shim/reference (redis TLS; shim full handshake; s\\_server; shim without OCSP; old library)" lc rgb "#6aa56a", \
      1 with lines dt 2 lc rgb "black" title "1×", \
      '' using ($0 - 0.25):2:(sprintf("%.2f", $2)) with labels offset 0,0.7 font ",8" notitle, \
      '' using ($0):3:(sprintf("%.2f", $3)) with labels offset 0,0.7 font ",8" notitle, \

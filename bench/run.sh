@@ -14,7 +14,13 @@
 # Workloads: iperf3 bulk, redis-benchmark GET/SET at -c 1 and -c 50 (and p50
 # latency), redis-benchmark -k 0 (a new connection per request) with and without
 # session resumption, TLS handshakes per second (openssl s_time -new) beside
-# openssl s_server, server RSS per idle mTLS connection (1,000 connections), the
+# openssl s_server; admitted handshakes per second (bench/hsclient.py: PING and +PONG
+# on every new connection) to the shimmed redis-server (shim_ping) and to a second one
+# whose rule has ocsp = "leaf" (shim_ocsp), its cache warmed from an `openssl ocsp`
+# responder the bench starts: the cost of a cached OCSP check per handshake (the
+# responder must be asked once per server process, not once per handshake; redis must
+# have accepted every measured connection); server RSS per idle mTLS
+# connection (1,000 connections), the
 # start-up cost of /bin/true with the preload, and (sections locks, scaling, base):
 #   locks    process-wide lock acquisitions per request in steady state, from a
 #            build with -DMTLSSHIM_LOCKSTAT (make B=build-lockstat), server and
@@ -326,13 +332,25 @@ say "throwaway PKI (EC P-256) in ${W#"$ROOT"/}/pki"
 	done
 ) > "$W/logs/pki.log" 2>&1 || { cat "$W/logs/pki.log" >&2; die "PKI generation failed"; }
 PKI=$W/pki
+# The OCSP responder's database (hs, shim_ocsp): an `openssl ca` index.txt in which
+# `openssl ca -valid` lists the client certificate as valid; the CA signs the answers.
+(
+	set -e
+	mkdir -p "$PKI/ocsp"
+	cd "$PKI/ocsp"
+	: > index.txt
+	printf '[ca]\ndefault_ca = bench\n[bench]\ndatabase = %s/index.txt\ncertificate = %s/ca.crt\nprivate_key = %s/ca.key\ndefault_md = sha256\n' \
+		"$PKI/ocsp" "$PKI" "$PKI" > ca.cnf
+	openssl ca -config ca.cnf -valid "$PKI/client.crt"
+	grep -q '^V' index.txt
+) > "$W/logs/pki-ocsp.log" 2>&1 || { cat "$W/logs/pki-ocsp.log" >&2; die "OCSP index generation failed"; }
 
 # Distinct free ports, all held at once while they are chosen.
 # shellcheck disable=SC2046
 set -- $("$PY" - <<'EOF'
 import socket
 socks = []
-for _ in range(28):
+for _ in range(30):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -348,6 +366,8 @@ P_RSS_SHIM=${15} P_REDIS_NATIVE=${16}
 P_MC_PLAIN1=${17} P_MC_PLAIN2=${18} P_MC_SHIM1=${19} P_MC_SHIM2=${20}
 P_REDIS_LOCK=${21} P_MC_LOCK=${22} P_REDIS_NEW=${23} P_REDIS_OLD=${24}
 P_MC_NEW1=${25} P_MC_NEW2=${26} P_MC_OLD1=${27} P_MC_OLD2=${28}
+# hs, shim_ocsp: the redis-server whose rule checks client certificates by OCSP, and its responder.
+P_REDIS_OCSP=${29} P_OCSP=${30}
 set --
 
 # The shim's configuration: one server rule and one client rule per shimmed port.
@@ -363,6 +383,7 @@ shim_conf() { # FILE EXTRA-TOP-LEVEL-LINES
 	$2
 	server "redis" { port = $P_REDIS_SHIM }
 	client "redis-c" { port = $P_REDIS_SHIM  host = "127.0.0.1"  cert_file = "pki/client.crt"  key_file = "pki/client.key" }
+	server "redis-ocsp" { port = $P_REDIS_OCSP  ocsp = "leaf"  ocsp_responder = "http://127.0.0.1:$P_OCSP" }
 	server "iperf" { port = $P_IPERF_SHIM }
 	client "iperf-c" { port = $P_IPERF_SHIM  host = "127.0.0.1"  cert_file = "pki/client.crt"  key_file = "pki/client.key" }
 	server "rss" { port = $P_RSS_SHIM }
@@ -747,31 +768,97 @@ fi
 
 # ---------------------------------------------------------------- 4. handshakes
 
-hs_run() { # MODE PORT REP
+# hs_run MODE PORT REP [ping]: handshakes/s of openssl s_time -new, or with ping of
+# bench/hsclient.py (a PING answered on every connection: handshakes the server admitted).
+hs_run() {
 	local log=$W/logs/hs-$1-$3 t1 t2 n
 	skip "hs.$1" && return 0
 	t1=$EPOCHREALTIME
-	timeout $((HS_TIME + 20)) openssl s_time -connect "127.0.0.1:$2" -new -time "$HS_TIME" \
-		-cert "$PKI/client.crt" -key "$PKI/client.key" -CAfile "$PKI/ca.crt" > "$log" 2>&1 || true
+	if [ "${4:-}" = ping ]; then
+		timeout $((HS_TIME + 20)) "$PY" "$BENCH/hsclient.py" 127.0.0.1 "$2" "$HS_TIME" "$PKI" > "$log" 2>&1 || true
+	else
+		timeout $((HS_TIME + 20)) openssl s_time -connect "127.0.0.1:$2" -new -time "$HS_TIME" \
+			-cert "$PKI/client.crt" -key "$PKI/client.key" -CAfile "$PKI/ca.crt" > "$log" 2>&1 || true
+	fi
 	t2=$EPOCHREALTIME
 	n=$(grep -Eo '^[0-9]+ connections in [0-9.]+s' "$log" | awk '{print $1; exit}')
 	if [ -n "$n" ] && [ "$n" -gt 0 ] && ! grep -q ERROR "$log"; then
 		rec "hs.$1" "$(calc "$n / ($t2 - $t1)" 1)" "$3"
 	else
-		fail "hs.$1" "openssl s_time -new against port $2 made no connection (rep $3)" "$log"
+		fail "hs.$1" "${4:+hsclient.py, not }openssl s_time -new against port $2 made no connection (rep $3)" "$log"
 	fi
 }
 
+# ocsp_queries LOG: how many requests the `openssl ocsp -text` responder of LOG has served.
+ocsp_queries() { local n; n=$(grep -c '^OCSP Request Data:' "$1" 2>/dev/null) || true; echo "${n:-0}"; }
+
+# ocsp_start: the responder of the shim_ocsp server (OCSP_PID, its log OCSP_LOG) and that
+# server (REDIS_PID_OCSP), whose rule redis-ocsp asks it; then one handshake with the client
+# certificate warms the server's cache, and the responder's log must show its one query,
+# answered "good". Sets OCSP_ERR to what went wrong, if anything.
+ocsp_start() {
+	local log=$W/logs/hs-shim_ocsp-warm.out
+	OCSP_ERR="" OCSP_PID="" REDIS_PID_OCSP=""
+	OCSP_LOG=$W/logs/ocsp-responder.log
+	# OpenSSL 3.0's -port takes a port only: it listens on every interface.
+	spawn "$OCSP_LOG" stdbuf -oL -eL openssl ocsp -index "$PKI/ocsp/index.txt" -port "$P_OCSP" \
+		-rsigner "$PKI/ca.crt" -rkey "$PKI/ca.key" -CA "$PKI/ca.crt" -text -ndays 1
+	OCSP_PID=$SPAWNED
+	wait_port "$P_OCSP" "$OCSP_PID" || { OCSP_ERR="the OCSP responder did not listen on $P_OCSP"; return 1; }
+	spawn "$W/logs/redis-ocsp.out" "$LAUNCHER" -c "$SHIMCONF" redis-server --port "$P_REDIS_OCSP" \
+		"${REDIS_ARGS[@]}" --logfile "$W/logs/redis-ocsp.log"
+	REDIS_PID_OCSP=$SPAWNED
+	wait_port "$P_REDIS_OCSP" "$REDIS_PID_OCSP" || { OCSP_ERR="the shim_ocsp redis-server did not listen on $P_REDIS_OCSP"; return 1; }
+	[ "$(ocsp_queries "$OCSP_LOG")" = 0 ] || { OCSP_ERR="the responder was asked before the warm-up handshake"; return 1; }
+	printf 'PING\r\nQUIT\r\n' | timeout 15 openssl s_client -connect "127.0.0.1:$P_REDIS_OCSP" -ign_eof \
+		-cert "$PKI/client.crt" -key "$PKI/client.key" -CAfile "$PKI/ca.crt" > "$log" 2>&1 || true
+	grep -q '^+PONG' "$log" || { OCSP_ERR="the warm-up handshake got no PONG (logs/${log##*/})"; return 1; }
+	wait_line "$OCSP_LOG" 'Cert Status: good' 5 "$OCSP_PID" ||
+		{ OCSP_ERR="the responder's log shows no good answer after the warm-up"; return 1; }
+	[ "$(ocsp_queries "$OCSP_LOG")" = 1 ] ||
+		{ OCSP_ERR="the warm-up handshake made $(ocsp_queries "$OCSP_LOG") queries, not 1"; return 1; }
+}
+
 if want hs; then
-	say "4. handshakes/s: openssl s_time -new ${HS_TIME}s vs s_server, stunnel server, shimmed redis-server"
+	say "4. handshakes/s: openssl s_time -new ${HS_TIME}s vs s_server, stunnel server, shimmed redis-server; hsclient.py vs shimmed redis-server without and with ocsp = leaf"
+	# shim_ping and shim_ocsp: the shimmed redis-servers without and with ocsp = "leaf",
+	# bench/hsclient.py as the client, so that every handshake counted went through the check.
+	hs_modes="s_server shim shim_ping shim_ocsp stunnel"
+	if ! ocsp_start; then
+		fail hs.shim_ocsp "$OCSP_ERR" "$W/logs/hs-shim_ocsp-warm.out" "$OCSP_LOG" "$W/logs/redis-ocsp.out"
+		hs_modes="s_server shim shim_ping stunnel"
+	fi
+	meta ocsp "redis-server under the shim, rule ocsp = \"leaf\", ocsp_responder = http://127.0.0.1:$P_OCSP (openssl ocsp -index, an openssl ca index listing the client certificate valid, -rsigner the CA, -ndays 1); its cache warmed by one handshake before the reps"
 	for r in $(seq 1 "$REPS"); do
-		for m in $(order "$r" s_server shim stunnel); do
+		for m in $(order "$r" $hs_modes); do
 			case $m in
 			s_server) hs_run s_server "$P_SSERVER" "$r" ;;
 			shim) hs_run shim "$P_REDIS_SHIM" "$r" ;;
+			shim_ping) hs_run shim_ping "$P_REDIS_SHIM" "$r" ping ;;
+			shim_ocsp) hs_run shim_ocsp "$P_REDIS_OCSP" "$r" ping ;;
 			stunnel) hs_run stunnel "$P_ST_REDIS_S" "$r" ;;
 			esac
 		done
+	done
+	if [ -n "$OCSP_PID" ] && [ -z "$OCSP_ERR" ]; then
+		# One query per server process (the warm-up's), however many handshakes.
+		nq=$(ocsp_queries "$OCSP_LOG")
+		nh=$(cat "$W"/logs/hs-shim_ocsp-[0-9]* 2>/dev/null | grep -Eo '^[0-9]+ connections in [0-9.]+s' | awk '{n += $1} END {print n + 0}')
+		meta ocsp_queries "the responder was asked $nq time(s) by the 1 server process, for its 1 warm-up and $nh measured handshakes (expected: once)"
+		[ "$nq" = 1 ] || fail hs.ocsp_queries "the responder got $nq queries from one server process (expected 1: the cache should answer every later handshake)" "$OCSP_LOG"
+		# Every measured connection reached redis-server, so through the check (hsclient.py
+		# waits for +PONG on each): its own count, the warm-up, the handshakes and this query.
+		log=$W/logs/hs-shim_ocsp-stats.out
+		printf 'INFO stats\r\nQUIT\r\n' | timeout 15 openssl s_client -connect "127.0.0.1:$P_REDIS_OCSP" -ign_eof \
+			-cert "$PKI/client.crt" -key "$PKI/client.key" -CAfile "$PKI/ca.crt" > "$log" 2>&1 || true
+		na=$(sed -n 's/^total_connections_received:\([0-9]*\).*/\1/p' "$log")
+		meta ocsp_admitted "redis-server behind the ocsp rule accepted ${na:-?} connections: the warm-up, the $nh measured and the one that asked"
+		[ -n "$na" ] && [ "$na" = $((nh + 2)) ] ||
+			fail hs.shim_ocsp "the ocsp server accepted ${na:-no} connections, not $((nh + 2)) (the warm-up, $nh measured, this query)" "$log"
+		[ "$(ocsp_queries "$OCSP_LOG")" = "$nq" ] || fail hs.ocsp_queries "the query after the reps asked the responder again" "$OCSP_LOG"
+	fi
+	for p in "$REDIS_PID_OCSP" "$OCSP_PID"; do
+		if [ -n "$p" ]; then stop "$p"; fi
 	done
 fi
 
