@@ -9,7 +9,6 @@
  * from wherever the handshake is stepped, on the responder's socket.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,8 +86,7 @@ ask(struct session *s, struct ocsp_check *o, char *why, size_t len)
 	/* The exchange's own deadline gives the verdict (ocsp_require decides), not the handshake's. */
 	t.tv_sec++;
 	t = deadline_after(&t);
-	if (t.tv_sec > s->deadline.tv_sec || (t.tv_sec == s->deadline.tv_sec &&
-	    t.tv_nsec > s->deadline.tv_nsec))
+	if (deadline_before(&s->deadline, &t))
 		s->deadline = t;
 	r = 0;
 	goto out;
@@ -263,14 +261,7 @@ ocsp_fd(const struct session *s)
 int
 ocsp_ms_left(const struct session *s)
 {
-	struct timespec l;
-	long ms;
-
-	if (s->ocsp == NULL || !s->ocsp->asking)
-		return -1;
-	l = deadline_left(&s->ocsp->deadline);
-	ms = l.tv_sec * 1000 + (l.tv_nsec + 999999) / 1000000;
-	return ms > INT_MAX ? INT_MAX : (int)ms;
+	return s->ocsp == NULL || !s->ocsp->asking ? -1 : deadline_ms(&s->ocsp->deadline);
 }
 
 void

@@ -43,15 +43,6 @@ static struct session	*refreshing[REFRESH_MAX];	/* an OCSP refresh in flight */
 static int		 nrefresh;
 static long long	 next_step_ms;
 
-static long long
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 void
 revwatch_add(struct session *s)
 {
@@ -273,24 +264,18 @@ refresh_run(void)
 int
 revwatch_tick(void)
 {
-	long long now, due, step;
+	long long now, due;
 	int saved = errno;
 
 	if (__atomic_load_n(&nwatched, __ATOMIC_RELAXED) == 0)
 		return -1;
-	now = now_ms();
-	if (__atomic_load_n(&nrefresh, __ATOMIC_RELAXED) > 0) {
-		step = __atomic_load_n(&next_step_ms, __ATOMIC_RELAXED);
-		if (now >= step && __atomic_compare_exchange_n(&next_step_ms, &step,
-		    now + REFRESH_MS, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-			refresh_run();
-	}
-	due = __atomic_load_n(&next_ms, __ATOMIC_RELAXED);
-	if (now >= due && __atomic_compare_exchange_n(&next_ms, &due, now + REVWATCH_MS, 0,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+	now = deadline_coarse_ms();
+	if (__atomic_load_n(&nrefresh, __ATOMIC_RELAXED) > 0 &&
+	    deadline_claim(&next_step_ms, now, REFRESH_MS))
+		refresh_run();
+	if (deadline_claim(&next_ms, now, REVWATCH_MS))
 		revwatch_run();
-		due = now + REVWATCH_MS;
-	}
+	due = __atomic_load_n(&next_ms, __ATOMIC_RELAXED);
 	errno = saved;
 	if (__atomic_load_n(&nrefresh, __ATOMIC_RELAXED) > 0 && due - now > REFRESH_MS)
 		due = now + REFRESH_MS;

@@ -1,7 +1,6 @@
 /* session.c: the TLS engine for one connection; the socket is driven non-blocking inside. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -350,16 +349,6 @@ session_cut_locked(struct session *s, const char *reason)
 	REAL(shutdown)(s->fd, SHUT_RDWR);
 }
 
-/* Milliseconds until t, rounded up so that 0 means it has passed. */
-static int
-ms_until(const struct timespec *t)
-{
-	struct timespec l = deadline_left(t);
-	long ms = l.tv_sec * 1000 + (l.tv_nsec + 999999) / 1000000;
-
-	return ms > INT_MAX ? INT_MAX : (int)ms;
-}
-
 /* The step itself; s->lock held. */
 static int
 session_step_locked(struct session *s)
@@ -373,7 +362,7 @@ session_step_locked(struct session *s)
 		return STEP_DONE;
 	if (s->state == SS_FAILED)
 		return STEP_FAILED;
-	if (ms_until(&s->deadline) == 0) {
+	if (deadline_ms(&s->deadline) == 0) {
 		snprintf(why, sizeof(why), "handshake timed out after %ds",
 		    s->rule->handshake_timeout);
 		session_fail(s, ETIMEDOUT, why);
@@ -445,7 +434,7 @@ session_step_locked(struct session *s)
 static int
 deadline_ms_locked(struct session *s)
 {
-	int ms = ms_until(&s->deadline), o = s->state == SS_HANDSHAKE ? ocsp_ms_left(s) : -1;
+	int ms = deadline_ms(&s->deadline), o = s->state == SS_HANDSHAKE ? ocsp_ms_left(s) : -1;
 
 	return o >= 0 && o < ms ? o : ms;
 }
@@ -598,7 +587,7 @@ session_wait_unlocked(struct session *s, short events, int ms)
 		}
 		if ((r = wait_fd(wfd, events, idle)) == 0 || errno != EAGAIN)
 			break;
-		if (ms >= 0 && (left = ms_until(&d)) == 0)
+		if (ms >= 0 && (left = deadline_ms(&d)) == 0)
 			break;
 	}
 	e = errno;
@@ -1016,7 +1005,7 @@ session_drain_locked(struct session *s, int ms)
 	struct timespec t = { ms / 1000, (long)(ms % 1000) * 1000000L }, d;
 
 	d = deadline_after(&t);
-	while (session_flush(s) == POLLOUT && (ms = ms_until(&d)) > 0)
+	while (session_flush(s) == POLLOUT && (ms = deadline_ms(&d)) > 0)
 		session_wait_unlocked(s, POLLOUT, ms);
 }
 

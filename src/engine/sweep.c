@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/deadline.h"
 #include "common/lockstat.h"
 #include "common/log.h"
 #include "engine/session.h"
@@ -38,15 +39,6 @@ static int		 nwarm;
 static long long	 next_ms;	/* when the next sweep is due */
 static pthread_t	 sweeper;	/* the thread whose waits keep sweeping... */
 static long long	 sweeper_until;	/* ...until then, unless it comes back */
-
-static long long
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* sweep_lock held, and s->lock unless s is being freed. */
 static void
@@ -147,22 +139,12 @@ sweep_run(void)
 		    freed == 1 ? "" : "s");
 }
 
-/* 1 if this thread won the due sweep. */
-static int
-sweep_due(long long now)
-{
-	long long due = __atomic_load_n(&next_ms, __ATOMIC_RELAXED);
-
-	return now >= due && __atomic_compare_exchange_n(&next_ms, &due, now + SWEEP_MS, 0,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-}
-
 void
 sweep_maybe(void)
 {
 	int saved = errno;
 
-	if (__atomic_load_n(&nwarm, __ATOMIC_RELAXED) > 0 && sweep_due(now_ms()))
+	if (__atomic_load_n(&nwarm, __ATOMIC_RELAXED) > 0 && deadline_claim(&next_ms, deadline_coarse_ms(), SWEEP_MS))
 		sweep_run();
 	errno = saved;
 }
@@ -191,8 +173,8 @@ sweep_idle(void)
 
 	if (__atomic_load_n(&nwarm, __ATOMIC_RELAXED) == 0)
 		return -1;
-	now = now_ms();
-	if (sweep_due(now))
+	now = deadline_coarse_ms();
+	if (deadline_claim(&next_ms, now, SWEEP_MS))
 		sweep_run();
 	/* The role passes on only once its thread has stayed away for a while. */
 	until = __atomic_load_n(&sweeper_until, __ATOMIC_RELAXED);

@@ -137,12 +137,6 @@ listener_pollfd(struct listener *l)
 	return fd;
 }
 
-static int
-ts_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 /* Arms the timer for the oldest pending handshake (or the staple's fetch), if it is not already. */
 static void
 listener_arm(struct listener *l)
@@ -158,15 +152,14 @@ listener_arm(struct listener *l)
 	/* The staple's next fetch, or the deadline of the one in flight. */
 	if ((l->sdue.tv_sec != 0 || l->sdue.tv_nsec != 0) &&
 	    ((its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) ||
-	    ts_before(&l->sdue, &its.it_value)))
+	    deadline_before(&l->sdue, &its.it_value)))
 		its.it_value = l->sdue;
 	/* OCSP exchanges end at their own deadlines, sooner: looked at every OCSP_LOOK_MS. */
 	if (l->nocsp > 0) {
 		const struct timespec look = { 0, OCSP_LOOK_MS * 1000000L };
 		struct timespec soon = deadline_after(&look);
 
-		if (soon.tv_sec < its.it_value.tv_sec || (soon.tv_sec == its.it_value.tv_sec &&
-		    soon.tv_nsec < its.it_value.tv_nsec))
+		if (deadline_before(&soon, &its.it_value))
 			its.it_value = soon;
 	}
 	if (its.it_value.tv_sec == l->armed.tv_sec && its.it_value.tv_nsec == l->armed.tv_nsec)
