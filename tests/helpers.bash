@@ -281,6 +281,13 @@ tls_say() {
 		-connect "127.0.0.1:$1" 2>/dev/null
 }
 
+# put SRC DEST: replaces DEST atomically (a temp file beside it, renamed over it), as the
+# tools that rotate certificates and CRLs do.
+put() {
+	cp "$1" "$(dirname "$2")/.put.tmp"
+	mv -f "$(dirname "$2")/.put.tmp" "$2"
+}
+
 # Counts lines matching an ERE in a file (0 when absent).
 count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 

@@ -44,7 +44,7 @@ long_client() {
 # revoke_and_see NAME: replaces the CRL by one revoking client (a rename, as tools do), then
 # expects the cut within 2 s of it (bounded waits, no timing assertion beyond the issue's 2 s).
 revoke_and_see() {
-	cp "$PKI/crl-client.pem" "$T/crl.new" && mv "$T/crl.new" "$T/crl.pem"
+	put "$PKI/crl-client.pem" "$T/crl.pem"
 	wait_for "$SRVLOG" "closed rule=$1 peer=127\\.0\\.0\\.1:[0-9]+ reason=\"peer certificate revoked\"" 3
 }
 

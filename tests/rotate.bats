@@ -21,12 +21,6 @@ setup() {
 }
 teardown() { common_teardown; }
 
-# put SRC DEST: replace DEST atomically (write a temp file beside it, then rename over it).
-put() {
-	cp "$1" "$(dirname "$2")/.put.tmp"
-	mv -f "$(dirname "$2")/.put.tmp" "$2"
-}
-
 # rot_conf NAME PORT [LINE...]: a server rule whose cert/key are $LIVE/tls.{crt,key}.
 rot_conf() {
 	local n=$1 p=$2; shift 2

@@ -31,12 +31,6 @@ setup() {
 }
 teardown() { common_teardown; }
 
-# put SRC DEST: replace DEST atomically (a temp file beside it renamed over it), as rotate.bats.
-put() {
-	cp "$1" "$(dirname "$2")/.put.tmp"
-	mv -f "$(dirname "$2")/.put.tmp" "$2"
-}
-
 # staple_conf NAME PORT STAPLE [CERT-BASE [KEY-BASE]]: a server rule on PORT stapling the file
 # STAPLE, presenting $PKI/CERT-BASE.crt (default server) with $PKI/KEY-BASE.key (default CERT-BASE).
 staple_conf() {
