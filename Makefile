@@ -3,7 +3,11 @@ PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 LIBDIR	?= $(PREFIX)/lib/mtlsshim
 MANDIR	?= $(PREFIX)/share/man
-SYSCONFDIR ?= /etc/mtlsshim
+DOCDIR	?= $(PREFIX)/share/doc/mtlsshim
+# bats-core's bats_load_library searches $BATS_LIB_PATH, by default /usr/lib/bats.
+BATSLIBDIR ?= $(PREFIX)/lib/bats
+# /etc for the system prefixes; a private PREFIX keeps everything under it.
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)/mtlsshim
 DESTDIR	?=
 
 CC	?= cc
@@ -117,12 +121,17 @@ tsan: deps
 	MTLSSHIM_BUILD=build-tsan $$r bats $(TSAN_SUITES:%=tests/%.bats)
 
 install: $(B)/libmtlsshim.so $(B)/libmtlsshim-tls.so $(B)/mtlsshim
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSCONFDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR)/systemd \
+		$(DESTDIR)$(BATSLIBDIR)/bats-mtlsshim
 	install -m 755 $(B)/mtlsshim $(DESTDIR)$(BINDIR)/mtlsshim
 	install -m 755 $(B)/libmtlsshim.so $(DESTDIR)$(LIBDIR)/libmtlsshim.so
 	install -m 755 $(B)/libmtlsshim-tls.so $(DESTDIR)$(LIBDIR)/libmtlsshim-tls.so
 	install -m 644 man/mtlsshim.1 $(DESTDIR)$(MANDIR)/man1/mtlsshim.1
+	install -m 644 man/mtlsshim.conf.5 $(DESTDIR)$(MANDIR)/man5/mtlsshim.conf.5
 	install -m 644 conf/mtlsshim.conf $(DESTDIR)$(SYSCONFDIR)/mtlsshim.conf.example
+	install -m 644 conf/systemd/*.conf $(DESTDIR)$(DOCDIR)/systemd/
+	install -m 644 tests/bats-mtlsshim/load.bash $(DESTDIR)$(BATSLIBDIR)/bats-mtlsshim/load.bash
 
 clean:
 	rm -rf build build-asan build-tsan

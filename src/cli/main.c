@@ -36,25 +36,35 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-/* $MTLSSHIM_LIBRARY, else the library beside this binary (build tree), else LIBDIR's (installed). */
+/*
+ * $MTLSSHIM_LIBRARY, else the library beside this binary (build tree), else BINDIR/../lib/mtlsshim
+ * (an install under any PREFIX, also when the binary was built for another), else LIBDIR's.
+ */
 static const char *
 find_library(void)
 {
+	static const char *const rel[] = { "", "../lib/mtlsshim/" };
 	static char path[PATH_MAX];
 	const char *env = getenv("MTLSSHIM_LIBRARY");
-	char *slash;
+	char exe[PATH_MAX], *slash;
 	ssize_t n;
+	size_t k;
 
 	if (env != NULL && *env != '\0')
 		return env;
-	n = readlink("/proc/self/exe", path, sizeof(path) - sizeof(LIBNAME) - 1);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
-		path[n] = '\0';
-		if ((slash = strrchr(path, '/')) != NULL) {
-			strcpy(slash + 1, LIBNAME);
-			/* Present but unreadable is reported as such, not passed over. */
-			if (access(path, F_OK) == 0)
-				return path;
+		exe[n] = '\0';
+		if ((slash = strrchr(exe, '/')) != NULL) {
+			slash[1] = '\0';
+			for (k = 0; k < sizeof(rel) / sizeof(rel[0]); k++) {
+				if (snprintf(path, sizeof(path), "%s%s%s", exe, rel[k], LIBNAME) >=
+				    (int)sizeof(path))
+					continue;
+				/* Present but unreadable is reported as such, not passed over. */
+				if (access(path, F_OK) == 0)
+					return path;
+			}
 		}
 	}
 	snprintf(path, sizeof(path), "%s/%s", MTLSSHIM_LIBDIR, LIBNAME);
