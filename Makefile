@@ -30,9 +30,10 @@ CORE	 = $(filter-out common/real,$(COMMON)) engine/tlsctx engine/identity engine
 HOOKS	 = $(patsubst src/%.c,%,$(wildcard src/hooks/*.c))
 PRELOAD	 = $(HOOKS) $(patsubst src/%.c,%,$(wildcard src/preload/*.c)) $(COMMON)
 # src/engine: libmtlsshim-tls.so, the TLS engine, loaded by the preload when first needed.
-TLSLIB	 = $(patsubst src/%.c,%,$(wildcard src/engine/*.c)) common/filedata common/lockstat
+TLSLIB	 = $(patsubst src/%.c,%,$(wildcard src/engine/*.c)) common/filedata common/lockstat \
+	   common/stats
 # src/cli: the launcher.
-CLI	 = cli/main cli/progcheck cli/ownstatus
+CLI	 = cli/main cli/progcheck cli/ownstatus cli/statsnap cli/metrics cli/status
 HDRS	 = $(wildcard src/*/*.h)
 
 CORE_O	 = $(CORE:%=$(B)/%.o)

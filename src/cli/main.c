@@ -16,6 +16,7 @@
 #include "common/filedata.h"
 #include "engine/crl.h"
 #include "engine/identity.h"
+#include "cli/metrics.h"
 #include "cli/ownstatus.h"
 #include "cli/progcheck.h"
 #include "engine/tlsctx.h"
@@ -30,6 +31,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: mtlsshim [-c FILE] [--allow-go] [--] PROGRAM [ARGS...]\n"
 	    "       mtlsshim check [-c FILE] [--json] [--allow-go] [PROGRAM...]\n"
+	    "       mtlsshim status [-c FILE] [--json]\n"
+	    "       mtlsshim metrics [-c FILE] [--textfile DIR]\n"
 	    "Runs PROGRAM with its matching TCP connections wrapped in mutual TLS;\n"
 	    "refuses (exit 78) a PROGRAM that LD_PRELOAD would not reach.\n"
 	    "FILE defaults to $MTLSSHIM_CONFIG, else " CONFIG_DEFAULT_PATH ".\n");
@@ -736,6 +739,39 @@ launch_exec(const char *path, char **argv)
 	free(sh);
 }
 
+/* status and metrics: the counters of the config's processes (common/stats.h). */
+static int
+counters(int argc, char *argv[])
+{
+	const char *conf = NULL, *textfile = NULL;
+	struct config *c;
+	char err[1024];
+	int i, json = 0, metrics = strcmp(argv[1], "metrics") == 0, rv;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			conf = argv[++i];
+		else if (!metrics && strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (metrics && strcmp(argv[i], "--textfile") == 0 && i + 1 < argc)
+			textfile = argv[++i];
+		else
+			usage();
+	}
+	if ((c = config_load(conf != NULL ? conf : config_path(), err, sizeof(err))) == NULL) {
+		fprintf(stderr, "mtlsshim: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (!c->stats) {
+		fprintf(stderr, "mtlsshim: %s: stats = false: no counters are kept\n", c->path);
+		config_free(c);
+		return 1;
+	}
+	rv = metrics ? metrics_main(c, textfile) : status_main(c, json);
+	config_free(c);
+	return rv;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -744,6 +780,8 @@ main(int argc, char *argv[])
 	struct progcheck pc;
 	int i = 1, do_check = 0, json = 0, flags = 0, rv;
 
+	if (argc > 1 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "metrics") == 0))
+		return counters(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
 		do_check = 1;
 		i = 2;

@@ -444,6 +444,7 @@ config_load(const char *path, char *err, size_t errlen)
 	cfg_opt_t opts[] = {
 		CFG_STR("log_level", "info", CFGF_NONE),
 		CFG_STR("log_file", "stderr", CFGF_NONE),
+		CFG_BOOL("stats", cfg_true, CFGF_NONE),
 		SHARED_OPTS,
 		CFG_SEC("server", server_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 		CFG_SEC("client", client_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
@@ -500,6 +501,7 @@ config_load(const char *path, char *err, size_t errlen)
 	}
 	c->log_file = (strcmp(logf, "stderr") == 0 || strcmp(logf, "syslog") == 0) ?
 	    strdup(logf) : config_abspath(dir, logf);
+	c->stats = cfg_getbool(cfg, "stats") ? 1 : 0;
 	c->handshake_timeout = cfg_size(cfg, "handshake_timeout") > 0 ?
 	    (int)cfg_getint(cfg, "handshake_timeout") : DEFAULT_TIMEOUT;
 	ns = cfg_size(cfg, "server");
@@ -510,6 +512,7 @@ config_load(const char *path, char *err, size_t errlen)
 	for (i = 0; i < c->nrules; i++) {
 		cfg_t *sec = i < ns ? cfg_getnsec(cfg, "server", i) :
 		    cfg_getnsec(cfg, "client", i - ns);
+		c->rules[i].index = i;
 		if (config_rule(&c->rules[i], sec, i < ns ? RULE_SERVER : RULE_CLIENT,
 		    cfg, dir, path, err, errlen) == -1)
 			goto out;

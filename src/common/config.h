@@ -19,6 +19,7 @@ struct strlist {
 
 struct rule {
 	enum rule_kind	 kind;
+	size_t		 index;		/* in config.rules: its counters' place (common/stats.h) */
 	char		*name;
 	int		 port;		/* 1..65535 */
 	int		 has_host;	/* client rules: host was given */
@@ -60,6 +61,7 @@ struct config {
 	enum log_level	 log_level;
 	char		*log_file;	/* "stderr", "syslog" or an absolute path */
 	int		 handshake_timeout;
+	int		 stats;		/* shared counters (common/stats.h) */
 	struct rule	*rules;
 	size_t		 nrules;
 };

@@ -29,6 +29,8 @@ struct session;
 struct tlsholder;
 struct rule;
 struct fdobj;
+struct stats_area;
+struct stats_proc;
 
 /*
  * The engine's entry points: X(return type, name, parameters, arguments); V
@@ -89,6 +91,8 @@ struct engine_front {
 	int		(*cidr_match)(const struct cidr *, const struct sockaddr *);
 	int		(*rule_has_allow)(const struct rule *);
 	int		(*signals_restart)(void);
+	struct stats_area *(*stats_shared)(void);
+	struct stats_proc *(*stats_self)(void);
 #define ENGINE_REAL_FIELD(ret, name, args)	ret (*name) args;
 	struct {
 		REAL_FUNCS(ENGINE_REAL_FIELD)

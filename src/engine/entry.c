@@ -7,6 +7,7 @@
 #include "engine/engine.h"
 #include "common/log.h"
 #include "common/rules.h"
+#include "common/stats.h"
 #include "engine/session.h"
 #include "engine/staple_fetch.h"
 #include "preload/signals.h"
@@ -71,6 +72,18 @@ int
 signals_restart(void)
 {
 	return front->signals_restart();
+}
+
+struct stats_area *
+stats_shared(void)
+{
+	return front->stats_shared();
+}
+
+struct stats_proc *
+stats_self(void)
+{
+	return front->stats_self();
 }
 
 __attribute__((visibility("default"))) int

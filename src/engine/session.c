@@ -18,6 +18,7 @@
 #include "engine/ocsp.h"
 #include "engine/revwatch.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "common/real.h"
 #include "common/rules.h"
 #include "engine/session.h"
@@ -167,6 +168,8 @@ session_destroy(struct fdobj *o)
 {
 	struct session *s = (struct session *)o;
 
+	if (s->counted)
+		stats_open_add(stats_shared(), stats_self(), s->rule->index, -1);
 	sweep_forget(s);
 	revwatch_forget(s);
 	ocsp_free(s->ocsp);
@@ -235,6 +238,7 @@ session_new(int fd, const struct rule *r, struct tlsholder *tls, int is_server,
 	timeout.tv_sec = r->handshake_timeout;
 	timeout.tv_nsec = 0;
 	s->deadline = deadline_after(&timeout);
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	return s;
 }
 
@@ -250,6 +254,19 @@ session_peerstr(struct session *s, char *buf, size_t len)
 	return buf;
 }
 
+/* Since session_new: what the handshake took, as the program waited for it. */
+static uint64_t
+session_age_us(const struct session *s)
+{
+	struct timespec now;
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (int64_t)(now.tv_sec - s->started.tv_sec) * 1000000 +
+	    (now.tv_nsec - s->started.tv_nsec) / 1000;
+	return us > 0 ? (uint64_t)us : 0;
+}
+
 void
 session_log_result(struct session *s, const char *reason)
 {
@@ -257,6 +274,8 @@ session_log_result(struct session *s, const char *reason)
 	X509 *cert;
 
 	session_peerstr(s, peer, sizeof(peer));
+	stats_handshake(stats_shared(), s->rule->index, reason, session_age_us(s),
+	    reason == NULL && SSL_session_reused(s->ssl));
 	if (reason != NULL) {
 		log_info("refused rule=%s peer=%s reason=\"%s\"", s->rule->name, peer, reason);
 		return;
@@ -420,6 +439,8 @@ session_step_locked(struct session *s)
 		return r;
 	s->state = SS_OPEN;
 	session_log_result(s, NULL);
+	s->counted = 1;
+	stats_open_add(stats_shared(), stats_self(), s->rule->index, 1);
 	revwatch_add(s);
 	return STEP_DONE;
  flushed:
@@ -845,6 +866,8 @@ session_recv(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 		rv = (ssize_t)total;
 	else
 		errno = s->rd_err;
+	if (rv > 0 && !(flags & MSG_PEEK))
+		stats_bytes(stats_shared(), s->rule->index, 1, (size_t)rv);
  out:
 	pthread_mutex_unlock(&s->lock);
 	sweep_maybe();
@@ -975,6 +998,7 @@ session_send(struct session *s, const struct iovec *iov, int iovcnt, int flags)
 		}
 	}
 	rv = (ssize_t)done;
+	stats_bytes(stats_shared(), s->rule->index, 0, done);
  out:
 	pthread_mutex_unlock(&s->lock);
 	sweep_maybe();

@@ -50,6 +50,8 @@ struct session {
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
 	struct timespec		 deadline;	/* handshake */
+	struct timespec		 started;	/* monotonic, at session_new */
+	int			 counted;	/* in this process's open count (common/stats.h) */
 	struct ocsp_check	*ocsp;		/* handshake done, the peer's status asked (ocsp.c) */
 
 	/* Ciphertext the kernel has not taken yet. */

@@ -18,6 +18,7 @@
 #include "engine/ocsp_resp.h"
 #include "engine/identity.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "engine/staple.h"
 #include "engine/tlsctx.h"
 
@@ -582,9 +583,14 @@ warn_expiry(struct tlsholder *h)
 static void
 tlsholder_adopt(struct tlsholder *h, SSL_CTX *ctx)
 {
+	X509 *cert = SSL_CTX_get0_certificate(ctx);
+	struct tm tm;
+
 	SSL_CTX_set_app_data(ctx, h);
 	if (h->forked && h->rule->kind == RULE_SERVER && h->rule->session_resumption)
 		SSL_CTX_clear_options(ctx, SSL_OP_NO_TICKET);
+	if (cert != NULL && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+		stats_cert(stats_shared(), h->rule->index, (int64_t)timegm(&tm));
 }
 
 void
@@ -703,6 +709,7 @@ tlsholder_reload(struct tlsholder *h)
 {
 	struct filestamp now[TLSCTX_FILES];
 	char err[1024];
+	uint64_t stamp;
 	SSL_CTX *ctx;
 	int i;
 
@@ -710,11 +717,14 @@ tlsholder_reload(struct tlsholder *h)
 	if (memcmp(now, h->seen, sizeof(now)) == 0)
 		return;
 	memcpy(h->seen, now, sizeof(now));
+	stamp = stats_hash(STATS_HASH_INIT, now, sizeof(now));
 	if ((ctx = tlsctx_new(h->cfg, h->rule, err, sizeof(err))) == NULL) {
 		log_error("reload failed rule=%s: %s; keeping the previous certificate",
 		    h->rule->name, err);
+		stats_reload(stats_shared(), h->rule->index, 0, (int64_t)time(NULL), stamp);
 		return;
 	}
+	stats_reload(stats_shared(), h->rule->index, 1, (int64_t)time(NULL), stamp);
 	tlsholder_adopt(h, ctx);
 	SSL_CTX_free(h->ctx);
 	h->ctx = ctx;

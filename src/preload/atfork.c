@@ -11,6 +11,7 @@
 #include "preload/relay.h"
 #include "preload/relayed.h"
 #include "preload/shim.h"
+#include "preload/statslink.h"
 
 static int	atfork_swept;	/* the handlers hold the sweep's lock */
 
@@ -55,6 +56,7 @@ static void
 atfork_child(void)
 {
 	shim_atfork_child();
+	statslink_atfork_child();
 	if (atfork_swept)
 		session_sweep_atfork(SWEEP_CHILD);
 	relayed_atfork_child();

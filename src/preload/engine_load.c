@@ -14,6 +14,7 @@
 #include "engine/engine.h"
 #include "common/log.h"
 #include "common/rules.h"
+#include "common/stats.h"
 #include "engine/session.h"
 #include "engine/tlsctx.h"
 #include "preload/fdtable.h"
@@ -78,6 +79,8 @@ engine_open(void)
 	front.cidr_match = cidr_match;
 	front.rule_has_allow = rule_has_allow;
 	front.signals_restart = signals_restart;
+	front.stats_shared = stats_shared;
+	front.stats_self = stats_self;
 	if (engine_path[0] == '\0')
 		engine_locate();
 	/* Never unloaded: sessions and OpenSSL's own state point into it. */

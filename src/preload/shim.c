@@ -19,6 +19,7 @@
 #include "preload/relayed.h"
 #include "preload/shim.h"
 #include "preload/startcache.h"
+#include "preload/statslink.h"
 
 #define EX_CONFIG 78
 
@@ -133,6 +134,7 @@ shim_init(void)
 		shim_die(err);
 	log_setup(shim_cfg->log_level, shim_cfg->log_file);
 	log_set_stderr_check(stderr_is_connection);
+	statslink_start(shim_cfg);
 	engine_locate();
 	if ((shim_holders = calloc(shim_cfg->nrules + 1, sizeof(*shim_holders))) == NULL)
 		shim_die("out of memory");
