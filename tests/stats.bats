@@ -60,3 +60,56 @@ refuse_foreign() {
 	echo "$output"
 	[[ "$output" == *'server "fork": port '"$port"', open 0, accepted 4, refused 2'* ]]
 }
+
+# hold PORT SECONDS: a TLS client presenting the trusted certificate that stays connected, silent,
+# for SECONDS, then closes; sets HOLDPID.
+hold() {
+	bg "$BATS_TEST_TMPDIR/hold.$1.out" python3 -c '
+import socket, ssl, sys, time
+pki, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+ctx = ssl.create_default_context(cafile=pki + "/ca.crt")
+ctx.load_cert_chain(pki + "/client.crt", pki + "/client.key")
+with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        print("connected", flush=True)
+        time.sleep(secs)
+' "$PKI" "$1" "$2"
+	HOLDPID=$BGPID
+}
+
+# wait_metric CONF SERIES VALUE: bounded wait (10 s) for a series to read VALUE.
+wait_metric() {
+	local i v
+	for i in $(seq 1 100); do
+		v=$(metric "$1" "$2")
+		[ "$v" = "$3" ] && return 0
+		sleep 0.1
+	done
+	echo "$2: $v, wanted $3" >&2
+	metrics "$1" >&2
+	return 1
+}
+
+@test "stats: the open gauge counts a held connection in the fork child, and drops it when the client leaves or the child is killed" {
+	local port c
+	port=$(free_port)
+	c=$(server_conf hold "$port")
+	shim_bg "$BATS_TEST_TMPDIR/socat.out" "$c" socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" EXEC:cat
+	SRVPID_SOCAT=$BGPID
+	wait_port "$port"
+	hold "$port" 3
+	wait_metric "$c" 'mtlsshim_connections_open\{config="hold",rule="hold"\}' 1
+	# The parent and the child serving the client.
+	[ "$(metric "$c" 'mtlsshim_processes\{config="hold"\}')" = 2 ]
+	run status "$c"
+	[[ "$output" == *"open 1, accepted 1"* ]]
+	[[ "$output" == *": hold open 1"* ]]
+	wait_metric "$c" 'mtlsshim_connections_open\{config="hold",rule="hold"\}' 0
+	wait_metric "$c" 'mtlsshim_processes\{config="hold"\}' 1
+	# A child killed while it holds one: its connection is no longer counted; its counts stay.
+	hold "$port" 30
+	wait_metric "$c" 'mtlsshim_connections_open\{config="hold",rule="hold"\}' 1
+	kill -KILL "$(pgrep -P "$SRVPID_SOCAT" socat | head -1)"
+	wait_metric "$c" 'mtlsshim_connections_open\{config="hold",rule="hold"\}' 0
+	[ "$(metric "$c" 'mtlsshim_handshakes_total\{config="hold",rule="hold",role="server",result="ok"\}')" = 2 ]
+}
