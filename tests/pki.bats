@@ -79,8 +79,8 @@ refuses() {
 	show
 	[ "$status" -eq 0 ]
 	[ "$output" = "wrote $d/crl.pem
-wrote $d/ca.crt
-wrote $d/ca.key" ]
+wrote $d/ca.key
+wrote $d/ca.crt" ]
 	[ -z "$stderr" ]
 	[ "$(stat -c %a "$d")" = 700 ]
 	[ "$(stat -c %a "$d/ca.key")" = 600 ]

@@ -23,9 +23,10 @@
 
 #define EX_USAGE	64
 
-/* What makes a directory a PKI of ours: init writes ca.key last, so both mean init finished. */
-#define CA_CRT		"ca.crt"
-#define CA_KEY		"ca.key"
+/* What makes a directory a PKI of ours: init writes ca.crt last, so both mean init finished. */
+#define CA_BASE		"ca"
+#define CA_CRT		CA_BASE ".crt"
+#define CA_KEY		CA_BASE ".key"
 #define CRL_PEM		"crl.pem"
 #define NOT_PKI		"not a PKI made by `mtlsshim pki init` (no ca.crt and ca.key)"
 
@@ -178,7 +179,7 @@ check_name(struct pki *p, const char *s)
 		why = "starts with '.' (NAME is a file name in DIR)";
 	else if (bad_bytes(s, 0))
 		why = "has control bytes";
-	else if (strcmp(s, "ca") == 0)
+	else if (strcmp(s, CA_BASE) == 0)
 		why = "reserved for the CA's own ca.crt and ca.key";
 	else if (strlen(s) > PKIX_CN_MAX)
 		why = "longer than 64 bytes (it is the certificate's CN)";
@@ -562,6 +563,27 @@ write_files(struct pki *p, const struct out *v, size_t n)
 	return rv;
 }
 
+/*
+ * DIR/base.key (0600) and DIR/base.crt, after crl.pem when crl is not NULL. The key goes
+ * before its certificate: a NAME.crt always has its key beside it, and init's marker pair
+ * (ca.crt with ca.key) is complete only once all three are in place.
+ */
+static int
+write_identity(struct pki *p, const char *base, EVP_PKEY *key, X509 *cert, X509_CRL *crl)
+{
+	char crt[NAME_MAX + 1], keyf[NAME_MAX + 1];
+	struct out v[MAXOUT];
+	size_t n = 0;
+
+	snprintf(crt, sizeof(crt), "%s.crt", base);
+	snprintf(keyf, sizeof(keyf), "%s.key", base);
+	if (crl != NULL)
+		v[n++] = (struct out){ CRL_PEM, 0644, wr_crl, crl };
+	v[n++] = (struct out){ keyf, 0600, wr_key, key };
+	v[n++] = (struct out){ crt, 0644, wr_x509, cert };
+	return write_files(p, v, n);
+}
+
 /* The CA's certificate and key, which must belong together. */
 static int
 load_ca(struct pki *p, X509 **ca, EVP_PKEY **key)
@@ -605,13 +627,7 @@ cmd_init(struct pki *p, const struct args *a, time_t now)
 		pki_setssl(p, "cannot make the CA");
 		goto out;
 	}
-	/* ca.key last: the marker pair appears only once everything else is in place. */
-	const struct out v[] = {
-		{ CRL_PEM, 0644, wr_crl, crl },
-		{ CA_CRT, 0644, wr_x509, ca },
-		{ CA_KEY, 0600, wr_key, key },
-	};
-	rv = write_files(p, v, 3);
+	rv = write_identity(p, CA_BASE, key, ca, crl);
  out:
 	X509_CRL_free(crl);
 	X509_free(ca);
@@ -650,12 +666,7 @@ cmd_issue(struct pki *p, const struct args *a, time_t now)
 		pki_setssl(p, "cannot make the certificate %s", name);
 		goto out;
 	}
-	/* The key first: a NAME.crt in DIR always has its key beside it. */
-	const struct out v[] = {
-		{ keyf, 0600, wr_key, key },
-		{ crt, 0644, wr_x509, x },
-	};
-	rv = write_files(p, v, 2);
+	rv = write_identity(p, name, key, x, NULL);
  out:
 	X509_free(x);
 	EVP_PKEY_free(key);
@@ -717,8 +728,8 @@ cmd_revoke(struct pki *p, const struct args *a, time_t now)
 		pki_setssl(p, "cannot make the CRL");
 		goto out;
 	}
-	const struct out v[] = { { CRL_PEM, 0644, wr_crl, crl } };
-	rv = write_files(p, v, 1);
+	const struct out v = { CRL_PEM, 0644, wr_crl, crl };
+	rv = write_files(p, &v, 1);
  out:
 	OPENSSL_free(hex);
 	X509_CRL_free(crl);
