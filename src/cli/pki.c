@@ -691,6 +691,7 @@ cmd_revoke(struct pki *p, const struct args *a, time_t now)
 {
 	const char *name = a->pos[1];
 	char crt[NAME_MAX + 1], *hex = NULL;
+	struct out out = { CRL_PEM, 0644, wr_crl, NULL };
 	X509_CRL *old = NULL, *crl = NULL;
 	X509_REVOKED *r;
 	EVP_PKEY *cakey = NULL;
@@ -728,8 +729,8 @@ cmd_revoke(struct pki *p, const struct args *a, time_t now)
 		pki_setssl(p, "cannot make the CRL");
 		goto out;
 	}
-	const struct out v = { CRL_PEM, 0644, wr_crl, crl };
-	rv = write_files(p, &v, 1);
+	out.obj = crl;
+	rv = write_files(p, &out, 1);
  out:
 	OPENSSL_free(hex);
 	X509_CRL_free(crl);
