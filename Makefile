@@ -32,7 +32,7 @@ PRELOAD	 = $(HOOKS) $(patsubst src/%.c,%,$(wildcard src/preload/*.c)) $(COMMON)
 # src/engine: libmtlsshim-tls.so, the TLS engine, loaded by the preload when first needed.
 TLSLIB	 = $(patsubst src/%.c,%,$(wildcard src/engine/*.c)) common/filedata common/lockstat
 # src/cli: the launcher.
-CLI	 = cli/main cli/progcheck cli/ownstatus
+CLI	 = cli/main cli/progcheck cli/ownstatus cli/pki cli/pki_x509 cli/pki_file
 HDRS	 = $(wildcard src/*/*.h)
 
 CORE_O	 = $(CORE:%=$(B)/%.o)

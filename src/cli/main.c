@@ -1,4 +1,4 @@
-/* main.c: the mtlsshim launcher: run a program under the preload, or check a config. */
+/* main.c: the mtlsshim launcher: run a program under the preload, check a config, or pki. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -17,6 +17,7 @@
 #include "engine/crl.h"
 #include "engine/identity.h"
 #include "cli/ownstatus.h"
+#include "cli/pki.h"
 #include "cli/progcheck.h"
 #include "engine/tlsctx.h"
 
@@ -30,6 +31,10 @@ usage(void)
 	fprintf(stderr,
 	    "usage: mtlsshim [-c FILE] [--allow-go] [--] PROGRAM [ARGS...]\n"
 	    "       mtlsshim check [-c FILE] [--json] [--allow-go] [PROGRAM...]\n"
+	    "       mtlsshim pki init DIR [--days N] [--name CN]\n"
+	    "       mtlsshim pki issue DIR NAME [--server] [--client] [--dns NAME]... [--ip ADDR]...\n"
+	    "                [--uri URI]... [--days N] [--expired | --not-yet-valid] [--key ec|rsa] [--force]\n"
+	    "       mtlsshim pki revoke DIR NAME\n"
 	    "Runs PROGRAM with its matching TCP connections wrapped in mutual TLS;\n"
 	    "refuses (exit 78) a PROGRAM that LD_PRELOAD would not reach.\n"
 	    "FILE defaults to $MTLSSHIM_CONFIG, else " CONFIG_DEFAULT_PATH ".\n");
@@ -744,6 +749,8 @@ main(int argc, char *argv[])
 	struct progcheck pc;
 	int i = 1, do_check = 0, json = 0, flags = 0, rv;
 
+	if (argc > 1 && strcmp(argv[1], "pki") == 0)
+		return pki_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
 		do_check = 1;
 		i = 2;
