@@ -120,6 +120,7 @@ tsan: deps
 	$$r $(MAKE) B=build-tsan SAN='-fsanitize=thread' CFLAGS='-O1 -g' unit && \
 	MTLSSHIM_BUILD=build-tsan $$r bats $(TSAN_SUITES:%=tests/%.bats)
 
+# man5 and the systemd examples are installed once they exist (they are being written).
 install: $(B)/libmtlsshim.so $(B)/libmtlsshim-tls.so $(B)/mtlsshim
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR)/systemd \
@@ -128,9 +129,9 @@ install: $(B)/libmtlsshim.so $(B)/libmtlsshim-tls.so $(B)/mtlsshim
 	install -m 755 $(B)/libmtlsshim.so $(DESTDIR)$(LIBDIR)/libmtlsshim.so
 	install -m 755 $(B)/libmtlsshim-tls.so $(DESTDIR)$(LIBDIR)/libmtlsshim-tls.so
 	install -m 644 man/mtlsshim.1 $(DESTDIR)$(MANDIR)/man1/mtlsshim.1
-	install -m 644 man/mtlsshim.conf.5 $(DESTDIR)$(MANDIR)/man5/mtlsshim.conf.5
+	$(if $(wildcard man/mtlsshim.conf.5),install -m 644 man/mtlsshim.conf.5 $(DESTDIR)$(MANDIR)/man5/mtlsshim.conf.5)
 	install -m 644 conf/mtlsshim.conf $(DESTDIR)$(SYSCONFDIR)/mtlsshim.conf.example
-	install -m 644 conf/systemd/*.conf $(DESTDIR)$(DOCDIR)/systemd/
+	$(if $(wildcard conf/systemd/*.conf),install -m 644 conf/systemd/*.conf $(DESTDIR)$(DOCDIR)/systemd/)
 	install -m 644 tests/bats-mtlsshim/load.bash $(DESTDIR)$(BATSLIBDIR)/bats-mtlsshim/load.bash
 
 clean:

@@ -256,7 +256,7 @@ mtls_pki() {
 	_mtls_need_launcher || return 1
 	mkdir -p "$d" || return 1
 	d=$(cd "$d" && pwd)
-	local log=$d/pki.log loopback=(--dns localhost --ip 127.0.0.1 --ip ::1)
+	local log=$(_mtls_tmp)/mtls-pki.$(basename "$d").log loopback=(--dns localhost --ip 127.0.0.1 --ip ::1)
 	if ! {
 		_mtls_pki init "$d" --name "bats-mtlsshim CA" &&
 		_mtls_pki issue "$d" server --server "${loopback[@]}" &&
