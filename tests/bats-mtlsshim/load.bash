@@ -446,7 +446,7 @@ assert_no_plaintext() {
 	rm -f "$f"
 	timeout -k 1 $((w + 5)) bash -c 'exec 5<>"/dev/tcp/$0/$1" || exit 2
 		printf "$2" >&5 2>/dev/null
-		timeout "$3" head -c 65536 <&5 > "$4"
+		timeout "$3" cat <&5 | head -c 65536 > "$4"
 		exit 0' "$host" "$port" "$req" "$((w + 1))" "$f" 3>&- 2>/dev/null || rc=$?
 	if [ $rc -ne 0 ] || [ ! -f "$f" ]; then
 		_mtls_fail "plaintext client could not connect" expected "a connection to $host:$port" \
