@@ -56,6 +56,13 @@ tap_has() {
 	refute_contains "$output" "# skip"
 }
 
+@test "README's example suite is the one tested here" {
+	run awk '/^## Testing your service.s mTLS with bats/ { on = 1 } on && /^```$/ && ex { exit }
+		ex { print } on && /^```bash$/ { ex = 1 }' "$REPO/README.md"
+	[ -n "$output" ]
+	[ "$output" = "$(cat "$EXAMPLE")" ]
+}
+
 @test "a failing assertion fails its test with a readable explanation" {
 	user_bats "$FIXTURES/fails.bats"
 	[ "$status" -eq 1 ]
