@@ -29,37 +29,16 @@ setup_file() {
 setup() { require_build; }
 teardown() { common_teardown; }
 
-# srv NAME PORT [LINE...]: a server rule config (cert server) with LINEs inside the rule block.
-srv() {
-	local n=$1 p=$2; shift 2
-	{
-		echo "cert_file = \"$PKI/server.crt\""
-		echo "key_file = \"$PKI/server.key\""
-		echo "server \"$n\" {"
-		echo "    port = $p"
-		[ $# -eq 0 ] || printf '    %s\n' "$@"
-		echo "}"
-	} | conf "$n"
-}
-
-# cli NAME PORT [LINE...]: a client rule config (cert client) with LINEs inside the rule block.
-cli() {
-	local n=$1 p=$2; shift 2
-	{
-		echo "cert_file = \"$PKI/client.crt\""
-		echo "key_file = \"$PKI/client.key\""
-		echo "client \"$n\" {"
-		echo "    port = $p"
-		[ $# -eq 0 ] || printf '    %s\n' "$@"
-		echo "}"
-	} | conf "$n"
-}
+# srv NAME PORT [LINE...], cli NAME PORT [LINE...]: a server (client) rule config presenting
+# the server (client) cert, with LINEs inside the rule block.
+srv() { rule_conf server "$1" "$2" server "${@:3}"; }
+cli() { rule_conf client "$1" "$2" client "${@:3}"; }
 
 # start_py CONF: a shimmed python http.server on $PORT serving "secret page"; sets PYOUT, SRVLOG.
 start_py() {
 	mkdir -p "$BATS_TEST_TMPDIR/www"
 	echo "secret page" > "$BATS_TEST_TMPDIR/www/index.txt"
-	SRVLOG=${1%.conf}.log
+	SRVLOG=$(sed -n 's/^log_file = "\(.*\)"$/\1/p' "$1")
 	PYOUT=$BATS_TEST_TMPDIR/py.out
 	shim_bg "$PYOUT" "$1" python3 -u -m http.server --bind 127.0.0.1 --directory "$BATS_TEST_TMPDIR/www" "$PORT"
 	wait_port "$PORT"

@@ -810,7 +810,7 @@ pswaks() {
 	# master -s makes itself a session and process group leader: kill_bg stops that group too.
 	wait_for "$pf/queue/pid/master.pid" '[0-9]' 5
 	local master; master=$(tr -d ' ' < "$pf/queue/pid/master.pid")
-	echo "$master" >> "$T/pids"
+	mtls_track "$master"
 	wire_start "$PORT"
 	pswaks 1 > "$T/swaks.1" 2>&1 || echo "swaks 1: exit $?" >> "$T/swaks.1"
 	pswaks 2 > "$T/swaks.2" 2>&1 || echo "swaks 2: exit $?" >> "$T/swaks.2"

@@ -1,4 +1,4 @@
-# helpers.bash: shared setup for the mtlsshim end-to-end suites (paths, PKI, ports, processes, configs).
+# helpers.bash: what the mtlsshim end-to-end suites share beyond bats-mtlsshim: the build under test, sanitizers, the openssl PKI, configs, peers, the wire check.
 
 bats_require_minimum_version 1.5.0
 
@@ -46,15 +46,30 @@ elif [ "$(basename "$BUILD")" = build-tsan ]; then
 fi
 export PRELOAD SHIMLIB LAUNCHER PROGS
 
-# The launcher only prepends the shim; under a sanitizer build the runtime is added (ASan's then
-# follows the shim, as verify_asan_link_order=0 allows; TSan's must follow it).
-launcher() {
-	if [ -n "$SANRT" ]; then
-		LD_PRELOAD="$SANRT${LD_PRELOAD:+:$LD_PRELOAD}" "$LAUNCHER" "$@"
-	else
-		"$LAUNCHER" "$@"
-	fi
+# bats-mtlsshim (tests/bats-mtlsshim/load.bash), the library users test their services with,
+# serves these suites too: ports, background processes, configs, the launcher. It drives this
+# build's launcher, with the sanitizer runtime preloaded under a sanitizer build: the launcher
+# only prepends the shim (ASan's runtime then follows the shim, as verify_asan_link_order=0
+# allows; TSan's must follow it). Exported, so that a suite a test runs (library.bats) has it.
+source "$REPO/tests/bats-mtlsshim/load.bash"
+MTLSSHIM=$LAUNCHER
+if [ -n "$SANRT" ]; then
+	export MTLS_LAUNCH_PREFIX="env LD_PRELOAD=$SANRT"
+else
+	unset MTLS_LAUNCH_PREFIX
+fi
+
+# The older names of the library's functions, which the suites use.
+launcher() { mtls_launcher "$@"; }
+free_port() { mtls_free_port; }
+wait_port() { mtls_wait_port "$1"; }
+# bg OUTFILE CMD...: mtls_bg, PID in BGPID; kill_bg: mtls_teardown (stops every bg and mtls_start).
+bg() {
+	local out=$1; shift
+	mtls_bg "$out" "$@"
+	BGPID=$MTLS_PID
 }
+kill_bg() { mtls_teardown; }
 
 # shim CONF PROG ARGS...: run PROG with the shim preloaded and CONF as its config.
 shim() {
@@ -160,26 +175,6 @@ mkpki() {
 	) >"$d/mkpki.log" 2>&1 || { cat "$d/mkpki.log" >&2; return 1; }
 }
 
-# free_port: a TCP port nobody listens on right now (v4 and v6 loopback).
-free_port() {
-	python3 -c 'import socket
-s = socket.socket(socket.AF_INET6)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind(("::", 0))
-print(s.getsockname()[1])'
-}
-
-# wait_port PORT: wait (bounded, 10s) until something listens on PORT, without connecting to it.
-wait_port() {
-	local i
-	for i in $(seq 1 100); do
-		[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
-		sleep 0.1
-	done
-	echo "nothing listens on port $1" >&2
-	return 1
-}
-
 # wait_for FILE PATTERN [SECONDS]: bounded wait for an ERE to appear in FILE.
 wait_for() {
 	local i n=$(( ${3:-10} * 10 ))
@@ -190,29 +185,6 @@ wait_for() {
 	echo "timed out waiting for /$2/ in $1:" >&2
 	cat "$1" >&2 2>/dev/null
 	return 1
-}
-
-# bg OUTFILE CMD...: start CMD in its own process group, output to OUTFILE; sets BGPID.
-# Every job is remembered and killed (by PID) in kill_bg.
-bg() {
-	local out=$1; shift
-	setsid "$@" </dev/null >"$out" 2>&1 3>&- &
-	BGPID=$!
-	echo "$BGPID" >> "$BATS_TEST_TMPDIR/pids"
-}
-
-kill_bg() {
-	local f=$BATS_TEST_TMPDIR/pids pid i
-	[ -f "$f" ] || return 0
-	while read -r pid; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null; done < "$f"
-	for i in $(seq 1 30); do
-		local alive=0
-		while read -r pid; do kill -0 "$pid" 2>/dev/null && alive=1; done < "$f"
-		[ $alive = 0 ] && break
-		sleep 0.1
-	done
-	while read -r pid; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null; done < "$f"
-	rm -f "$f"
 }
 
 # A config in the test's temp dir. Usage: conf NAME <<EOF ...body... EOF
@@ -230,24 +202,16 @@ conf() {
 	echo "$f"
 }
 
-# Server and client rule configs for the common cases.
-server_conf() { # NAME PORT [cert-base]
-	conf "$1" <<-EOF
-	cert_file = "$PKI/${3:-server}.crt"
-	key_file = "$PKI/${3:-server}.key"
-	server "$1" {
-	    port = $2
-	}
-	EOF
-}
-client_conf() { # NAME PORT [cert-base]
-	conf "$1" <<-EOF
-	cert_file = "$PKI/${3:-client}.crt"
-	key_file = "$PKI/${3:-client}.key"
-	client "$1" {
-	    port = $2
-	}
-	EOF
+# server_conf NAME PORT [CERT-BASE], client_conf NAME PORT [CERT-BASE]: a config with one rule
+# NAME on PORT presenting $PKI/CERT-BASE (default server / client), logging to NAME.log in the
+# test's directory (mtls_server_conf / mtls_client_conf). Prints its path.
+server_conf() { rule_conf server "$1" "$2" "${3:-server}"; }
+client_conf() { rule_conf client "$1" "$2" "${3:-client}"; }
+
+# rule_conf server|client NAME PORT CERT-BASE [LINE...]: the same with LINEs inside the rule.
+rule_conf() {
+	MTLS_PKI=$PKI MTLS_RULE=$2 MTLS_CERT=$4 MTLS_LOG=$BATS_TEST_TMPDIR/$2.log \
+		"mtls_$1_conf" "$3" "${@:5}"
 }
 
 # Standard setup_file / teardown for suites.
@@ -295,16 +259,6 @@ count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 shim_bg() {
 	local out=$1 c=$2; shift 2
 	bg "$out" env LD_PRELOAD="$PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" MTLSSHIM_CONFIG="$c" "$@"
-}
-
-# launch_bg OUTFILE CONF CMD...: the same through the launcher.
-launch_bg() {
-	local out=$1 c=$2; shift 2
-	if [ -n "$SANRT" ]; then
-		bg "$out" env LD_PRELOAD="$SANRT" "$LAUNCHER" -c "$c" "$@"
-	else
-		bg "$out" "$LAUNCHER" -c "$c" "$@"
-	fi
 }
 
 # A plaintext echo_server under a server rule; sets PORT, SRVLOG (shim log), SRVOUT (program output).

@@ -1,4 +1,4 @@
-/* main.c: the mtlsshim launcher: run a program under the preload, or check a config. */
+/* main.c: the mtlsshim launcher: run a program under the preload, check a config, or pki. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -18,6 +18,7 @@
 #include "engine/identity.h"
 #include "cli/metrics.h"
 #include "cli/ownstatus.h"
+#include "cli/pki.h"
 #include "cli/progcheck.h"
 #include "engine/tlsctx.h"
 
@@ -33,6 +34,10 @@ usage(void)
 	    "       mtlsshim check [-c FILE] [--json] [--allow-go] [PROGRAM...]\n"
 	    "       mtlsshim status [-c FILE] [--json]\n"
 	    "       mtlsshim metrics [-c FILE] [--textfile DIR]\n"
+	    "       mtlsshim pki init DIR [--days N] [--name CN]\n"
+	    "       mtlsshim pki issue DIR NAME [--server] [--client] [--dns NAME]... [--ip ADDR]...\n"
+	    "                [--uri URI]... [--days N] [--expired | --not-yet-valid] [--key ec|rsa] [--force]\n"
+	    "       mtlsshim pki revoke DIR NAME\n"
 	    "Runs PROGRAM with its matching TCP connections wrapped in mutual TLS;\n"
 	    "refuses (exit 78) a PROGRAM that LD_PRELOAD would not reach.\n"
 	    "FILE defaults to $MTLSSHIM_CONFIG, else " CONFIG_DEFAULT_PATH ".\n");
@@ -782,6 +787,8 @@ main(int argc, char *argv[])
 
 	if (argc > 1 && (strcmp(argv[1], "status") == 0 || strcmp(argv[1], "metrics") == 0))
 		return counters(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "pki") == 0)
+		return pki_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "check") == 0) {
 		do_check = 1;
 		i = 2;
