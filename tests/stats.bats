@@ -48,14 +48,14 @@ refuse_foreign() {
 	refuse_foreign "$port"
 	wire_check
 	wait_for "$BATS_TEST_TMPDIR/fork.log" 'reason=.*unknown|unable to get|self' 10
-	[ "$(metric "$c" 'mtlsshim_handshakes_total\{config="fork",rule="fork",role="server",result="ok"\}')" = 4 ]
-	[ "$(metric "$c" 'mtlsshim_handshakes_total\{config="fork",rule="fork",role="server",result="refused"\}')" = 2 ]
-	[ "$(metric "$c" 'mtlsshim_refusals_total\{config="fork",rule="fork",reason="no_certificate"\}')" = 1 ]
-	[ "$(metric "$c" 'mtlsshim_refusals_total\{config="fork",rule="fork",reason="unknown_ca"\}')" = 1 ]
-	[ "$(metric "$c" 'mtlsshim_handshake_duration_seconds_count\{config="fork",rule="fork"\}')" = 4 ]
+	[ "$(metric "$c" 'mtlsshim_handshakes_total\{config="fork[^"]*",rule="fork",role="server",result="ok"\}')" = 4 ]
+	[ "$(metric "$c" 'mtlsshim_handshakes_total\{config="fork[^"]*",rule="fork",role="server",result="refused"\}')" = 2 ]
+	[ "$(metric "$c" 'mtlsshim_refusals_total\{config="fork[^"]*",rule="fork",reason="no_certificate"\}')" = 1 ]
+	[ "$(metric "$c" 'mtlsshim_refusals_total\{config="fork[^"]*",rule="fork",reason="unknown_ca"\}')" = 1 ]
+	[ "$(metric "$c" 'mtlsshim_handshake_duration_seconds_count\{config="fork[^"]*",rule="fork"\}')" = 4 ]
 	# "hello \n" is 7 bytes, in from each client and echoed back out.
-	[ "$(metric "$c" 'mtlsshim_bytes_total\{config="fork",rule="fork",direction="in"\}')" = 28 ]
-	[ "$(metric "$c" 'mtlsshim_bytes_total\{config="fork",rule="fork",direction="out"\}')" = 28 ]
+	[ "$(metric "$c" 'mtlsshim_bytes_total\{config="fork[^"]*",rule="fork",direction="in"\}')" = 28 ]
+	[ "$(metric "$c" 'mtlsshim_bytes_total\{config="fork[^"]*",rule="fork",direction="out"\}')" = 28 ]
 	run status "$c"
 	echo "$output"
 	[[ "$output" == *'server "fork": port '"$port"', open 0, accepted 4, refused 2'* ]]
@@ -98,18 +98,18 @@ wait_metric() {
 	SRVPID_SOCAT=$BGPID
 	wait_port "$port"
 	hold "$port" 3
-	wait_metric "$c" 'mtlsshim_connections_open\{config="hold",rule="hold"\}' 1
+	wait_metric "$c" 'mtlsshim_connections_open\{config="hold[^"]*",rule="hold"\}' 1
 	# The parent and the child serving the client.
-	[ "$(metric "$c" 'mtlsshim_processes\{config="hold"\}')" = 2 ]
+	[ "$(metric "$c" 'mtlsshim_processes\{config="hold[^"]*"\}')" = 2 ]
 	run status "$c"
 	[[ "$output" == *"open 1, accepted 1"* ]]
 	[[ "$output" == *": hold open 1"* ]]
-	wait_metric "$c" 'mtlsshim_connections_open\{config="hold",rule="hold"\}' 0
-	wait_metric "$c" 'mtlsshim_processes\{config="hold"\}' 1
+	wait_metric "$c" 'mtlsshim_connections_open\{config="hold[^"]*",rule="hold"\}' 0
+	wait_metric "$c" 'mtlsshim_processes\{config="hold[^"]*"\}' 1
 	# A child killed while it holds one: its connection is no longer counted; its counts stay.
 	hold "$port" 30
-	wait_metric "$c" 'mtlsshim_connections_open\{config="hold",rule="hold"\}' 1
+	wait_metric "$c" 'mtlsshim_connections_open\{config="hold[^"]*",rule="hold"\}' 1
 	kill -KILL "$(pgrep -P "$SRVPID_SOCAT" socat | head -1)"
-	wait_metric "$c" 'mtlsshim_connections_open\{config="hold",rule="hold"\}' 0
-	[ "$(metric "$c" 'mtlsshim_handshakes_total\{config="hold",rule="hold",role="server",result="ok"\}')" = 2 ]
+	wait_metric "$c" 'mtlsshim_connections_open\{config="hold[^"]*",rule="hold"\}' 0
+	[ "$(metric "$c" 'mtlsshim_handshakes_total\{config="hold[^"]*",rule="hold",role="server",result="ok"\}')" = 2 ]
 }

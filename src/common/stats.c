@@ -383,11 +383,9 @@ stats_proc_alive(const struct stats_proc *p)
 }
 
 static struct stats_proc *
-take(struct stats_area *a, struct stats_proc *p, int32_t old, int32_t pid, uint64_t start,
-    const struct stats_proc *copy)
+take(struct stats_area *a, struct stats_proc *p, int32_t old, int32_t pid, uint64_t start)
 {
 	uint32_t *open = stats_proc_open(a, p);
-	const uint32_t *from = copy != NULL ? stats_proc_open(a, (struct stats_proc *)copy) : NULL;
 	uint32_t i;
 
 	if (!__atomic_compare_exchange_n(&p->pid, &old, pid, 0, __ATOMIC_ACQ_REL,
@@ -395,13 +393,12 @@ take(struct stats_area *a, struct stats_proc *p, int32_t old, int32_t pid, uint6
 		return NULL;
 	p->start = start;
 	for (i = 0; i < a->head->nrules; i++)
-		__atomic_store_n(&open[i], from != NULL ? __atomic_load_n(&from[i],
-		    __ATOMIC_RELAXED) : 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&open[i], 0, __ATOMIC_RELAXED);
 	return p;
 }
 
 struct stats_proc *
-stats_claim(struct stats_area *a, const struct stats_proc *copy)
+stats_claim(struct stats_area *a)
 {
 	int32_t pid = (int32_t)getpid(), old;
 	uint64_t start = stats_self_start();
@@ -414,20 +411,20 @@ stats_claim(struct stats_area *a, const struct stats_proc *copy)
 	for (i = 0; i < STATS_PROCS; i++) {
 		p = stats_proc_at(a, i);
 		if (__atomic_load_n(&p->pid, __ATOMIC_RELAXED) == pid && p->start == start &&
-		    (got = take(a, p, pid, pid, start, copy)) != NULL)
+		    (got = take(a, p, pid, pid, start)) != NULL)
 			return got;
 	}
 	for (i = 0; i < STATS_PROCS; i++) {
 		p = stats_proc_at(a, i);
 		if (__atomic_load_n(&p->pid, __ATOMIC_RELAXED) == 0 &&
-		    (got = take(a, p, 0, pid, start, copy)) != NULL)
+		    (got = take(a, p, 0, pid, start)) != NULL)
 			return got;
 	}
 	/* Full: reclaim the slots of processes that ended without giving theirs back. */
 	for (i = 0; i < STATS_PROCS; i++) {
 		p = stats_proc_at(a, i);
 		old = __atomic_load_n(&p->pid, __ATOMIC_RELAXED);
-		if (old != pid && !stats_proc_alive(p) && (got = take(a, p, old, pid, start, copy)))
+		if (old != pid && !stats_proc_alive(p) && (got = take(a, p, old, pid, start)))
 			return got;
 	}
 	return NULL;

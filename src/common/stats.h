@@ -125,12 +125,11 @@ stats_proc_at(const struct stats_area *a, size_t i)
 }
 
 /*
- * Claims a slot for this process (pid, start time), taking a free one, else
- * one whose process is gone, else one left by this very pid before an exec;
- * copy, when not NULL, is the slot whose open counts it starts from (a fork
- * child inherits its parent's connections).  NULL when every slot is taken.
+ * Claims a slot for this process (pid, start time), its open counts zero:
+ * a free one, else one whose process is gone, else one left by this very
+ * pid before an exec.  NULL when every slot is taken.
  */
-struct stats_proc *stats_claim(struct stats_area *, const struct stats_proc *copy);
+struct stats_proc *stats_claim(struct stats_area *);
 /* Gives the slot back (a process ending normally). */
 void	 stats_release(struct stats_area *, struct stats_proc *);
 /* 1 when the process of slot p is alive (same pid, same start time). */

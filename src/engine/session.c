@@ -1157,4 +1157,7 @@ session_mark_forked(struct session *s, int child)
 	__atomic_store_n(&s->claimed, 0, __ATOMIC_RELAXED);
 	if (!child)
 		pthread_mutex_unlock(&s->lock);
+	else if (s->counted)
+		/* The child holds it too, until it closes its copy. */
+		stats_open_add(stats_shared(), stats_self(), s->rule->index, 1);
 }

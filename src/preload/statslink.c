@@ -52,7 +52,7 @@ stats_self(void)
 		return p;
 	pthread_mutex_lock(&claim_lock);
 	if (!claimed) {
-		if ((p = stats_claim(&area, NULL)) == NULL)
+		if ((p = stats_claim(&area)) == NULL)
 			log_warn("stats: all %d process slots of %s are taken; this process goes "
 			    "uncounted", STATS_PROCS, area.head->config);
 		__atomic_store_n(&self, p, __ATOMIC_RELEASE);
@@ -63,16 +63,17 @@ stats_self(void)
 	return p;
 }
 
-/* The child holds the parent's connections too: it starts from the parent's counts. */
+/*
+ * The child starts uncounted and claims a slot of its own when it counts the
+ * sessions it inherited (session_mark_forked): the parent's slot is not read,
+ * since the parent may already have closed its copies.
+ */
 void
 statslink_atfork_child(void)
 {
-	struct stats_proc *parent = self;
-
 	pthread_mutex_init(&claim_lock, NULL);
-	if (!mapped || parent == NULL)
-		return;
-	self = stats_claim(&area, parent);
+	self = NULL;
+	claimed = 0;
 }
 
 /* A process that ends by exit() gives its slot back; one killed leaves it to be found dead. */
