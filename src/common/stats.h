@@ -153,7 +153,7 @@ const uint32_t *stats_bucket_bounds(void);
 /*
  * The process's mapping and its slot: the preload's (preload/statslink.c),
  * which the engine reaches through its front; NULL when stats are off or
- * could not be had.  stats_self claims the slot at its first call.
+ * could not be had.  The slot is claimed before main() and in each fork child.
  */
 struct stats_area *stats_shared(void);
 struct stats_proc *stats_self(void);

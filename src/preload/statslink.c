@@ -35,6 +35,7 @@ statslink_start(const struct config *c)
 	for (i = 0; i < STATS_PROCS; i++)
 		if (__atomic_load_n(&stats_proc_at(&area, i)->pid, __ATOMIC_RELAXED) == pid)
 			stats_release(&area, stats_proc_at(&area, i));
+	(void)stats_self();
 }
 
 struct stats_area *
@@ -64,9 +65,9 @@ stats_self(void)
 }
 
 /*
- * The child starts uncounted and claims a slot of its own when it counts the
- * sessions it inherited (session_mark_forked): the parent's slot is not read,
- * since the parent may already have closed its copies.
+ * The child attaches with a slot of its own, its counts zero; it then counts
+ * the sessions it inherited (session_mark_forked).  The parent's slot is not
+ * copied: the parent may already have closed its copies.
  */
 void
 statslink_atfork_child(void)
@@ -74,6 +75,8 @@ statslink_atfork_child(void)
 	pthread_mutex_init(&claim_lock, NULL);
 	self = NULL;
 	claimed = 0;
+	if (mapped)
+		(void)stats_self();
 }
 
 /* A process that ends by exit() gives its slot back; one killed leaves it to be found dead. */
