@@ -150,7 +150,7 @@ dropin_cmd() {
 	[ "$bindir" = /usr/local/bin ] && [ "$libdir" = /usr/local/lib/mtlsshim ]
 	for f in "${DROPINS[@]}"; do
 		f=$(dropin "$f")
-		[ "$(unit_value "$f" ExecStartPre)" = "$bindir/mtlsshim check -c /etc/mtlsshim/redis.conf" ]
+		[ "$(unit_value "$f" ExecStartPre)" = "$bindir/mtlsshim check -c /etc/mtlsshim/redis.conf /usr/bin/redis-server" ]
 		[ "$(unit_value "$f" RestartPreventExitStatus)" = 78 ]
 		grep -qx "ExecPaths=$bindir/mtlsshim $libdir" "$f"
 	done
@@ -188,10 +188,12 @@ run_dropin() {
 	dropin_cmd "$1" ExecStart
 	mtls_bg "$BATS_TEST_TMPDIR/redis.out" "${CMD[@]}"
 	mtls_wait_port "$PORT"
+	wire_start "$PORT"
 	assert_mtls_accepts "$PORT"
-	assert_no_plaintext "$PORT"
 	PKI=$MTLS_PKI run tls_say "$PORT" 'PING\r\n'
 	assert_contains "$output" "+PONG"
+	wire_check --min-conns 2
+	assert_no_plaintext "$PORT"
 	assert_shim_log 'accepted rule=redis '
 }
 
@@ -201,6 +203,26 @@ run_dropin() {
 
 @test "docs: mtlsshim-preload.conf's commands run redis-server behind mutual TLS" {
 	run_dropin preload
+}
+
+# Without ExecPaths= the unit mounts the library's directory noexec: ld.so would ignore the
+# preload and redis would serve plaintext. The check, in the same sandbox, refuses the start.
+@test "docs: the drop-ins' check fails the start (78) when the library cannot be mapped executable" {
+	command -v redis-server >/dev/null || skip "redis-server is not installed (make deps)"
+	unshare -m true 2>/dev/null || skip "cannot make a mount namespace here"
+	mtls_pki
+	PORT=$(mtls_free_port)
+	CONF=$(MTLS_RULE=redis mtls_server_conf "$PORT")
+	local f noex=$BATS_TEST_TMPDIR/noexec
+	mkdir -p "$noex"
+	for f in "${DROPINS[@]}"; do
+		dropin_cmd "$f" ExecStartPre
+		run unshare -m sh -c 'mount -t tmpfs -o noexec tmpfs "$0" && cp "$1"/libmtlsshim*.so "$0"/ &&
+			shift && MTLSSHIM_LIBRARY=$0/libmtlsshim.so exec "$@"' "$noex" "$BUILD" "${CMD[@]}"
+		show
+		[ "$status" -eq 78 ]
+		assert_contains "$output" "failed to map segment"
+	done
 }
 
 @test "docs: systemd-analyze verify accepts redis-server.service with each drop-in" {
