@@ -122,7 +122,6 @@ tsan: deps
 	$$r $(MAKE) B=build-tsan SAN='-fsanitize=thread' CFLAGS='-O1 -g' unit && \
 	MTLSSHIM_BUILD=build-tsan $$r bats $(TSAN_SUITES:%=tests/%.bats)
 
-# man5 and the systemd examples are installed once they exist (they are being written).
 install: $(B)/libmtlsshim.so $(B)/libmtlsshim-tls.so $(B)/mtlsshim
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(DOCDIR)/systemd \
@@ -133,9 +132,8 @@ install: $(B)/libmtlsshim.so $(B)/libmtlsshim-tls.so $(B)/mtlsshim
 	install -m 644 man/mtlsshim.1 $(DESTDIR)$(MANDIR)/man1/mtlsshim.1
 	install -m 644 conf/mtlsshim.conf $(DESTDIR)$(SYSCONFDIR)/mtlsshim.conf.example
 	install -m 644 tests/bats-mtlsshim/load.bash $(DESTDIR)$(BATSLIBDIR)/bats-mtlsshim/load.bash
-	@# Parts still on their branch (issue 16): installed once they are in the tree.
-	$(if $(wildcard man/mtlsshim.conf.5),install -m 644 man/mtlsshim.conf.5 $(DESTDIR)$(MANDIR)/man5/mtlsshim.conf.5)
-	$(if $(wildcard conf/systemd/*.conf),install -m 644 conf/systemd/*.conf $(DESTDIR)$(DOCDIR)/systemd/)
+	install -m 644 man/mtlsshim.conf.5 $(DESTDIR)$(MANDIR)/man5/mtlsshim.conf.5
+	install -m 644 conf/systemd/*.conf $(DESTDIR)$(DOCDIR)/systemd/
 
 clean:
 	rm -rf build build-asan build-tsan

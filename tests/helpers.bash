@@ -60,7 +60,13 @@ else
 fi
 
 # The older names of the library's functions, which the suites use.
-launcher() { mtls_launcher "$@"; }
+# A sanitizer runtime goes before an LD_PRELOAD the caller set, which the launcher must keep.
+launcher() {
+	if [ -n "$SANRT" ] && [ -n "${LD_PRELOAD:-}" ]; then
+		local MTLS_LAUNCH_PREFIX="env LD_PRELOAD=$SANRT:$LD_PRELOAD"
+	fi
+	mtls_launcher "$@"
+}
 free_port() { mtls_free_port; }
 wait_port() { mtls_wait_port "$1"; }
 # bg OUTFILE CMD...: mtls_bg, PID in BGPID; kill_bg: mtls_teardown (stops every bg and mtls_start).
