@@ -112,7 +112,7 @@ asan: deps
 # detect_deadlocks=0 for races only).
 # gcc 12's runtime cannot place its shadow memory when the kernel randomizes mmap with more than
 # 28 bits (vm.mmap_rnd_bits): then, or if an instrumented program fails to start, without ASLR.
-TSAN_SUITES = threads nonblock io fork regress
+TSAN_SUITES = threads nonblock io fork regress stats
 tsan: deps
 	$(MAKE) B=build-tsan SAN='-fsanitize=thread' CFLAGS='-O1 -g' all
 	@r=; if [ "$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] || \

@@ -120,6 +120,13 @@ ROWS = [
      None, None),
     ('handshakes/s admitted, ocsp = "leaf", warm cache', "1/s", "hi", None, None, "hs.shim_ocsp",
      ("shim", "hs.shim_ping"), ("≥0.9× shim", "ref", 0.9)),
+    # The counters (stats = true, every other shim row's default) against stats = false.
+    ("stats = true: redis GET -c 50", "req/s", "hi", None, None, "st50.shim.get.rps",
+     ("stats = false", "st50.shim_nostats.get.rps"), ("≥0.97× stats = false", "ref", 0.97)),
+    ("stats = true: redis SET -c 50", "req/s", "hi", None, None, "st50.shim.set.rps",
+     ("stats = false", "st50.shim_nostats.set.rps"), ("≥0.97× stats = false", "ref", 0.97)),
+    ("stats = true: handshakes/s admitted (hsclient.py PING)", "1/s", "hi", None, None, "hs.stats_on",
+     ("stats = false", "hs.stats_off"), ("≥0.97× stats = false", "ref", 0.97)),
     (f"server RSS per idle conn ({int(meta.get('rss_n', 1000)):,})", "KiB", "lo", "rss.plain", "rss.stunnel", "rss.shim",
      None, ("≤40 KiB", "abs_le", 40.0)),
     ("start-up: /bin/true (preload, root)", "ms", "lo", "start.plain", None, "start.shim",

@@ -33,6 +33,8 @@
 #            handshakes and set-up cancel out; median of the pairs.
 #   scaling  memcached -t 1 and -t 2, plain and under the shim, memaslap -T 2 -c 50:
 #            requests/s, shim/plain at each, and -t 2 over -t 1.
+#   stats    the shimmed redis pair with stats = true (the default) and with stats = false:
+#            redis-benchmark -c 50 and hsclient.py handshakes, interleaved.
 #   base     only with BENCH_BASE=<git ref>: the library at that ref, built in a git
 #            worktree at build-bench/base (make B=build-bench-<commit> there), beside
 #            the build under test ("new" vs "old"), interleaved in the same run:
@@ -49,7 +51,7 @@
 #
 # Knobs (environment): BENCH_ONLY: a comma-separated list of sections to run, of
 # bulk, rr (redis -c 1 / -c 50, OpenSSL alone), k0 (-k 0 and the resumption probes),
-# hs, rss, startup, locks, scaling, base (default: all; base needs BENCH_BASE), e.g.
+# hs, rss, startup, locks, scaling, base, stats (default: all; base needs BENCH_BASE), e.g.
 # BENCH_ONLY=locks,scaling; BENCH_BASE: a git ref for the base section (above);
 # BENCH_REPS (5) runs per short measurement, median kept;
 # BENCH_RR_REPS (9) for the plain, shim and native redis -c 1 and -c 50 runs, the noisiest;
@@ -80,7 +82,7 @@ BENCH=$ROOT/bench
 OUT=$BENCH/results
 ONLY=${BENCH_ONLY:-}
 BASE_REF=${BENCH_BASE:-}
-SECTIONS="bulk rr k0 hs rss startup locks scaling base"
+SECTIONS="bulk rr k0 hs rss startup locks scaling base stats"
 for sec in ${ONLY//,/ }; do
 	case " $SECTIONS " in *" $sec "*) ;; *) echo "bench: BENCH_ONLY: unknown section '$sec' (of: $SECTIONS)" >&2; exit 2 ;; esac
 done
@@ -350,7 +352,7 @@ PKI=$W/pki
 set -- $("$PY" - <<'EOF'
 import socket
 socks = []
-for _ in range(30):
+for _ in range(31):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     socks.append(s)
@@ -368,6 +370,8 @@ P_REDIS_LOCK=${21} P_MC_LOCK=${22} P_REDIS_NEW=${23} P_REDIS_OLD=${24}
 P_MC_NEW1=${25} P_MC_NEW2=${26} P_MC_OLD1=${27} P_MC_OLD2=${28}
 # hs, shim_ocsp: the redis-server whose rule checks client certificates by OCSP, and its responder.
 P_REDIS_OCSP=${29} P_OCSP=${30}
+# stats: the shimmed redis-server whose configuration says stats = false.
+P_REDIS_NOSTATS=${31}
 set --
 
 # The shim's configuration: one server rule and one client rule per shimmed port.
@@ -410,6 +414,11 @@ else
 fi
 rm -f "$W/probe.conf"
 shim_conf "$FULLCONF" "$FULL_OPTS"
+# stats: the same rules with the counters off, the redis pair on a port of its own (the default,
+# stats = true, is what every other shim row measures).
+NOSTATSCONF=$W/shim-nostats.conf
+shim_conf "$NOSTATSCONF" "stats = false"
+sed -i "s/port = $P_REDIS_SHIM /port = $P_REDIS_NOSTATS /" "$NOSTATSCONF"
 shim_conf "$RESUMECONF" "$RESUME_OPTS"
 # Start-up: the usual both-ends configuration, one server and one client rule.
 cat > "$STARTCONF" <<-EOF
@@ -616,6 +625,7 @@ port_of() { # MODE WORKLOAD
 	native/redis) echo "$P_REDIS_NATIVE" ;;
 	stunnel/redis) echo "$P_ST_REDIS_C" ;;
 	stunnel_full/redis) echo "$P_ST_REDISFULL_C" ;;
+	shim_nostats/redis) echo "$P_REDIS_NOSTATS" ;;
 	shim*/redis) echo "$P_REDIS_SHIM" ;;
 	new/redis) echo "$P_REDIS_NEW" ;;
 	old/redis) echo "$P_REDIS_OLD" ;;
@@ -629,6 +639,7 @@ wrap() {
 	case $1 in
 	shim_resumed) WRAP=("$LAUNCHER" -c "$RESUMECONF") ;;
 	shim_full) WRAP=("$LAUNCHER" -c "$FULLCONF") ;;
+	shim_nostats) WRAP=("$LAUNCHER" -c "$NOSTATSCONF") ;;
 	shim*) WRAP=("$LAUNCHER" -c "$SHIMCONF") ;;
 	new) WRAP=("$LAUNCHER" -c "$NEWCONF") ;;
 	old) WRAP=("$BASE_LAUNCHER" -c "$NEWCONF") ;;
@@ -887,6 +898,40 @@ rss_run() {
 	fi
 	stop "$cpid"
 }
+
+# ---------------------------------------------------------------- stats on and off
+
+# The same shimmed redis pair with stats = true (the default) and stats = false, interleaved:
+# redis-benchmark -c 50 and admitted handshakes (hsclient.py), the counters' cost per request
+# and per handshake.
+if want stats; then
+	say "stats: redis -c 50 (n=$RB_N50, $RR_REPS reps) and hsclient.py handshakes (${HS_TIME}s, $REPS reps), stats = true vs false"
+	start redis-nostats "$P_REDIS_NOSTATS" "$LAUNCHER" -c "$NOSTATSCONF" redis-server --port "$P_REDIS_NOSTATS" \
+		"${REDIS_ARGS[@]}" --logfile "$W/logs/redis-nostats.log"
+	NOSTATS_PID=$SPAWNED
+	for r in $(seq 1 "$RR_REPS"); do
+		for m in $(order "$r" shim shim_nostats); do
+			rb st50 "$m" "$r" -t set,get -c 50 -n "$RB_N50"
+		done
+	done
+	for r in $(seq 1 "$REPS"); do
+		for m in $(order "$r" stats_on stats_off); do
+			case $m in
+			stats_on) hs_run stats_on "$P_REDIS_SHIM" "$r" ping ;;
+			stats_off) hs_run stats_off "$P_REDIS_NOSTATS" "$r" ping ;;
+			esac
+		done
+	done
+	# The counters really counted on the one side and not on the other.
+	if "$LAUNCHER" status -c "$SHIMCONF" > "$W/logs/stats-status.txt" 2>&1; then
+		meta stats "stats = true: $(grep -m1 'server "redis"' "$W/logs/stats-status.txt" | sed 's/^ *//')"
+	else
+		fail stats "mtlsshim status found no counters for the stats = true server" "$W/logs/stats-status.txt"
+	fi
+	"$LAUNCHER" status -c "$NOSTATSCONF" > "$W/logs/stats-status-off.txt" 2>&1 &&
+		fail stats "mtlsshim status found counters for the stats = false server" "$W/logs/stats-status-off.txt"
+	stop "$NOSTATS_PID"
+fi
 
 if want rss; then
 	say "5. server RSS per idle connection: $RSS_N connections, fresh servers"
