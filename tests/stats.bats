@@ -278,6 +278,8 @@ one_each() {
 @test "stats: status --json is valid JSON with the documented fields" {
 	local port c
 	one_each js
+	# The fork children that served the two clients are gone.
+	wait_metric "$c" 'mtlsshim_processes\{config="js[^"]*"\}' 1
 	run bash -c "'$LAUNCHER' status -c '$c' --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
