@@ -100,7 +100,7 @@ wait_metric() {
 	hold "$port" 3
 	wait_metric "$c" 'mtlsshim_connections_open\{config="hold[^"]*",rule="hold"\}' 1
 	# The parent, the child serving the client and the cat it runs: every process under the config.
-	[ "$(metric "$c" 'mtlsshim_processes\{config="hold[^"]*"\}')" = 3 ]
+	wait_metric "$c" 'mtlsshim_processes\{config="hold[^"]*"\}' 3
 	run status "$c"
 	[[ "$output" == *"open 1, accepted 1"* ]]
 	[[ "$output" == *": hold open 1"* ]]
@@ -160,7 +160,7 @@ nginx_here() {
 	[ "$(metric "$c" 'mtlsshim_handshake_duration_seconds_count\{config="nginx[^"]*",rule="nginx"\}')" = 6 ]
 	wait_metric "$c" 'mtlsshim_connections_open\{config="nginx[^"]*",rule="nginx"\}' 0
 	# The master and its two workers.
-	[ "$(metric "$c" 'mtlsshim_processes\{config="nginx[^"]*"\}')" = 3 ]
+	wait_metric "$c" 'mtlsshim_processes\{config="nginx[^"]*"\}' 3
 	# Every response body (17 bytes) went out through the shim, headers too.
 	[ "$(metric "$c" 'mtlsshim_bytes_total\{config="nginx[^"]*",rule="nginx",direction="out"\}')" -gt $((6 * 17)) ]
 	[ "$(metric "$c" 'mtlsshim_bytes_total\{config="nginx[^"]*",rule="nginx",direction="in"\}')" -gt 0 ]
