@@ -63,6 +63,7 @@ struct stats_proc;
 	V(session_mark_forked, (struct session *s, int child), (s, child)) \
 	X(const char *, session_peerstr, (struct session *s, char *buf, size_t len), \
 	    (s, buf, len)) \
+	X(int, peerenv_build, (struct session *s, char **vars, int max), (s, vars, max)) \
 	V(session_fail_timeout, (struct session *s), (s)) \
 	X(int, session_sweep_idle, (void), ()) \
 	V(session_sweep_atfork, (int phase), (phase)) \

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include "engine/engine.h"
+#include "engine/peerenv.h"
 #include "common/log.h"
 #include "common/rules.h"
 #include "common/stats.h"

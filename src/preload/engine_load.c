@@ -12,6 +12,7 @@
 #include "common/lockstat.h"
 #include "common/deadline.h"
 #include "engine/engine.h"
+#include "engine/peerenv.h"
 #include "common/log.h"
 #include "common/rules.h"
 #include "common/stats.h"

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -28,6 +29,7 @@
 #include "common/lockstat.h"
 #include "common/log.h"
 #include "common/real.h"
+#include "engine/peerenv.h"
 #include "engine/session.h"
 #include "preload/fdforget.h"
 #include "preload/forkstate.h"
@@ -263,12 +265,33 @@ vfork_drop_wrapped(void)
 
 /* ---- the environment of the new image ---- */
 
+/* 1 for one of the variables describing a session's peer (engine/peerenv.h). */
+static int
+peer_var(const char *e)
+{
+	return strncmp(e, PEERENV_PREFIX, strlen(PEERENV_PREFIX)) == 0 ||
+	    strncmp(e, PEERENV_RULE "=", strlen(PEERENV_RULE) + 1) == 0;
+}
+
+static int
+peer_vars_in(char *const envp[])
+{
+	size_t i;
+
+	for (i = 0; envp != NULL && envp[i] != NULL; i++)
+		if (peer_var(envp[i]))
+			return 1;
+	return 0;
+}
+
 /*
- * envp with some variables set: the block's first slot counts the strings
- * we allocated, which come first (relay_env_free).  NULL if out of memory.
+ * envp with some variables set (a NULL key: vals[j] is new, nothing to
+ * replace) and, with drop_peer, every peer variable of envp left out: the
+ * block's first slot counts the strings we allocated, which come first
+ * (relay_env_free).  NULL if out of memory.
  */
 static char **
-env_with(char *const envp[], const char **keys, char **vals, int nk)
+env_with(char *const envp[], const char **keys, char **vals, int nk, int drop_peer)
 {
 	size_t i, n, k = 0, klen;
 	char **block, **env;
@@ -284,7 +307,9 @@ env_with(char *const envp[], const char **keys, char **vals, int nk)
 			env[k++] = vals[j];
 	block[0] = (char *)(uintptr_t)k;
 	for (i = 0; i < n; i++) {
-		for (skip = 0, j = 0; j < nk && !skip; j++) {
+		for (skip = drop_peer && peer_var(envp[i]), j = 0; j < nk && !skip; j++) {
+			if (keys[j] == NULL)
+				continue;
 			klen = strlen(keys[j]);
 			skip = vals[j] != NULL && strncmp(envp[i], keys[j], klen) == 0 &&
 			    envp[i][klen] == '=';
@@ -293,6 +318,37 @@ env_with(char *const envp[], const char **keys, char **vals, int nk)
 			env[k++] = envp[i];
 	}
 	return env;
+}
+
+/* The first slot of an env_without_peer block: it was mapped, its size in the slot before. */
+#define ENV_MAPPED	((char *)UINTPTR_MAX)
+
+/*
+ * envp without its peer variables, in a vfork child: no malloc there (the
+ * parent's heap and locks), so the block is mapped.  envp itself if it
+ * cannot be, and the exec must not go ahead then: NULL with ENOMEM.
+ */
+static char **
+env_without_peer(char *const envp[])
+{
+	size_t i, n, k = 0, size;
+	char **block;
+
+	for (n = 0; envp[n] != NULL; n++)
+		;
+	size = (n + 3) * sizeof(*block);
+	if ((block = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+	    0)) == MAP_FAILED) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	block[0] = (char *)(uintptr_t)size;
+	block[1] = ENV_MAPPED;
+	for (i = 0; i < n; i++)
+		if (!peer_var(envp[i]))
+			block[2 + k++] = envp[i];
+	block[2 + k] = NULL;
+	return block + 2;
 }
 
 static const char *
@@ -368,28 +424,95 @@ owned(struct session *s)
 	return r;
 }
 
+/*
+ * Where the new image's MTLSSHIM_PEER_* come from: its standard input, else
+ * its standard output (inetd, tcpserver and `ncat -e` put the same on both;
+ * a program that puts two connections there gets stdin's), if that is a
+ * session relayed here (*peer, its index in nm) or the pair end of a relay
+ * this process made before (*handed, its inode; the strings copied into
+ * pv).  Returns how many strings pv holds: 0 for none, -1 for ENOMEM.
+ */
+static int
+peer_pick(const struct names *nm, const int *own, char **pv, ssize_t *peer,
+    unsigned long *handed)
+{
+	int fd, n;
+	size_t i;
+
+	*peer = -1;
+	*handed = 0;
+	for (fd = 0; fd <= 1; fd++) {
+		for (i = 0; i < nm->n; i++)
+			if (nm->fd[i] == fd) {
+				if (!own[i])
+					return 0;	/* it just closes */
+				*peer = (ssize_t)i;
+				return peerenv_build((struct session *)nm->obj[i], pv, PEERENV_MAX);
+			}
+		if ((n = relayed_peer_vars(fd, pv, PEERENV_MAX, handed)) != 0)
+			return n;
+		*handed = 0;
+	}
+	return 0;
+}
+
+/*
+ * RELAYED_ENV for the new image: the one it came with, then the relays made
+ * here.  Without keep_mark, the old entries lose their mark: the peer
+ * variables were dropped or now describe another socket.  0, or -1 for ENOMEM.
+ */
+static int
+env_relayed(char *const envp[], const char *note, int keep_mark, char **val)
+{
+	const char *old = env_get(envp, RELAYED_ENV);
+	char *copy = NULL;
+
+	if (note[0] == '\0' && (keep_mark || old == NULL || strstr(old, "/P") == NULL))
+		return 0;	/* unchanged */
+	if (old != NULL && !keep_mark) {
+		if ((copy = strdup(old)) == NULL)
+			return -1;
+		relayed_unmark(copy);
+		old = copy;
+	}
+	*val = strjoin(RELAYED_ENV "=", old ? old : "", old && *old && *note ? "," : "", note);
+	free(copy);
+	return *val == NULL ? -1 : 0;
+}
+
 char **
 relay_before_exec(char *const envp[])
 {
-	static const char *keys[] = { RELAYED_ENV, "LD_PRELOAD", "MTLSSHIM_CONFIG" };
+	static const char *keys[3 + PEERENV_MAX] = { RELAYED_ENV, "LD_PRELOAD", "MTLSSHIM_CONFIG" };
 	struct names nm = { 0 };
 	struct survivors sv = { 0 };
 	struct stat st;
-	char note[2 * RELAYED_MAX * RELAYED_NOTE + 1] = "", **env = (char **)envp, *vals[3] = { 0 };
-	int saved = errno, r = 0, *fds = NULL, *own, keep_stderr, j;
-	const char *old;
-	size_t i, k, m;
+	char note[2 * RELAYED_MAX * RELAYED_NOTE + 1] = "", **env = (char **)envp;
+	char *vals[3 + PEERENV_MAX] = { 0 }, **pv = vals + 3;
+	int saved = errno, r = 0, *fds = NULL, *own, keep_stderr, j, npv = 0, drop_peer;
+	int had_peer = peer_vars_in(envp);
+	unsigned long handed = 0;
+	ssize_t peer = -1;
+	size_t i, k, m, before;
 
-	if (shim_config() == NULL)
-		return env;
-	if (forkstate_in_vfork_child()) {
-		vfork_drop_wrapped();
+	/*
+	 * Without a config no session exists here; a vfork child closed the
+	 * ones it had.  Either way 0 and 1 hold none, and the peer variables go
+	 * on only with the socket they came with.
+	 */
+	if (shim_config() == NULL || forkstate_in_vfork_child()) {
+		if (shim_config() != NULL)
+			vfork_drop_wrapped();
+		if (had_peer && !relayed_is_peer(0) && !relayed_is_peer(1) &&
+		    (env = env_without_peer(envp)) == NULL)
+			return NULL;
 		errno = saved;
 		return env;
 	}
 	fdtable_foreach(collect_one, &nm);
 	fdtable_foreach(find_listeners, &sv);
-	if (nm.n == 0 && !nm.failed && !sv.listeners && relayed_handed() == 0) {
+	if (nm.n == 0 && !nm.failed && !sv.listeners && relayed_handed() == 0 &&
+	    (!had_peer || relayed_is_peer(0) || relayed_is_peer(1))) {
 		names_free(&nm);
 		errno = saved;
 		return env;
@@ -409,6 +532,11 @@ relay_before_exec(char *const envp[])
 	keep_stderr = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
 	for (i = 0; i < nm.n; i++)
 		own[i] = owned((struct session *)nm.obj[i]);
+	/* Asked before anything is relayed, so that running out of memory stops the exec whole. */
+	if ((npv = peer_pick(&nm, own, pv, &peer, &handed)) == -1) {
+		r = -1;
+		npv = 0;
+	}
 	for (i = 0; i < nm.n && r == 0; i++) {
 		for (k = 0; k < i && nm.obj[k] != nm.obj[i]; k++)
 			;
@@ -417,6 +545,7 @@ relay_before_exec(char *const envp[])
 		for (m = 0, k = i; k < nm.n; k++)
 			if (nm.obj[k] == nm.obj[i])
 				fds[m++] = nm.fd[k];
+		before = strlen(note);
 		if (own[i])
 			r = relay_session((struct session *)nm.obj[i], fds, m, keep_stderr,
 			    note, sizeof(note), "across exec");
@@ -425,33 +554,44 @@ relay_before_exec(char *const envp[])
 				fdforget_one(fds[k], 1);
 				syscall(SYS_close, fds[k]);
 			}
+		if (r == 0 && npv > 0 && peer >= 0 && nm.obj[i] == nm.obj[peer] &&
+		    strlen(note) > before)
+			relayed_mark_peer(note, sizeof(note));
 	}
 	if (r == -1)
 		saved = errno;
 	free(fds);
 	free(own);
 	names_free(&nm);
-	if (r == -1) {
-		errno = saved;
-		return NULL;
-	}
-	relayed_handed_notes(note, sizeof(note));
-	if (note[0] != '\0') {
-		old = env_get(envp, RELAYED_ENV);
-		vals[0] = strjoin(RELAYED_ENV "=", old ? old : "", old && *old ? "," : "", note);
+	if (r == -1)
+		goto fail;
+	relayed_handed_notes(note, sizeof(note), npv > 0 ? handed : 0);
+	/*
+	 * The peer variables go on only with the session they describe: new ones
+	 * for a session relayed onto 0 or 1 here; the ones this image came with
+	 * while 0 or 1 is still their socket; else none, whoever set them.
+	 */
+	drop_peer = npv > 0 || (had_peer && !relayed_is_peer(0) && !relayed_is_peer(1));
+	if (env_relayed(envp, note, !drop_peer, &vals[0]) == -1) {
+		saved = ENOMEM;
+		goto fail;
 	}
 	if (sv.listeners)
 		env_for_listeners(envp, vals);
-	if (vals[0] || vals[1] || vals[2]) {
-		if ((env = env_with(envp, keys, vals, 3)) == NULL) {
-			for (j = 0; j < 3; j++)
-				free(vals[j]);
-			errno = ENOMEM;
-			return NULL;
-		}
+	for (j = 0; j < 3 + npv && !vals[j]; j++)
+		;
+	if ((j < 3 + npv || drop_peer) &&
+	    (env = env_with(envp, keys, vals, 3 + npv, drop_peer)) == NULL) {
+		saved = ENOMEM;
+		goto fail;
 	}
 	errno = saved;
 	return env;
+ fail:
+	for (j = 0; j < 3 + PEERENV_MAX; j++)
+		free(vals[j]);
+	errno = saved;
+	return NULL;
 }
 
 void
@@ -463,6 +603,10 @@ relay_env_free(char **env, char *const envp[])
 	if (env == NULL || env == (char **)envp)
 		return;
 	block = env - 1;
+	if (block[0] == ENV_MAPPED) {
+		munmap(env - 2, (size_t)(uintptr_t)env[-2]);
+		return;
+	}
 	owned_n = (uintptr_t)block[0];
 	for (i = 0; i < owned_n; i++)
 		free(env[i]);
@@ -484,9 +628,9 @@ relay_handover(struct session *s, const char *why)
 {
 	struct names nm = { .all = 1, .only = &s->hdr };
 	struct epollset_saved *regs = NULL;
-	char note[RELAYED_NOTE + 1] = "", peer[64];
+	char note[RELAYED_NOTE + 1] = "", peer[64], *pv[PEERENV_MAX];
 	struct stat st;
-	int r = -1, e = ENOMEM, saved = errno, keep_stderr, nregs = 0, *at = NULL, busy;
+	int r = -1, e = ENOMEM, saved = errno, keep_stderr, nregs = 0, *at = NULL, busy, npv = 0;
 	size_t i;
 
 	if (forkstate_in_vfork_child()) {
@@ -521,16 +665,25 @@ relay_handover(struct session *s, const char *why)
 	}
 	at[nm.n] = nregs;
 	keep_stderr = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
+	/* For an image exec'd later with the pair on 0 or 1 (inetd's dup2 before execv). */
+	if ((npv = peerenv_build(s, pv, PEERENV_MAX)) == -1) {
+		npv = 0;
+		r = -1;
+		goto out;
+	}
 	if ((r = relay_session(s, nm.fd, nm.n, keep_stderr, note, sizeof(note), why)) == -1) {
 		e = errno;
 		log_error("rule=%s peer=%s: cannot hand the connection to a relay (%s): %s",
 		    s->rule->name, session_peerstr(s, peer, sizeof(peer)), why, strerror(e));
 		goto out;
 	}
-	relayed_add(note);
+	relayed_add(note, pv, npv);
+	npv = 0;
 	for (i = 0; i < nm.n; i++)
 		epollset_restore(nm.fd[i], regs + at[i], at[i + 1] - at[i]);
  out:
+	while (npv > 0)
+		free(pv[--npv]);
 	free(regs);
 	free(at);
 	names_free(&nm);

@@ -19,11 +19,13 @@ struct relayed {
 /* The entries RELAYED_ENV brought into this image. */
 static struct relayed	relayed[RELAYED_MAX];
 static int		nrelayed;
+static unsigned long	peer_ino;	/* the entry marked /P, 0 for none */
 static pthread_once_t	relayed_once = PTHREAD_ONCE_INIT;
 
 /* Relays this process made while it runs on: the last RELAYED_MAX. */
 static struct relayed	handed[RELAYED_MAX];
 static char		handed_note[RELAYED_MAX][RELAYED_NOTE];
+static char		**handed_peer[RELAYED_MAX];	/* its session's MTLSSHIM_PEER_*, or NULL */
 static atomic_uint	nhanded;	/* ever made; written under handed_lock */
 static pthread_mutex_t	handed_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -61,7 +63,7 @@ relayed_note_handed(int fd, const struct sockaddr *peer, socklen_t plen,
 	char note[RELAYED_NOTE + 1] = "";
 
 	relayed_note(note, sizeof(note), fd, peer, plen, local, llen);
-	relayed_add(note);
+	relayed_add(note, NULL, 0);
 }
 
 static socklen_t
@@ -84,13 +86,17 @@ relayed_parse(const char *p, const char *end, struct relayed *r)
 {
 	const char *f1, *f2;
 
+	const char *f3;
+
 	f1 = memchr(p, '/', (size_t)(end - p));
 	f2 = f1 ? memchr(f1 + 1, '/', (size_t)(end - f1 - 1)) : NULL;
 	if (f2 == NULL)
 		return 0;
+	if ((f3 = memchr(f2 + 1, '/', (size_t)(end - f2 - 1))) == NULL)
+		f3 = end;
 	r->ino = strtoul(p, NULL, 10);
 	r->len[0] = unhex(f1 + 1, f2, &r->addr[0], sizeof(r->addr[0]));
-	r->len[1] = unhex(f2 + 1, end, &r->addr[1], sizeof(r->addr[1]));
+	r->len[1] = unhex(f2 + 1, f3, &r->addr[1], sizeof(r->addr[1]));
 	return r->len[0] > 0 && r->len[1] > 0;
 }
 
@@ -98,29 +104,128 @@ static void
 relayed_load(void)
 {
 	const char *p = getenv(RELAYED_ENV), *end;
+	struct relayed r;
 
-	while (p != NULL && *p != '\0' && nrelayed < RELAYED_MAX) {
+	while (p != NULL && *p != '\0') {
 		end = p + strcspn(p, ",");
-		if (relayed_parse(p, end, &relayed[nrelayed]))
-			nrelayed++;
+		/* The mark counts beyond RELAYED_MAX: it may be on the newest entry. */
+		if (relayed_parse(p, end, &r)) {
+			if (end - p > 2 && memcmp(end - 2, "/P", 2) == 0)
+				peer_ino = r.ino;
+			if (nrelayed < RELAYED_MAX)
+				relayed[nrelayed++] = r;
+		}
+		p = *end ? end + 1 : end;
+	}
+}
+
+int
+relayed_is_peer(int fd)
+{
+	struct stat st;
+	int saved = errno, r;
+
+	pthread_once(&relayed_once, relayed_load);
+	r = peer_ino != 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    (unsigned long)st.st_ino == peer_ino;
+	errno = saved;
+	return r;
+}
+
+void
+relayed_unmark(char *env)
+{
+	char *p = env, *end;
+
+	while (*p != '\0') {
+		end = p + strcspn(p, ",");
+		if (end - p > 2 && memcmp(end - 2, "/P", 2) == 0) {
+			memmove(end - 2, end, strlen(end) + 1);
+			end -= 2;
+		}
 		p = *end ? end + 1 : end;
 	}
 }
 
 void
-relayed_add(const char *note)
+relayed_mark_peer(char *env, size_t size)
 {
-	unsigned i;
+	size_t at = strlen(env);
 
-	if (note[0] == '\0')
+	if (at > 0 && at + 3 <= size)
+		memcpy(env + at, "/P", 3);
+}
+
+static void
+vars_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+relayed_add(const char *note, char **vars, int nvars)
+{
+	char **keep = NULL, **old = NULL;
+	unsigned i;
+	int j;
+
+	/* A socket whose peer cannot be kept is one without: never another's. */
+	if (nvars > 0 && (keep = calloc((size_t)nvars + 1, sizeof(*keep))) != NULL)
+		memcpy(keep, vars, (size_t)nvars * sizeof(*keep));
+	else
+		for (j = 0; j < nvars; j++)
+			free(vars[j]);
+	if (note[0] == '\0') {
+		vars_free(keep);
 		return;
+	}
 	plock(&handed_lock);
 	i = atomic_load(&nhanded) % RELAYED_MAX;
 	if (relayed_parse(note, note + strlen(note), &handed[i])) {
 		snprintf(handed_note[i], sizeof(handed_note[i]), "%s", note);
+		old = handed_peer[i];
+		handed_peer[i] = keep;
+		keep = NULL;
 		atomic_fetch_add(&nhanded, 1);
 	}
 	pthread_mutex_unlock(&handed_lock);
+	vars_free(old);
+	vars_free(keep);
+}
+
+int
+relayed_peer_vars(int fd, char **vars, int max, unsigned long *ino)
+{
+	struct stat st;
+	unsigned i, n;
+	int saved = errno, r = 0, j;
+
+	if (atomic_load(&nhanded) == 0 || fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		errno = saved;
+		return 0;
+	}
+	plock(&handed_lock);
+	n = atomic_load(&nhanded) < RELAYED_MAX ? atomic_load(&nhanded) : RELAYED_MAX;
+	for (i = 0; i < n; i++)
+		if (handed[i].ino == (unsigned long)st.st_ino && handed_peer[i] != NULL)
+			break;
+	for (j = 0; i < n && j < max && handed_peer[i][j] != NULL; j++)
+		if ((vars[j] = strdup(handed_peer[i][j])) == NULL) {
+			while (j-- > 0)
+				free(vars[j]);
+			r = -1;
+			break;
+		}
+	if (r == 0)
+		r = j;
+	pthread_mutex_unlock(&handed_lock);
+	*ino = (unsigned long)st.st_ino;
+	errno = r == -1 ? ENOMEM : saved;
+	return r;
 }
 
 unsigned
@@ -130,7 +235,7 @@ relayed_handed(void)
 }
 
 void
-relayed_handed_notes(char *buf, size_t size)
+relayed_handed_notes(char *buf, size_t size, unsigned long mark)
 {
 	unsigned i, n;
 	size_t at;
@@ -140,6 +245,8 @@ relayed_handed_notes(char *buf, size_t size)
 	for (i = 0; i < n; i++) {
 		at = strlen(buf);
 		snprintf(buf + at, size - at, "%s%s", at ? "," : "", handed_note[i]);
+		if (mark != 0 && handed[i].ino == mark)
+			relayed_mark_peer(buf, size);
 	}
 	pthread_mutex_unlock(&handed_lock);
 }
