@@ -18,9 +18,13 @@ extern char **environ;
 #define CALL_REAL(name, ...) \
 	(REAL(name) == NULL ? (errno = ENOSYS, -1) : REAL(name)(__VA_ARGS__))
 
-/* Runs the real exec with the environment relay_before_exec gives; fails closed without it. */
+/*
+ * Runs the real exec with the environment relay_before_exec gives; fails
+ * closed without it.  The room is for a vfork child's copy (no malloc).
+ */
 #define EXEC_WITH(envp, call) do { \
-	char **env_ = relay_before_exec(envp); \
+	char *room_[relay_exec_room(envp)]; \
+	char **env_ = relay_before_exec(envp, room_); \
 	int r_, e_; \
 	if (env_ == NULL) \
 		return -1; \

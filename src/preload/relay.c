@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -320,35 +319,38 @@ env_with(char *const envp[], const char **keys, char **vals, int nk, int drop_pe
 	return env;
 }
 
-/* The first slot of an env_without_peer block: it was mapped, its size in the slot before. */
-#define ENV_MAPPED	((char *)UINTPTR_MAX)
+/* The first slot of an env_without_peer block: on the caller's stack, nothing to free. */
+#define ENV_ON_STACK	((char *)UINTPTR_MAX)
+
+size_t
+relay_exec_room(char *const envp[])
+{
+	size_t n;
+
+	if (!forkstate_in_vfork_child() || !peer_vars_in(envp))
+		return 1;
+	for (n = 0; envp[n] != NULL; n++)
+		;
+	return n + 2;
+}
 
 /*
  * envp without its peer variables, in a vfork child: no malloc there (the
- * parent's heap and locks), so the block is mapped.  envp itself if it
- * cannot be, and the exec must not go ahead then: NULL with ENOMEM.
+ * parent's heap and locks) and nothing it maps would be unmapped after the
+ * exec, so the copy goes in room, relay_exec_room(envp) slots of the
+ * caller's stack.
  */
 static char **
-env_without_peer(char *const envp[])
+env_without_peer(char *const envp[], char **room)
 {
-	size_t i, n, k = 0, size;
-	char **block;
+	size_t i, k = 0;
 
-	for (n = 0; envp[n] != NULL; n++)
-		;
-	size = (n + 3) * sizeof(*block);
-	if ((block = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-	    0)) == MAP_FAILED) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	block[0] = (char *)(uintptr_t)size;
-	block[1] = ENV_MAPPED;
-	for (i = 0; i < n; i++)
+	room[0] = ENV_ON_STACK;
+	for (i = 0; envp[i] != NULL; i++)
 		if (!peer_var(envp[i]))
-			block[2 + k++] = envp[i];
-	block[2 + k] = NULL;
-	return block + 2;
+			room[1 + k++] = envp[i];
+	room[1 + k] = NULL;
+	return room + 1;
 }
 
 static const char *
@@ -481,7 +483,7 @@ env_relayed(char *const envp[], const char *note, int keep_mark, char **val)
 }
 
 char **
-relay_before_exec(char *const envp[])
+relay_before_exec(char *const envp[], char **room)
 {
 	static const char *keys[3 + PEERENV_MAX] = { RELAYED_ENV, "LD_PRELOAD", "MTLSSHIM_CONFIG" };
 	struct names nm = { 0 };
@@ -496,16 +498,16 @@ relay_before_exec(char *const envp[])
 	size_t i, k, m, before;
 
 	/*
-	 * Without a config no session exists here; a vfork child closed the
-	 * ones it had.  Either way 0 and 1 hold none, and the peer variables go
-	 * on only with the socket they came with.
+	 * Without a config no session exists here.  A vfork child closes the
+	 * ones it has: 0 and 1 hold none then, and the peer variables go on
+	 * only with the socket they came with.
 	 */
-	if (shim_config() == NULL || forkstate_in_vfork_child()) {
-		if (shim_config() != NULL)
-			vfork_drop_wrapped();
-		if (had_peer && !relayed_is_peer(0) && !relayed_is_peer(1) &&
-		    (env = env_without_peer(envp)) == NULL)
-			return NULL;
+	if (shim_config() == NULL)
+		return env;
+	if (forkstate_in_vfork_child()) {
+		vfork_drop_wrapped();
+		if (had_peer && !relayed_is_peer(0) && !relayed_is_peer(1))
+			env = env_without_peer(envp, room);
 		errno = saved;
 		return env;
 	}
@@ -603,10 +605,8 @@ relay_env_free(char **env, char *const envp[])
 	if (env == NULL || env == (char **)envp)
 		return;
 	block = env - 1;
-	if (block[0] == ENV_MAPPED) {
-		munmap(env - 2, (size_t)(uintptr_t)env[-2]);
+	if (block[0] == ENV_ON_STACK)
 		return;
-	}
 	owned_n = (uintptr_t)block[0];
 	for (i = 0; i < owned_n; i++)
 		free(env[i]);

@@ -2,6 +2,7 @@
 #ifndef MTLSSHIM_RELAY_H
 #define MTLSSHIM_RELAY_H
 
+#include <stddef.h>
 #include <sys/socket.h>
 
 /*
@@ -15,8 +16,14 @@
  * or ENFILE) when a session could not be relayed: the exec must not go
  * ahead, since the new image would speak plaintext on the socket.
  */
-char	**relay_before_exec(char *const envp[]);
+char	**relay_before_exec(char *const envp[], char **room);
 void	  relay_env_free(char **env, char *const envp[]);
+/*
+ * How many slots room must have, on the caller's stack: a vfork child may
+ * not malloc, yet may have to drop variables (MTLSSHIM_PEER_*) from envp.
+ * At least 1.
+ */
+size_t	  relay_exec_room(char *const envp[]);
 
 /*
  * While the program runs on: s goes to a relay now and each of its fd
