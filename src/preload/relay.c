@@ -428,7 +428,7 @@ owned(struct session *s)
 
 /*
  * Where the new image's MTLSSHIM_PEER_* come from: its standard input, else
- * its standard output (inetd, tcpserver and `ncat -e` put the same on both;
+ * its standard output (inetd, tcpserver and socat's nofork put the same on both;
  * a program that puts two connections there gets stdin's), if that is a
  * session relayed here (*peer, its index in nm) or the pair end of a relay
  * this process made before (*handed, its inode; the strings copied into

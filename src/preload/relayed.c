@@ -201,19 +201,22 @@ int
 relayed_peer_vars(int fd, char **vars, int max, unsigned long *ino)
 {
 	struct stat st;
-	unsigned i, n;
-	int saved = errno, r = 0, j;
+	unsigned i = 0, k, n, all;
+	int saved = errno, r = 0, j, found = 0;
 
 	if (atomic_load(&nhanded) == 0 || fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
 		errno = saved;
 		return 0;
 	}
 	plock(&handed_lock);
-	n = atomic_load(&nhanded) < RELAYED_MAX ? atomic_load(&nhanded) : RELAYED_MAX;
-	for (i = 0; i < n; i++)
-		if (handed[i].ino == (unsigned long)st.st_ino && handed_peer[i] != NULL)
-			break;
-	for (j = 0; i < n && j < max && handed_peer[i][j] != NULL; j++)
+	all = atomic_load(&nhanded);
+	n = all < RELAYED_MAX ? all : RELAYED_MAX;
+	/* The newest entry of the inode: an older one may be a closed socket's, its number reused. */
+	for (k = 1; k <= n && !found; k++) {
+		i = (all - k) % RELAYED_MAX;
+		found = handed[i].ino == (unsigned long)st.st_ino;
+	}
+	for (j = 0; found && handed_peer[i] != NULL && j < max && handed_peer[i][j] != NULL; j++)
 		if ((vars[j] = strdup(handed_peer[i][j])) == NULL) {
 			while (j-- > 0)
 				free(vars[j]);
