@@ -22,7 +22,7 @@ static int
 plain(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	    strchr("_-.,:/=@+", c) != NULL;
+	    (c != '\0' && strchr("_-.,:/=@+", c) != NULL);
 }
 
 /* "NAME=value" with value's n bytes escaped; NULL if out of memory. */
@@ -40,7 +40,7 @@ var_new(const char *name, const char *v, size_t n)
 	for (at = nl + 1, i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)v[i];
 
-		if (c != '\0' && plain(c))
+		if (plain(c))
 			p[at++] = (char)c;
 		else {
 			p[at++] = '%';
