@@ -564,6 +564,14 @@ config_load(const char *path, char *err, size_t errlen)
 				    "twice", path, c->rules[i].name);
 				goto out;
 			}
+			/* libp11's engine loads one PKCS#11 module per process. */
+			if (c->rules[j].key_in_token && c->rules[i].key_in_token &&
+			    strcmp(c->rules[j].pkcs11_module, c->rules[i].pkcs11_module) != 0) {
+				snprintf(err, errlen, "%s: rules \"%s\" and \"%s\" name two "
+				    "pkcs11_modules: one process loads one", path,
+				    c->rules[j].name, c->rules[i].name);
+				goto out;
+			}
 		}
 	}
 	rv = c;

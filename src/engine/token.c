@@ -19,9 +19,11 @@
 #define PIN_MAX		256
 #define TOKEN_KEYS	64	/* token keys one process keeps; more are loaded per use */
 
+/* A failure is kept too: one process offers a pin_file once, however often it asks. */
 static struct {
 	const struct rule	*rule;
 	EVP_PKEY		*key;
+	char			*err;
 }			 kept[TOKEN_KEYS];
 static size_t		 nkept;
 static ENGINE		*eng;		/* initialised, with eng_module loaded */
@@ -192,13 +194,18 @@ token_key(const struct rule *r, char *err, size_t errlen)
 	size_t i;
 
 	pthread_mutex_lock(&token_lock);
-	for (i = 0; i < nkept && k == NULL; i++)
-		if (kept[i].rule == r && EVP_PKEY_up_ref(kept[i].key))
+	for (i = 0; i < nkept && kept[i].rule != r; i++)
+		;
+	if (i < nkept) {
+		if (kept[i].key != NULL && EVP_PKEY_up_ref(kept[i].key))
 			k = kept[i].key;
-	if (k == NULL && (k = load(r, 0, err, errlen)) != NULL && nkept < TOKEN_KEYS &&
-	    EVP_PKEY_up_ref(k)) {
+		else
+			snprintf(err, errlen, "%s", kept[i].err ? kept[i].err : "out of memory");
+	} else if ((k = load(r, 0, err, errlen), nkept < TOKEN_KEYS) &&
+	    (k == NULL || EVP_PKEY_up_ref(k))) {
 		kept[nkept].rule = r;
-		kept[nkept++].key = k;
+		kept[nkept].key = k;
+		kept[nkept++].err = k == NULL ? strdup(err) : NULL;
 	}
 	pthread_mutex_unlock(&token_lock);
 	return k;
@@ -215,9 +222,8 @@ token_cert(const struct rule *r, char *err, size_t errlen)
 	return x;
 }
 
-/* The value of attribute name in a pkcs11: URI's path, as written (percent escapes kept). */
-static int
-uri_attr(const char *uri, const char *name, char *buf, size_t len)
+int
+token_uri_attr(const char *uri, const char *name, char *buf, size_t len)
 {
 	const char *p = uri + sizeof(PKCS11_SCHEME) - 1, *end;
 	size_t n = strlen(name), vlen;
@@ -238,12 +244,12 @@ void
 token_describe(const char *uri, char *buf, size_t len)
 {
 	char tok[128] = "", obj[128] = "", id[128] = "";
-	int t = uri_attr(uri, "token", tok, sizeof(tok)), o = uri_attr(uri, "object", obj,
-	    sizeof(obj));
+	int t = token_uri_attr(uri, "token", tok, sizeof(tok));
+	int o = token_uri_attr(uri, "object", obj, sizeof(obj));
 
 	if (o)
 		snprintf(buf, len, "token \"%s\", object \"%s\"", t ? tok : "any", obj);
-	else if (uri_attr(uri, "id", id, sizeof(id)))
+	else if (token_uri_attr(uri, "id", id, sizeof(id)))
 		snprintf(buf, len, "token \"%s\", id %s", t ? tok : "any", id);
 	else
 		snprintf(buf, len, "token \"%s\"", t ? tok : "any");

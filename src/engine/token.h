@@ -20,6 +20,8 @@ struct rule;
 EVP_PKEY	*token_key(const struct rule *, char *err, size_t errlen);
 /* The certificate named by a pkcs11: cert_file, from the same token; NULL with why in err. */
 X509		*token_cert(const struct rule *, char *err, size_t errlen);
+/* The value of attribute name ("token", "object") in a pkcs11: URI's path, as written: 1, or 0. */
+int		 token_uri_attr(const char *uri, const char *name, char *buf, size_t len);
 /* "token \"mtls\", object \"server\"": what a pkcs11: URI names, for people. */
 void		 token_describe(const char *uri, char *buf, size_t len);
 
