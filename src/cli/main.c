@@ -95,7 +95,8 @@ struct report {
 	const struct rule	*r;
 	char			 subject[512], sans[1024], issuer[512];
 	char			 not_before[32], not_after[32];
-	int			 have_cert, days_left, key_matches, chains, crl_loaded, revoked;
+	int			 have_cert, days_left, key_loaded, key_matches, chains, crl_loaded,
+				 revoked;
 	enum keystore_where	 key_where;
 	char			 key_token[300];	/* a token key: what its URI names */
 	struct crlinfo		*crls;		/* each CRL of crl_file */
@@ -174,6 +175,7 @@ check_key(struct report *rp, X509 *cert)
 	ERR_clear_error();
 	if (pk == NULL)
 		return;
+	rp->key_loaded = 1;
 	rp->key_matches = cert && X509_check_private_key(cert, pk) == 1;
 	bits = EVP_PKEY_get_bits(pk);
 	id = EVP_PKEY_get_base_id(pk);
@@ -527,7 +529,8 @@ print_json(const struct config *c, struct report *rp, size_t n, const struct pro
 		printf(",\"where\":\"%s\"", keystore_where_name(rp[i].key_where));
 		if (r->key_in_token)
 			json_token(r);
-		printf(",\"matches\":%s},\"ca_file\":", rp[i].key_matches ? "true" : "false");
+		printf(",\"loaded\":%s,\"matches\":%s},\"ca_file\":", rp[i].key_loaded ? "true" :
+		    "false", rp[i].key_matches ? "true" : "false");
 		json_str(r->ca_file);
 		printf(",\"chains_to_ca\":%s,\"crl\":", rp[i].chains ? "true" : "false");
 		if (r->crl_file) {
@@ -637,7 +640,8 @@ print_text(const struct config *c, struct report *rp, size_t n, const struct pro
 			    rp[i].not_before, rp[i].not_after, rp[i].days_left);
 		}
 		printf("    key: %s (%s) %s\n", r->key_file, r->key_in_token ? rp[i].key_token :
-		    keystore_where_name(rp[i].key_where), rp[i].key_matches ?
+		    keystore_where_name(rp[i].key_where), !rp[i].key_loaded ?
+		    "could NOT be loaded (see the error)" : rp[i].key_matches ?
 		    "matches the certificate" : "does NOT match the certificate");
 		printf("    ca: %s (%s)\n", r->ca_file, rp[i].chains ?
 		    "the certificate chains to it" : "the certificate does NOT chain to it");
