@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/engine.h>
 #include <openssl/err.h>
@@ -253,4 +254,22 @@ token_describe(const char *uri, char *buf, size_t len)
 		snprintf(buf, len, "token \"%s\", id %s", t ? tok : "any", id);
 	else
 		snprintf(buf, len, "token \"%s\"", t ? tok : "any");
+}
+
+int
+token_failure(const struct rule *r, char *buf, size_t len)
+{
+	const char *lib, *why = NULL;
+	unsigned long e;
+
+	/* The handshake's own error comes last ("EVP lib"); the token's is below it. */
+	while ((e = ERR_get_error()) != 0)
+		if (why == NULL && (lib = ERR_lib_error_string(e)) != NULL &&
+		    strcasestr(lib, "pkcs") != NULL)
+			why = ERR_reason_error_string(e);
+	if (why == NULL)
+		return 0;
+	snprintf(buf, len, "the token did not sign: %s (pkcs11_module %s, uid %u)", why,
+	    r->pkcs11_module, (unsigned)geteuid());
+	return 1;
 }

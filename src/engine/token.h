@@ -20,6 +20,12 @@ struct rule;
 EVP_PKEY	*token_key(const struct rule *, char *err, size_t errlen);
 /* The certificate named by a pkcs11: cert_file, from the same token; NULL with why in err. */
 X509		*token_cert(const struct rule *, char *err, size_t errlen);
+/*
+ * After a failed handshake of a rule with a token key: 1 and the token's
+ * reason in buf when signing in the token is what failed (a worker that
+ * cannot reach it), else 0.  Takes the thread's OpenSSL errors.
+ */
+int		 token_failure(const struct rule *, char *buf, size_t len);
 /* The value of attribute name ("token", "object") in a pkcs11: URI's path, as written: 1, or 0. */
 int		 token_uri_attr(const char *uri, const char *name, char *buf, size_t len);
 /* "token \"mtls\", object \"server\"": what a pkcs11: URI names, for people. */
