@@ -25,7 +25,8 @@ LIBS	 = -lconfuse -lssl -lcrypto -ldl -pthread
 # library the launcher and the unit tests link.
 COMMON	 = $(patsubst src/%.c,%,$(wildcard src/common/*.c))
 CORE	 = $(filter-out common/real,$(COMMON)) engine/tlsctx engine/identity engine/crl \
-	   engine/staple engine/ocsp_resp engine/ocsp_cache engine/ocsp_req
+	   engine/staple engine/ocsp_resp engine/ocsp_cache engine/ocsp_req engine/keystore \
+	   engine/token engine/pinguard
 # src/hooks and src/preload: libmtlsshim.so, which links no OpenSSL (src/engine/engine.h says why).
 HOOKS	 = $(patsubst src/%.c,%,$(wildcard src/hooks/*.c))
 PRELOAD	 = $(HOOKS) $(patsubst src/%.c,%,$(wildcard src/preload/*.c)) $(COMMON)

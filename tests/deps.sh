@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the build and test dependencies on Debian when they are missing (needs root).
 set -e
-pkgs="build-essential pkg-config libssl-dev libconfuse-dev openssl bats curl python3 procps iproute2 socat redis-server redis-tools nginx-light util-linux wget wrk iperf3 stunnel4 openbsd-inetd ncat valgrind clang busybox postfix swaks libnet-ssleay-perl libio-socket-ssl-perl dovecot-imapd tcpdump fzf libcap2-bin python3-cryptography prometheus prometheus-node-exporter groff-base man-db"
+pkgs="build-essential pkg-config libssl-dev libconfuse-dev openssl bats curl python3 procps iproute2 socat redis-server redis-tools nginx-light util-linux wget wrk iperf3 stunnel4 openbsd-inetd ncat valgrind clang busybox postfix swaks libnet-ssleay-perl libio-socket-ssl-perl dovecot-imapd tcpdump fzf libcap2-bin python3-cryptography prometheus prometheus-node-exporter groff-base man-db softhsm2 libengine-pkcs11-openssl opensc gdb"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -16,6 +16,8 @@
 #include "common/filedata.h"
 #include "engine/crl.h"
 #include "engine/identity.h"
+#include "engine/keystore.h"
+#include "engine/token.h"
 #include "cli/metrics.h"
 #include "cli/ownstatus.h"
 #include "cli/pki.h"
@@ -93,7 +95,10 @@ struct report {
 	const struct rule	*r;
 	char			 subject[512], sans[1024], issuer[512];
 	char			 not_before[32], not_after[32];
-	int			 have_cert, days_left, key_matches, chains, crl_loaded, revoked;
+	int			 have_cert, days_left, key_loaded, key_matches, chains, crl_loaded,
+				 revoked;
+	enum keystore_where	 key_where;
+	char			 key_token[300];	/* a token key: what its URI names */
 	struct crlinfo		*crls;		/* each CRL of crl_file */
 	int			 ncrls;
 	struct ownocsp		 ocsp;		/* what our responder says of our certificate */
@@ -132,25 +137,45 @@ load_chain(const char *file, STACK_OF(X509) **rest)
 	return leaf;
 }
 
+/* A secret's file (key, PIN, password) that every user can read. */
+static void
+check_mode(struct report *rp, const char *opt, const char *path)
+{
+	struct stat st;
+
+	if (path != NULL && stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+		note(rp->warnings, &rp->nwarn, "%s %s is readable by every user (chmod 600 it)",
+		    opt, path);
+}
+
+/* Where the key lives, and whether it is the certificate's; tlsctx_new reported why not loaded. */
 static void
 check_key(struct report *rp, X509 *cert)
 {
 	const struct rule *r = rp->r;
-	struct stat st;
+	struct filedata f;
+	char err[1024];
 	EVP_PKEY *pk;
-	BIO *b;
 	int bits, id;
 
-	if (stat(r->key_file, &st) == 0 && (st.st_mode & S_IROTH))
-		note(rp->warnings, &rp->nwarn, "key_file %s is readable by every user "
-		    "(chmod 600 it)", r->key_file);
-	if ((b = BIO_new_file(r->key_file, "r")) == NULL)
-		return;
-	pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-	BIO_free(b);
+	memset(&f, 0, sizeof(f));
+	if (!r->key_in_token) {
+		check_mode(rp, "key_file", r->key_file);
+		if (filedata_read(r->key_file, &f) == -1)
+			return;
+	}
+	check_mode(rp, "pin_file", r->pin_file);
+	check_mode(rp, "key_password_file", r->key_password_file);
+	rp->key_where = keystore_where(r, &f);
+	if (r->key_in_token)
+		token_describe(r->key_file, rp->key_token, sizeof(rp->key_token));
+	/* A token key comes from token.c's keeping: the PIN is not offered twice. */
+	pk = keystore_key(r, &f, err, sizeof(err));
+	filedata_free(&f);
 	ERR_clear_error();
 	if (pk == NULL)
 		return;
+	rp->key_loaded = 1;
 	rp->key_matches = cert && X509_check_private_key(cert, pk) == 1;
 	bits = EVP_PKEY_get_bits(pk);
 	id = EVP_PKEY_get_base_id(pk);
@@ -280,7 +305,13 @@ check_rule(const struct config *c, struct report *rp)
 	check_staple(rp, ctx);
 	SSL_CTX_free(ctx);
 	check_crls(rp);
-	if ((cert = load_chain(r->cert_file, &rest)) == NULL)
+	if (r->cert_in_token) {
+		rest = sk_X509_new_null();
+		cert = keystore_cert(r, err, sizeof(err));
+		ERR_clear_error();
+	} else
+		cert = load_chain(r->cert_file, &rest);
+	if (cert == NULL)
 		goto out;
 	rp->have_cert = 1;
 	identity_subject(cert, rp->subject, sizeof(rp->subject));
@@ -358,6 +389,20 @@ json_sans(const char *sans)
 	}
 	putchar(']');
 	free(copy);
+}
+
+/* A token key: the token and object its URI names, and the module that reaches it. */
+static void
+json_token(const struct rule *r)
+{
+	char v[256];
+
+	printf(",\"token\":");
+	json_str(token_uri_attr(r->key_file, "token", v, sizeof(v)) ? v : "");
+	printf(",\"object\":");
+	json_str(token_uri_attr(r->key_file, "object", v, sizeof(v)) ? v : "");
+	printf(",\"module\":");
+	json_str(r->pkcs11_module);
 }
 
 static void
@@ -481,7 +526,11 @@ print_json(const struct config *c, struct report *rp, size_t n, const struct pro
 			printf("null");
 		printf(",\"key\":{\"file\":");
 		json_str(r->key_file);
-		printf(",\"matches\":%s},\"ca_file\":", rp[i].key_matches ? "true" : "false");
+		printf(",\"where\":\"%s\"", keystore_where_name(rp[i].key_where));
+		if (r->key_in_token)
+			json_token(r);
+		printf(",\"loaded\":%s,\"matches\":%s},\"ca_file\":", rp[i].key_loaded ? "true" :
+		    "false", rp[i].key_matches ? "true" : "false");
 		json_str(r->ca_file);
 		printf(",\"chains_to_ca\":%s,\"crl\":", rp[i].chains ? "true" : "false");
 		if (r->crl_file) {
@@ -590,7 +639,9 @@ print_text(const struct config *c, struct report *rp, size_t n, const struct pro
 			    rp[i].subject, rp[i].sans[0] ? rp[i].sans : "(none)", rp[i].issuer,
 			    rp[i].not_before, rp[i].not_after, rp[i].days_left);
 		}
-		printf("    key: %s %s\n", r->key_file, rp[i].key_matches ?
+		printf("    key: %s (%s) %s\n", r->key_file, r->key_in_token ? rp[i].key_token :
+		    keystore_where_name(rp[i].key_where), !rp[i].key_loaded ?
+		    "could NOT be loaded (see the error)" : rp[i].key_matches ?
 		    "matches the certificate" : "does NOT match the certificate");
 		printf("    ca: %s (%s)\n", r->ca_file, rp[i].chains ?
 		    "the certificate chains to it" : "the certificate does NOT chain to it");

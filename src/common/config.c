@@ -21,6 +21,9 @@ static const char *level_names[] = { "error", "warn", "info", "debug" };
 	CFG_STR("cert_file", NULL, CFGF_NODEFAULT), \
 	CFG_STR("key_file", NULL, CFGF_NODEFAULT), \
 	CFG_STR("crl_file", NULL, CFGF_NODEFAULT), \
+	CFG_STR("key_password_file", NULL, CFGF_NODEFAULT), \
+	CFG_STR("pkcs11_module", NULL, CFGF_NODEFAULT), \
+	CFG_STR("pin_file", NULL, CFGF_NODEFAULT), \
 	CFG_INT("handshake_timeout", 0, CFGF_NODEFAULT), \
 	CFG_STR_LIST("allow_cn", NULL, CFGF_NODEFAULT), \
 	CFG_STR_LIST("allow_dns", NULL, CFGF_NODEFAULT), \
@@ -79,7 +82,13 @@ config_level_name(enum log_level l)
 	return level_names[l];
 }
 
-/* A path from the config, made absolute against the config file's directory. */
+int
+config_is_pkcs11(const char *p)
+{
+	return p != NULL && strncmp(p, PKCS11_SCHEME, sizeof(PKCS11_SCHEME) - 1) == 0;
+}
+
+/* A path from the config, made absolute against the config file's directory; a token URI stays. */
 static char *
 config_abspath(const char *dir, const char *p)
 {
@@ -87,7 +96,7 @@ config_abspath(const char *dir, const char *p)
 
 	if (p == NULL)
 		return NULL;
-	if (p[0] == '/' || dir == NULL)
+	if (p[0] == '/' || dir == NULL || config_is_pkcs11(p))
 		return strdup(p);
 	if (asprintf(&out, "%s/%s", dir, p) < 0)
 		return NULL;
@@ -320,6 +329,39 @@ config_rule_revocation(struct rule *r, cfg_t *sec, cfg_t *top, const char *dir,
 	return 0;
 }
 
+/* Where the key lives: a file, an encrypted file, or a token (and what opens it). */
+static int
+config_rule_key(struct rule *r, cfg_t *sec, cfg_t *top, const char *dir, const char *path,
+    const char *kname, char *err, size_t errlen)
+{
+	const char *bad = NULL;
+
+	r->key_password_file = config_abspath(dir, cfg_inherit_str(sec, top, "key_password_file"));
+	r->pkcs11_module = config_abspath(dir, cfg_inherit_str(sec, top, "pkcs11_module"));
+	r->pin_file = config_abspath(dir, cfg_inherit_str(sec, top, "pin_file"));
+	r->key_in_token = config_is_pkcs11(r->key_file);
+	r->cert_in_token = config_is_pkcs11(r->cert_file);
+	if (r->cert_in_token && !r->key_in_token)
+		bad = "cert_file is a pkcs11: URI but key_file is not: a token's certificate "
+		    "goes with the token's key";
+	else if (r->key_in_token && r->key_password_file != NULL)
+		bad = "key_password_file is for an encrypted key_file, not a pkcs11: URI "
+		    "(the token's PIN goes in pin_file)";
+	else if (r->key_in_token && r->pkcs11_module == NULL)
+		bad = "key_file is a pkcs11: URI: set pkcs11_module (the token's PKCS#11 "
+		    "library, e.g. /usr/lib/softhsm/libsofthsm2.so)";
+	else if (r->key_in_token && r->pin_file == NULL)
+		bad = "key_file is a pkcs11: URI: set pin_file (a file holding the token's PIN)";
+	else if (r->key_in_token && (strstr(r->key_file, "pin-value=") != NULL ||
+	    strstr(r->key_file, "pin-source=") != NULL))
+		bad = "key_file: the PIN goes in pin_file, not in the URI";
+	if (bad != NULL) {
+		snprintf(err, errlen, "%s: %s \"%s\": %s", path, kname, r->name, bad);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 config_rule(struct rule *r, cfg_t *sec, enum rule_kind kind, cfg_t *top,
     const char *dir, const char *path, char *err, size_t errlen)
@@ -376,7 +418,7 @@ config_rule(struct rule *r, cfg_t *sec, enum rule_kind kind, cfg_t *top,
 		    r->cert_file == NULL ? "cert_file" : "key_file");
 		return -1;
 	}
-	return 0;
+	return config_rule_key(r, sec, top, dir, path, kname, err, errlen);
 }
 
 /*
@@ -522,6 +564,14 @@ config_load(const char *path, char *err, size_t errlen)
 				    "twice", path, c->rules[i].name);
 				goto out;
 			}
+			/* libp11's engine loads one PKCS#11 module per process. */
+			if (c->rules[j].key_in_token && c->rules[i].key_in_token &&
+			    strcmp(c->rules[j].pkcs11_module, c->rules[i].pkcs11_module) != 0) {
+				snprintf(err, errlen, "%s: rules \"%s\" and \"%s\" name two "
+				    "pkcs11_modules: one process loads one", path,
+				    c->rules[j].name, c->rules[i].name);
+				goto out;
+			}
 		}
 	}
 	rv = c;
@@ -560,6 +610,9 @@ config_free(struct config *c)
 		free(r->ca_file);
 		free(r->cert_file);
 		free(r->key_file);
+		free(r->key_password_file);
+		free(r->pkcs11_module);
+		free(r->pin_file);
 		free(r->crl_file);
 		free(r->ocsp_responder);
 		free(r->ocsp_staple_file);

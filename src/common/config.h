@@ -26,7 +26,12 @@ struct rule {
 	struct cidr	 host;
 	char		*ca_file;	/* absolute paths, inherited from the top level */
 	char		*cert_file;
-	char		*key_file;
+	char		*key_file;	/* a path, or a pkcs11: URI (RFC 7512) */
+	char		*key_password_file;	/* an encrypted key_file's password, or NULL */
+	char		*pkcs11_module;	/* the token's PKCS#11 library, or NULL */
+	char		*pin_file;	/* the token's PIN, or NULL */
+	int		 key_in_token;	/* key_file is a pkcs11: URI */
+	int		 cert_in_token;	/* cert_file is one too */
 	int		 handshake_timeout;	/* seconds */
 
 	/* Who may connect: any pattern of any list; no lists, anyone the CA vouches for. */
@@ -52,6 +57,10 @@ struct rule {
 
 enum { OCSP_OFF, OCSP_LEAF, OCSP_CHAIN };
 enum { CRL_CHECK_LEAF, CRL_CHECK_CHAIN };
+
+#define PKCS11_SCHEME "pkcs11:"
+/* 1 if p is a pkcs11: URI rather than a path. */
+int		 config_is_pkcs11(const char *p);
 
 /* 1 if the rule restricts peer identities at all. */
 int		 rule_has_allow(const struct rule *);

@@ -103,3 +103,24 @@ filedata_free(struct filedata *d)
 	d->buf = NULL;
 	d->len = 0;
 }
+
+int
+filedata_secret(const char *path, char *buf, size_t len)
+{
+	struct filedata d;
+	size_t n;
+
+	if (filedata_read(path, &d) == -1)
+		return -1;
+	for (n = 0; n < d.len && d.buf[n] != '\n' && d.buf[n] != '\r'; n++)
+		;
+	if (n == 0 || n >= len || memchr(d.buf, '\0', n) != NULL) {
+		filedata_free(&d);
+		errno = n == 0 ? ENODATA : E2BIG;
+		return -1;
+	}
+	memcpy(buf, d.buf, n);
+	buf[n] = '\0';
+	filedata_free(&d);
+	return 0;
+}

@@ -25,6 +25,12 @@ struct filedata {
 void	filestamp_get(const char *path, struct filestamp *);
 /* Reads path whole, at most 64 MiB: 0, or -1 with errno (EFBIG when larger). */
 int	filedata_read(const char *path, struct filedata *);
+/*
+ * The first line of path (a PIN, a password) into buf, NUL-terminated; the
+ * file's bytes are wiped.  0, or -1 with errno: ENODATA for an empty line,
+ * E2BIG when it does not fit or holds a NUL.
+ */
+int	filedata_secret(const char *path, char *buf, size_t len);
 /* Wipes the bytes (they may be a private key) and frees them. */
 void	filedata_free(struct filedata *);
 

@@ -173,8 +173,8 @@ area_set(struct stats_area *a, void *base, uint32_t nrules, size_t size)
 }
 
 /* The run directory ours alone: made 0700, or there already, ours and not writable by others. */
-static int
-rundir_ready(const char *dir, char *err, size_t errlen)
+int
+stats_rundir_ready(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -301,7 +301,7 @@ open_area(struct stats_area *a, const struct config *c, int rw, char *err, size_
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			return -1;
 		}
-		if (stats_rundir(dir, sizeof(dir)) == -1 || rundir_ready(dir, err, errlen) == -1)
+		if (stats_rundir(dir, sizeof(dir)) == -1 || stats_rundir_ready(dir, err, errlen) == -1)
 			return -1;
 		if (create(path, c, name, err, errlen) == -1)
 			return -1;

@@ -95,6 +95,8 @@ struct stats_area {
 
 /* The run directory: root /run/mtlsshim, else $XDG_RUNTIME_DIR/mtlsshim, else /tmp/mtlsshim-UID. */
 int	 stats_rundir(char *buf, size_t len);
+/* Makes dir (0700) or finds it ours and writable by us alone: 0, or -1 with why in err. */
+int	 stats_rundir_ready(const char *dir, char *err, size_t errlen);
 /*
  * The file of config c in the run directory, and its short NAME (the config's
  * file name less ".conf"), which the textfile output is named after.

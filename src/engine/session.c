@@ -25,6 +25,7 @@
 #include "preload/signals.h"
 #include "engine/sweep.h"
 #include "engine/tlsctx.h"
+#include "engine/token.h"
 
 #define RECORD_MAX	16384		/* plaintext per TLS record */
 #define BATCH_MAX	(4 * RECORD_MAX)	/* plaintext encrypted per flush */
@@ -309,6 +310,8 @@ session_reason(struct session *s, int ssl_err, char *buf, size_t len)
 		    X509_verify_cert_error_string(v));
 		return ECONNREFUSED;
 	}
+	if (e != 0 && s->rule->key_in_token && token_failure(s->rule, buf, len))
+		return ECONNREFUSED;
 	if (e != 0 && ERR_reason_error_string(e) != NULL) {
 		snprintf(buf, len, "%s", ERR_reason_error_string(e));
 		return ECONNREFUSED;

@@ -17,6 +17,7 @@
 #include "engine/ocsp_cache.h"
 #include "engine/ocsp_resp.h"
 #include "engine/identity.h"
+#include "engine/keystore.h"
 #include "common/log.h"
 #include "common/stats.h"
 #include "engine/staple.h"
@@ -248,17 +249,38 @@ use_chain(SSL_CTX *ctx, const struct filedata *f)
 	return ok;
 }
 
+/* The rule's key, wherever it lives (keystore.h); why in err, after the rule's prefix. */
 static int
-use_key(SSL_CTX *ctx, const struct filedata *f)
+use_key(SSL_CTX *ctx, const struct rule *r, const struct filedata *f, char *err, size_t errlen)
 {
-	BIO *b = mem_bio(f);
-	EVP_PKEY *k = NULL;
-	int ok;
+	EVP_PKEY *k = keystore_key(r, f, err, errlen);
+	int ok = k != NULL && SSL_CTX_use_PrivateKey(ctx, k) == 1;
+	char why[256];
 
-	ok = b != NULL && (k = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL)) != NULL &&
-	    SSL_CTX_use_PrivateKey(ctx, k) == 1;
+	if (k != NULL && !ok &&
+	    ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+		ERR_clear_error();
+		snprintf(err, errlen, "key_file %s does not match cert_file %s", r->key_file,
+		    r->cert_file);
+	} else if (k != NULL && !ok)
+		snprintf(err, errlen, "key_file %s: %s", r->key_file,
+		    tlsctx_errstr(why, sizeof(why)));
 	EVP_PKEY_free(k);
-	BIO_free(b);
+	return ok;
+}
+
+/* A certificate kept in the token with the key; the chain comes from ca_file. */
+static int
+use_token_cert(SSL_CTX *ctx, const struct rule *r, char *err, size_t errlen)
+{
+	X509 *x = keystore_cert(r, err, errlen);
+	int ok = x != NULL && SSL_CTX_use_certificate(ctx, x) == 1;
+	char why[256];
+
+	if (x != NULL && !ok)
+		snprintf(err, errlen, "cert_file %s: %s", r->cert_file,
+		    tlsctx_errstr(why, sizeof(why)));
+	X509_free(x);
 	return ok;
 }
 
@@ -377,7 +399,7 @@ tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[
 	const char *kind = r->kind == RULE_SERVER ? "server" : "client";
 	STACK_OF(X509) *chain = NULL;
 	SSL_CTX *ctx = NULL;
-	char why[256];
+	char why[256], what[900];
 	int days, n;
 
 	pthread_once(&idx_once, idx_init);
@@ -401,14 +423,17 @@ tlsctx_new_from(const struct config *c, const struct rule *r, struct filedata f[
 	SSL_CTX_set_read_ahead(ctx, 1);
 	if (tlsctx_options(ctx, c, r, kind, err, errlen) == -1)
 		goto fail;
-	if (!use_chain(ctx, &f[TLSCTX_CERT])) {
+	if (r->cert_in_token && !use_token_cert(ctx, r, what, sizeof(what))) {
+		snprintf(err, errlen, "%s: %s \"%s\": %s", c->path, kind, r->name, what);
+		goto fail;
+	}
+	if (!r->cert_in_token && !use_chain(ctx, &f[TLSCTX_CERT])) {
 		snprintf(err, errlen, "%s: %s \"%s\": cert_file %s: %s", c->path,
 		    kind, r->name, r->cert_file, tlsctx_errstr(why, sizeof(why)));
 		goto fail;
 	}
-	if (!use_key(ctx, &f[TLSCTX_KEY])) {
-		snprintf(err, errlen, "%s: %s \"%s\": key_file %s: %s", c->path,
-		    kind, r->name, r->key_file, tlsctx_errstr(why, sizeof(why)));
+	if (!use_key(ctx, r, &f[TLSCTX_KEY], what, sizeof(what))) {
+		snprintf(err, errlen, "%s: %s \"%s\": %s", c->path, kind, r->name, what);
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {

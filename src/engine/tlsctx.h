@@ -51,6 +51,9 @@ tlsctx_path(const struct rule *r, int i)
 	const char *p[TLSCTX_FILES] = { r->ca_file, r->cert_file, r->key_file, r->crl_file,
 	    r->ocsp_staple_file };
 
+	/* What lives in a token is not a file to read, watch or cache. */
+	if ((i == TLSCTX_CERT && r->cert_in_token) || (i == TLSCTX_KEY && r->key_in_token))
+		return NULL;
 	return p[i];
 }
 

@@ -69,9 +69,32 @@ warn_key_mode(const struct rule *r)
 {
 	struct stat st;
 
-	if (stat(r->key_file, &st) == 0 && (st.st_mode & S_IROTH))
+	if (!r->key_in_token && stat(r->key_file, &st) == 0 && (st.st_mode & S_IROTH))
 		log_warn("rule=%s: key_file %s is readable by every user", r->name,
 		    r->key_file);
+	if (r->pin_file != NULL && stat(r->pin_file, &st) == 0 && (st.st_mode & S_IROTH))
+		log_warn("rule=%s: pin_file %s is readable by every user", r->name,
+		    r->pin_file);
+	if (r->key_password_file != NULL && stat(r->key_password_file, &st) == 0 &&
+	    (st.st_mode & S_IROTH))
+		log_warn("rule=%s: key_password_file %s is readable by every user", r->name,
+		    r->key_password_file);
+}
+
+/*
+ * A token's login and a key's password are not files the start-up cache
+ * can vouch for, nor something to leave until after the program dropped
+ * its access: such keys are loaded before main(), in every process.
+ */
+static int
+needs_secret(const struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nrules; i++)
+		if (c->rules[i].key_in_token || c->rules[i].key_password_file != NULL)
+			return 1;
+	return 0;
 }
 
 /*
@@ -147,7 +170,7 @@ shim_init(void)
 	 * first matched connection.  A setuid program neither reads nor writes
 	 * the cache.
 	 */
-	cacheable = getuid() == geteuid();
+	cacheable = getuid() == geteuid() && !needs_secret(shim_cfg);
 	if ((lazy = cacheable && startcache_hit(shim_cfg)) != 0 && geteuid() == 0)
 		shim_preread_due = 1;
 	if (lazy)

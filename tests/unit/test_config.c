@@ -56,6 +56,17 @@ static const struct bad {
 	{ "rule handshake_timeout negative", FILES "server \"a\" {\n port = 1\n handshake_timeout = -5\n}\n", "handshake_timeout", NULL },
 	{ "no cert_file anywhere", "ca_file = \"ca.crt\"\nkey_file = \"k\"\nserver \"a\" {\n port = 1\n}\n", "cert_file", NULL },
 	{ "no key_file anywhere", "ca_file = \"ca.crt\"\ncert_file = \"c\"\nclient \"a\" {\n port = 1\n}\n", "key_file", NULL },
+#define TOKEN "ca_file = \"ca.crt\"\ncert_file = \"c\"\nkey_file = \"pkcs11:token=t;object=k\"\n"
+	{ "token key without pkcs11_module", TOKEN "pin_file = \"p\"\nserver \"a\" {\n port = 1\n}\n", "pkcs11_module", NULL },
+	{ "token key without pin_file", TOKEN "pkcs11_module = \"/m.so\"\nserver \"a\" {\n port = 1\n}\n", "pin_file", NULL },
+	{ "PIN in the URI", "ca_file = \"ca.crt\"\ncert_file = \"c\"\nkey_file = \"pkcs11:token=t;object=k?pin-value=1234\"\n"
+	    "pkcs11_module = \"/m.so\"\npin_file = \"p\"\nserver \"a\" {\n port = 1\n}\n", "pin_file", "URI" },
+	{ "token key with key_password_file", TOKEN "pkcs11_module = \"/m.so\"\npin_file = \"p\"\nkey_password_file = \"w\"\n"
+	    "server \"a\" {\n port = 1\n}\n", "key_password_file", "pin_file" },
+	{ "token cert with a file key", "ca_file = \"ca.crt\"\ncert_file = \"pkcs11:token=t;object=k;type=cert\"\n"
+	    "key_file = \"k.pem\"\nserver \"a\" {\n port = 1\n}\n", "cert_file", "key_file" },
+	{ "two pkcs11_modules", TOKEN "pin_file = \"p\"\nserver \"a\" {\n port = 1\n pkcs11_module = \"/m.so\"\n}\n"
+	    "server \"b\" {\n port = 2\n pkcs11_module = \"/n.so\"\n}\n", "pkcs11_module", "\"b\"" },
 	{ "no ca_file anywhere", "cert_file = \"c\"\nkey_file = \"k\"\nclient \"a\" {\n port = 1\n}\n", "ca_file", NULL },
 	{ "rule without title", FILES "server {\n port = 1\n}\n", NULL, NULL },
 };
@@ -222,6 +233,31 @@ static void test_inherit(void)
 	}
 }
 
+/* A pkcs11: URI is not a path: it is kept as written; the secrets' files are paths. */
+static void test_token_key(void)
+{
+	char err[512], want[PATH_MAX + 64];
+	struct config *c = config_load(fixture("token.conf", TOKEN
+	    "pkcs11_module = \"/usr/lib/softhsm/libsofthsm2.so\"\npin_file = \"token.pin\"\n"
+	    "server \"a\" {\n port = 1\n cert_file = \"pkcs11:token=t;object=k;type=cert\"\n}\n"
+	    "client \"b\" {\n port = 2\n key_file = \"b.key\"\n key_password_file = \"b.pass\"\n}\n"),
+	    err, sizeof err);
+
+	CHECK(c != NULL, "token config rejected: %s", err);
+	if (!c)
+		return;
+	CHECK(strcmp(c->rules[0].key_file, "pkcs11:token=t;object=k") == 0, "URI kept: %s",
+	    c->rules[0].key_file);
+	CHECK(c->rules[0].key_in_token && c->rules[0].cert_in_token, "a: key and cert in the token");
+	snprintf(want, sizeof want, "%s/token.pin", dir);
+	CHECK(strcmp(c->rules[0].pin_file, want) == 0, "pin_file %s, want %s", c->rules[0].pin_file, want);
+	CHECK(!c->rules[1].key_in_token && !c->rules[1].cert_in_token, "b: files");
+	snprintf(want, sizeof want, "%s/b.pass", dir);
+	CHECK(c->rules[1].key_password_file && strcmp(c->rules[1].key_password_file, want) == 0,
+	    "key_password_file %s", c->rules[1].key_password_file);
+	config_free(c);
+}
+
 static void test_syslog_stderr(void)
 {
 	char err[512];
@@ -261,6 +297,7 @@ int main(void)
 	test_missing_file();
 	test_defaults();
 	test_inherit();
+	test_token_key();
 	test_syslog_stderr();
 	test_config_path();
 	cleanup();
