@@ -698,6 +698,68 @@ conn_a_script() {
 	refute_secret "wrong PIN" "$WRONGPIN" "$T/pin.log" "$SRVOUT" "$MTLSSHIM_RUNDIR"
 }
 
+# guarded_runs CMD...: two runs of CMD the token refuses (78, the refusal on stderr), then one
+# that does not ask it.
+guarded_runs() {
+	local i
+	for i in 1 2; do
+		run --separate-stderr "$@"
+		show
+		[ "$status" -eq 78 ]
+		assert_contains "$stderr$output" "the token refused the PIN in pin_file $TPIN ("
+		refute_contains "$output" RAN
+	done
+	pkcs11-tool --module "$P11" --login --pin "$PIN" --list-objects >/dev/null 2>&1
+	run --separate-stderr "$@"
+	show
+	[ "$status" -eq 78 ]
+	[[ "$stderr$output" =~ $NOT_AGAIN ]]
+	refute_contains "$stderr$output" "the token refused the PIN in pin_file $TPIN ("
+	[[ "$(token_flags)" != *"PIN count low"* ]]
+}
+
+@test "wrong PIN with the certificate in the token too: still offered twice in all (the certificate's load, made without a login, does not reset the count)" {
+	mktoken "$T/hsm"
+	TPIN=$T/token.pin
+	echo "$WRONGPIN" > "$TPIN"
+	PORT=$(free_port)
+	local c; c=$(tconf pincert server "$PORT" server "cert_file = \"$(uri server cert)\"")
+	guarded_runs shim "$c" sh -c 'echo RAN'
+
+}
+
+@test "wrong PIN, two rules with two keys in one token, mtlsshim check (which loads every rule): the PIN is offered twice in all, not twice per rule" {
+	mktoken "$T/hsm"
+	TPIN=$T/token.pin
+	echo "$WRONGPIN" > "$TPIN"
+	local c; c=$({
+		echo "pkcs11_module = \"$P11\""
+		echo "pin_file = \"$TPIN\""
+		echo "server \"srv\" {"
+		echo "    port = $(free_port)"
+		echo "    key_file = \"$(uri server)\""
+		echo "    cert_file = \"$PKI/server.crt\""
+		echo "}"
+		echo "client \"cli\" {"
+		echo "    port = $(free_port)"
+		echo "    key_file = \"$(uri client)\""
+		echo "    cert_file = \"$PKI/client.crt\""
+		echo "}"
+	} | conf tworules)
+	# Each refusal as "RULE: refusal N", over three runs: the token is asked twice in all.
+	local i offers=""
+	for i in 1 2 3; do
+		run --separate-stderr launcher check -c "$c"
+		show
+		[ "$status" -eq 78 ]
+		offers+=$(printf '%s\n' "$output" "$stderr" | grep -oE '(server|client) "[a-z]+": .*refused the PIN in pin_file [^ ]+ \(PIN incorrect; refusal [0-9]' |
+			sed -E 's/^[a-z]+ "([a-z]+)".*refusal ([0-9])$/\1: refusal \2/')$'\n'
+	done
+	echo "offers: $offers"
+	[ "$(printf '%s' "$offers" | sort -u | grep -c refusal)" -eq 2 ]
+	assert_contains "$output" "not offering it again"
+}
+
 @test "a pin_file without a trailing newline works too" {
 	TPIN=$T/nonl.pin
 	printf '%s' "$PIN" > "$TPIN"

@@ -167,6 +167,9 @@ check_key(struct report *rp, X509 *cert)
 	check_mode(rp, "pin_file", r->pin_file);
 	check_mode(rp, "key_password_file", r->key_password_file);
 	rp->key_where = keystore_where(r, &f);
+	if (rp->key_where == KEYSTORE_FILE && r->key_password_file != NULL)
+		note(rp->warnings, &rp->nwarn, "key_password_file %s is set, but key_file %s is "
+		    "not encrypted", r->key_password_file, r->key_file);
 	if (r->key_in_token)
 		token_describe(r->key_file, rp->key_token, sizeof(rp->key_token));
 	/* A token key comes from token.c's keeping: the PIN is not offered twice. */

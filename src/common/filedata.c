@@ -108,8 +108,14 @@ int
 filedata_secret(const char *path, char *buf, size_t len)
 {
 	struct filedata d;
+	struct stat st;
 	size_t n;
 
+	/* Not a FIFO to hang on before main(), nor a device. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (filedata_read(path, &d) == -1)
 		return -1;
 	for (n = 0; n < d.len && d.buf[n] != '\n' && d.buf[n] != '\r'; n++)

@@ -28,7 +28,8 @@ int	filedata_read(const char *path, struct filedata *);
 /*
  * The first line of path (a PIN, a password) into buf, NUL-terminated; the
  * file's bytes are wiped.  0, or -1 with errno: ENODATA for an empty line,
- * E2BIG when it does not fit or holds a NUL.
+ * E2BIG when it does not fit or holds a NUL, EINVAL for what is not a
+ * regular file.
  */
 int	filedata_secret(const char *path, char *buf, size_t len);
 /* Wipes the bytes (they may be a private key) and frees them. */

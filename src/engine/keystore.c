@@ -73,7 +73,8 @@ file_key(const struct rule *r, const struct filedata *f, int encrypted, char *er
 	if (encrypted && filedata_secret(r->key_password_file, pw, sizeof(pw)) == -1) {
 		snprintf(err, errlen, "key_password_file %s: %s", r->key_password_file,
 		    errno == ENODATA ? "empty (the password is its first line)" :
-		    errno == E2BIG ? "the password is too long, or binary" : strerror(errno));
+		    errno == E2BIG ? "the password is too long, or binary" : errno == EINVAL ?
+		    "not a regular file" : strerror(errno));
 		return NULL;
 	}
 	if ((b = BIO_new_mem_buf(f->buf, (int)f->len)) != NULL)

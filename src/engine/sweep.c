@@ -11,6 +11,7 @@
 #include "engine/ocsp_cache.h"
 #include "engine/revwatch.h"
 #include "engine/sweep.h"
+#include "engine/token.h"
 
 /*
  * SSL_MODE_RELEASE_BUFFERS frees the read and write buffers (about 34 KiB)
@@ -211,8 +212,10 @@ session_sweep_atfork(int phase)
 		plock(&sweep_lock);
 		revwatch_atfork(phase);
 		ocsp_cache_atfork(phase);
+		token_atfork(phase);
 		return;
 	}
+	token_atfork(phase);
 	ocsp_cache_atfork(phase);
 	revwatch_atfork(phase);
 	if (phase == SWEEP_PARENT)

@@ -257,7 +257,7 @@ use_key(SSL_CTX *ctx, const struct rule *r, const struct filedata *f, char *err,
 	int ok = k != NULL && SSL_CTX_use_PrivateKey(ctx, k) == 1;
 	char why[256];
 
-	if (k != NULL && !ok &&
+	if (k != NULL && !ok && ERR_GET_LIB(ERR_peek_last_error()) == ERR_LIB_X509 &&
 	    ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
 		ERR_clear_error();
 		snprintf(err, errlen, "key_file %s does not match cert_file %s", r->key_file,

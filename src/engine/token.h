@@ -18,6 +18,8 @@ struct rule;
  * reference, or NULL with why in err (the rule's prefix is the caller's).
  */
 EVP_PKEY	*token_key(const struct rule *, char *err, size_t errlen);
+/* Fork: the lock goes with the sweep's (sweep.c); phase is a SWEEP_ one. */
+void		 token_atfork(int phase);
 /* The certificate named by a pkcs11: cert_file, from the same token; NULL with why in err. */
 X509		*token_cert(const struct rule *, char *err, size_t errlen);
 /*

@@ -150,7 +150,7 @@ shim_init(void)
 	char err[1024];
 	time_t recheck, t;
 	size_t i;
-	int lazy, cacheable;
+	int lazy, cacheable, deferred;
 
 	real_init();
 	if ((shim_cfg = config_load(config_path(), err, sizeof(err))) == NULL)
@@ -171,9 +171,20 @@ shim_init(void)
 	 * the cache.
 	 */
 	cacheable = getuid() == geteuid() && !needs_secret(shim_cfg);
-	if ((lazy = cacheable && startcache_hit(shim_cfg)) != 0 && geteuid() == 0)
+	/*
+	 * An image exec'd holding relayed sessions (an inetd service, socat's
+	 * EXEC) speaks plaintext to its relay and rarely opens a matched socket
+	 * of its own; its parent logged in to the token already.  It logs in at
+	 * its first matched connection, if it makes one: a service running as a
+	 * user who cannot reach the token then still serves its connection.
+	 */
+	deferred = needs_secret(shim_cfg) && getenv(RELAYED_ENV) != NULL;
+	if ((lazy = deferred || (cacheable && startcache_hit(shim_cfg))) != 0 && geteuid() == 0)
 		shim_preread_due = 1;
-	if (lazy)
+	if (deferred)
+		log_debug("%s: exec'd with relayed sessions; keys loaded on first use",
+		    shim_cfg->path);
+	else if (lazy)
 		log_debug("%s: files unchanged since checked; contexts built on first use",
 		    shim_cfg->path);
 	else if (shim_cfg->nrules > 0) {
