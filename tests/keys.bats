@@ -343,6 +343,33 @@ refute_environ() {
 	assert_file_has "$T/s_server.out" '^depth=0 CN = client'
 }
 
+@test "token key, inetd -E whose service runs as nobody: the service image, shimmed but exec'd with its session relayed, does not log in to the token and serves" {
+	# Everything the service needs is in a directory nobody can reach; the token's and the
+	# pin_file stay root's alone, so a login from the service would fail.
+	PUB=$(mktemp -d /tmp/keys-inetd.XXXXXX)
+	chmod 711 "$PUB"
+	PORT=$(free_port)
+	local c; c=$(tconf inetdtok server "$PORT" server)
+	sed "s|^log_file = .*|log_file = \"$PUB/shim.log\"|" "$c" > "$PUB/shim.conf"
+	chmod 644 "$PUB/shim.conf"
+	: > "$PUB/shim.log"
+	chmod 666 "$PUB/shim.log"
+	export MTLS_LOG=$PUB/shim.log
+	printf 'IFS= read -r line\necho "hello $line from $(id -un)"\n' > "$PUB/svc.sh"
+	chmod 644 "$PUB/svc.sh"
+	echo "127.0.0.1:$PORT stream tcp nowait nobody /bin/sh sh $PUB/svc.sh" > "$PUB/inetd.conf"
+	shim_bg "$T/inetd.out" "$PUB/shim.conf" /usr/sbin/inetd -d -E "$PUB/inetd.conf"
+	wait_port "$PORT"
+	wire_start "$PORT"
+	run bash -c "(printf 'alice\n'; sleep 2) | timeout 15 openssl s_client -quiet -verify_return_error \
+		-CAfile '$PKI/ca.crt' -cert '$PKI/client.crt' -key '$PKI/client.key' -connect 127.0.0.1:$PORT 2>/dev/null"
+	show
+	[ "$output" = "hello alice from nobody" ]
+	wire_check
+	assert_shim_log 'accepted rule=inetdtok .*subject="[^"]*CN=client'
+	refute_shim_log 'pin_file|token refused'
+}
+
 # ---------------------------------------------------------------------------------------------
 # Forked workers
 
