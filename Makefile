@@ -106,14 +106,14 @@ asan: deps
 	$(MAKE) B=build-asan SAN='-fsanitize=address,undefined -fno-omit-frame-pointer' CFLAGS='-O1 -g' all unit
 	MTLSSHIM_BUILD=build-asan bats tests
 
-# The threads, nonblock, io, fork and regress suites against a ThreadSanitizer build in build-tsan/
+# The threads, nonblock, io, fork, regress, stats and keys suites against a ThreadSanitizer build in build-tsan/
 # (tests/helpers.bash: the runtime preloaded after the shim; a report from any process fails its
-# test and is printed). All five run; the one test that puts curl itself under the shim skips
+# test and is printed). All of them run; the tests that put curl itself under the shim skip
 # (curl hangs under TSan's runtime). TSAN_OPTIONS=... make tsan adds options (e.g.
 # detect_deadlocks=0 for races only).
 # gcc 12's runtime cannot place its shadow memory when the kernel randomizes mmap with more than
 # 28 bits (vm.mmap_rnd_bits): then, or if an instrumented program fails to start, without ASLR.
-TSAN_SUITES = threads nonblock io fork regress stats
+TSAN_SUITES = threads nonblock io fork regress stats keys
 tsan: deps
 	$(MAKE) B=build-tsan SAN='-fsanitize=thread' CFLAGS='-O1 -g' all
 	@r=; if [ "$$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)" -gt 28 ] || \
