@@ -12,6 +12,11 @@ setup_file() {
 	# (-subj cannot hold '/', hence the relative file names; the test runs eval in its own dir.)
 	issue_cert "$PKI" hostile "/CN=a \$(touch pwned); \`touch pwned2\`/OU='sq' \"dq\" 100% back\\\\slash "$'\n'"line2/L=~user *glob <tag> #hash \${HOME} & | >x/O=Example, Inc\\+x" \
 		'extendedKeyUsage = clientAuth'
+	# A URI SAN with a comma and what reads like another SAN after it.
+	issue_cert "$PKI" commasan "/CN=commasan" $'extendedKeyUsage = clientAuth\nsubjectAltName = @alt\n[alt]\nURI.1 = https://a.example/x,DNS:admin.example\nDNS.1 = b.example'
+	# A URI SAN longer than a value may be (PEERENV_VALUE_MAX, 16384 bytes escaped).
+	issue_cert "$PKI" longuri "/CN=longuri" "extendedKeyUsage = clientAuth
+subjectAltName = DNS:long.test, URI:spiffe://example.org/$(printf 'a%.0s' $(seq 17000))"
 }
 setup() { require_build; T=$BATS_TEST_TMPDIR; }
 teardown() { common_teardown; }
@@ -33,7 +38,7 @@ peer_script() {
 }
 
 # start_inetd_peer [-E] [ENV=VALUE...]: a shimmed openbsd-inetd, its environment with ENVs, on a
-# server-rule port (PORT, rule "pe") running peer.sh $T for each connection, and on a port no
+# server-rule port (PORT, rule "pe") running peer.sh $T (or $PEER_SVC $T) for each connection, and on a port no
 # rule matches (PLAINPORT, plaintext) running it too. -E: inetd keeps LD_PRELOAD for the service,
 # which is then shimmed itself; without, inetd launders it away.
 start_inetd_peer() {
@@ -43,7 +48,7 @@ start_inetd_peer() {
 	PLAINPORT=$(free_port)
 	peer_script
 	{
-		echo "127.0.0.1:$PORT stream tcp nowait root /bin/sh sh $T/peer.sh $T"
+		echo "127.0.0.1:$PORT stream tcp nowait root /bin/sh sh ${PEER_SVC:-$T/peer.sh} $T"
 		echo "127.0.0.1:$PLAINPORT stream tcp nowait root /bin/sh sh $T/peer.sh"
 	} > "$T/inetd-peer.conf"
 	shim_bg "$T/inetd.out" "$(server_conf pe "$PORT")" env "$@" /usr/sbin/inetd -d "${opt[@]}" "$T/inetd-peer.conf"
@@ -125,6 +130,31 @@ check_vars() {
 	[ "$(var MTLSSHIM_PEER_SUBJECT)" = CN=client2 ]
 }
 
+@test "a comma inside a SAN is %2C in MTLSSHIM_PEER_SAN: split at commas, then decode, gives each SAN" {
+	start_inetd_peer
+	connect_as commasan
+	[ "${lines[-1]}" = end ]
+	check_vars commasan pe "$T/pe.log"
+	local san; san=$(var MTLSSHIM_PEER_SAN)
+	[ "$san" = "URI:https://a.example/x%2CDNS:admin.example,DNS:b.example" ]
+	local -a each; IFS=, read -ra each <<< "$san"
+	[ "${#each[@]}" -eq 2 ]
+	[ "$(decode "${each[0]}")" = "URI:https://a.example/x,DNS:admin.example" ]
+	[ "$(var MTLSSHIM_PEER_URI)" = "https://a.example/x,DNS:admin.example" ]
+}
+
+@test "a value longer than 16384 bytes is left out whole, never cut, and the log says so" {
+	start_inetd_peer
+	connect_as longuri
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = end ]
+	[ "$(grep -Ec '^MTLSSHIM_PEER_(URI|SAN)=' <<< "$output")" -eq 0 ]
+	[ "$(var MTLSSHIM_PEER_SUBJECT)" = CN=longuri ]
+	[ "$(var MTLSSHIM_RULE)" = pe ]
+	assert_file_has "$T/pe.log" 'MTLSSHIM_PEER_URI left out of the program.s environment: 170[0-9]{2} bytes escaped, more than 16384'
+	assert_file_has "$T/pe.log" 'MTLSSHIM_PEER_SAN left out'
+}
+
 @test "a subject full of shell syntax: every value is inert under eval (bash and dash) and decodes back to the RFC 2253 text" {
 	start_inetd_peer
 	wire_start "$PORT"
@@ -185,6 +215,69 @@ while not out.endswith(b\"end\\n\"):
 sys.stdout.write(out.decode())' $PLAINPORT"
 	show
 	[ "$output" = end ]
+}
+
+# spawn_script: spawn.sh, a service that prints our variables and "end", then execs spawn.py DIR:
+# children started by os.posix_spawn / posix_spawnp with file actions, each a python that writes
+# its environment to DIR/NAME.env without exec'ing anything, then (last) an exec with 0 and 1
+# close-on-exec. Each NAME says what the child holds on 0 and 1.
+spawn_script() {
+	cat > "$T/spawn.sh" <<-'EOF'
+	env | grep -E '^MTLSSHIM_(PEER_|RULE=)' | sort
+	echo end
+	exec python3 "${0%/*}/spawn.py" "$1"
+	EOF
+	cat > "$T/spawn.py" <<-'EOF'
+	import os, sys
+	d = sys.argv[1]
+	dump = "import os, sys\nopen(sys.argv[1], 'w').write(''.join(k + '=' + v + '\\n' for k, v in os.environ.items()))"
+	def spawn(name, fa, fn=os.posix_spawn, prog=sys.executable):
+	    pid = fn(prog, ["python3", "-c", dump, d + "/" + name + ".env"], os.environ, file_actions=fa)
+	    os.waitpid(pid, 0)
+	null = (os.O_RDWR, 0)
+	# 0 and 1 elsewhere: none.
+	spawn("away", [(os.POSIX_SPAWN_OPEN, 0, "/dev/null") + null, (os.POSIX_SPAWN_OPEN, 1, "/dev/null") + null])
+	# The connection stays on 0: kept.
+	spawn("stdin", [(os.POSIX_SPAWN_OPEN, 1, "/dev/null") + null])
+	# No file actions, 0 and 1 the connection: kept.
+	spawn("nofa", None)
+	# 0 and 1 elsewhere, then the connection dup2'd back onto 0 from another number: kept.
+	fd = os.dup(0)
+	spawn("dup", [(os.POSIX_SPAWN_OPEN, 0, "/dev/null") + null, (os.POSIX_SPAWN_CLOSE, 1),
+	              (os.POSIX_SPAWN_DUP2, fd, 0)])
+	# Another descriptor dup2'd over 0 and 1, by posix_spawnp: none.
+	n = os.open("/dev/null", os.O_RDWR)
+	spawn("spawnp", [(os.POSIX_SPAWN_DUP2, n, 0), (os.POSIX_SPAWN_DUP2, n, 1)], os.posix_spawnp, "python3")
+	# The connection closed over once it was on 0: none.
+	spawn("dupclosed", [(os.POSIX_SPAWN_DUP2, fd, 0), (os.POSIX_SPAWN_CLOSE, 0), (os.POSIX_SPAWN_CLOSE, 1)])
+	# 0 close-on-exec, 1 elsewhere: none.
+	os.set_inheritable(0, False)
+	spawn("cloexec", [(os.POSIX_SPAWN_OPEN, 1, "/dev/null") + null])
+	# An exec with 0 and 1 both close-on-exec: the new image holds neither, so none.
+	os.set_inheritable(1, False)
+	os.execv(sys.executable, ["python3", "-c", dump, d + "/execcloexec.env"])
+	EOF
+}
+
+@test "posix_spawn and posix_spawnp (python os.posix_spawn): the child gets the variables only if its file actions leave or dup2 the connection on 0 or 1; an exec with 0 and 1 close-on-exec drops them" {
+	command -v python3 >/dev/null || skip "no python3"
+	spawn_script
+	PEER_SVC=$T/spawn.sh start_inetd_peer -E
+	connect_as svc
+	[ "${lines[-1]}" = end ]
+	check_vars svc pe "$T/pe.log"
+	local want name
+	want=$(grep -E '^MTLSSHIM_(PEER_|RULE=)' <<< "$output")
+	wait_for "$T/execcloexec.env" '^MTLSSHIM_RELAYED=' 10
+	for name in stdin nofa dup; do
+		[ "$(grep -E '^MTLSSHIM_(PEER_|RULE=)' "$T/$name.env" | sort)" = "$want" ] || { echo "$name: not kept" >&2; return 1; }
+	done
+	for name in away spawnp dupclosed cloexec execcloexec; do
+		grep -q '^MTLSSHIM_RELAYED=' "$T/$name.env"
+		[ "$(grep -Ec '^MTLSSHIM_(PEER_|RULE=)' "$T/$name.env")" -eq 0 ] || { echo "$name: kept" >&2; return 1; }
+		# Nor does the image's MTLSSHIM_RELAYED still mark a peer.
+		refute_file_has "$T/$name.env" '^MTLSSHIM_RELAYED=.*/P(,|$)'
+	done
 }
 
 @test "socat EXEC:...,nofork (socket on stdin and stdout): the program sees the peer" {

@@ -83,6 +83,10 @@
 	    const posix_spawnattr_t *, char *const [], char *const [])) \
 	X(int, posix_spawn_file_actions_init, (posix_spawn_file_actions_t *)) \
 	X(int, posix_spawn_file_actions_adddup2, (posix_spawn_file_actions_t *, int, int)) \
+	X(int, posix_spawn_file_actions_addclose, (posix_spawn_file_actions_t *, int)) \
+	X(int, posix_spawn_file_actions_addopen, (posix_spawn_file_actions_t *, int, const char *, \
+	    int, mode_t)) \
+	X(int, posix_spawn_file_actions_addclosefrom_np, (posix_spawn_file_actions_t *, int)) \
 	X(int, posix_spawn_file_actions_destroy, (posix_spawn_file_actions_t *)) \
 	X(int, system, (const char *)) \
 	X(FILE *, popen, (const char *, const char *)) \

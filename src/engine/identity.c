@@ -21,7 +21,7 @@ identity_name(X509_NAME *name, char *buf, size_t len)
 	buf[0] = '\0';
 	if (name == NULL || (b = BIO_new(BIO_s_mem())) == NULL)
 		return buf;
-	X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	X509_NAME_print_ex(b, name, 0, IDENTITY_NAME_FLAGS);
 	n = BIO_read(b, buf, (int)len - 1);
 	buf[n > 0 ? n : 0] = '\0';
 	BIO_free(b);

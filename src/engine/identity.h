@@ -7,7 +7,10 @@
 
 struct rule;
 
-/* RFC 2253 one-line subject, e.g. "CN=client,O=Example". */
+/* How names are written: RFC 2253, UTF-8 as it is (X509_NAME_print_ex flags). */
+#define IDENTITY_NAME_FLAGS	(XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB)
+
+/* RFC 2253 one-line subject, e.g. "CN=client,O=Example"; cut at len. */
 char	*identity_subject(X509 *, char *buf, size_t len);
 char	*identity_issuer(X509 *, char *buf, size_t len);
 /* The same for any name (a CRL's issuer); NULL gives "". */

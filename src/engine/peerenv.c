@@ -7,15 +7,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "common/log.h"
 #include "engine/identity.h"
 #include "engine/peerenv.h"
 #include "engine/session.h"
-
-#define NAME_MAX_LEN	4096	/* RFC 2253 text of one name, before escaping */
 
 /* Bytes a shell takes literally in an assignment, wherever they stand (no '~': tilde expansion). */
 static int
@@ -25,31 +25,78 @@ plain(unsigned char c)
 	    (c != '\0' && strchr("_-.,:/=@+", c) != NULL);
 }
 
-/* "NAME=value" with value's n bytes escaped; NULL if out of memory. */
+/* A "NAME=value" string being built, escaped as it grows; failed once out of memory. */
+struct word {
+	char	*p;
+	size_t	 len, cap, name;	/* name: the length of "NAME=" */
+	int	 failed;
+};
+
 static char *
-var_new(const char *name, const char *v, size_t n)
+word_room(struct word *w, size_t more)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t nl = strlen(name), i, at;
+	size_t cap;
 	char *p;
 
-	if ((p = malloc(nl + 1 + 3 * n + 1)) == NULL)
+	if (w->failed)
 		return NULL;
-	memcpy(p, name, nl);
-	p[nl] = '=';
-	for (at = nl + 1, i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-
-		if (plain(c))
-			p[at++] = (char)c;
-		else {
-			p[at++] = '%';
-			p[at++] = hex[c >> 4];
-			p[at++] = hex[c & 15];
+	if (w->len + more + 1 > w->cap) {
+		cap = w->cap ? w->cap : 128;
+		while (cap < w->len + more + 1)
+			cap *= 2;
+		if ((p = realloc(w->p, cap)) == NULL) {
+			w->failed = 1;
+			return NULL;
 		}
+		w->p = p;
+		w->cap = cap;
 	}
-	p[at] = '\0';
-	return p;
+	return w->p + w->len;
+}
+
+/* Appends s, plain text (a name, a SAN's type), as it is. */
+static void
+word_raw(struct word *w, const char *s)
+{
+	size_t n = strlen(s);
+	char *at = word_room(w, n);
+
+	if (at != NULL) {
+		memcpy(at, s, n + 1);
+		w->len += n;
+	}
+}
+
+/* Appends v's n bytes, each one not plain as %XX, and with comma ',' too (a SAN in the list). */
+static void
+word_esc(struct word *w, const void *v, size_t n, int comma)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *b = v;
+	char *at = word_room(w, 3 * n);
+	size_t i;
+
+	if (at == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if (plain(b[i]) && !(comma && b[i] == ',')) {
+			*at++ = (char)b[i];
+		} else {
+			*at++ = '%';
+			*at++ = hex[b[i] >> 4];
+			*at++ = hex[b[i] & 15];
+		}
+	*at = '\0';
+	w->len = (size_t)(at - w->p);
+}
+
+static void
+word_start(struct word *w, const char *name)
+{
+	memset(w, 0, sizeof(*w));
+	word_raw(w, name);
+	word_raw(w, "=");
+	w->name = w->len;
 }
 
 /* The first URI SAN, as its bytes; NULL if none. */
@@ -116,7 +163,7 @@ fingerprint(X509 *cert, char *buf, size_t len)
 
 /* The TCP peer, numeric, as getpeername shows it. */
 static int
-peer_addr(const struct session *s, char *addr, size_t alen, char *port, size_t plen)
+peer_addr(struct session *s, char *addr, size_t alen, char *port, size_t plen)
 {
 	const struct sockaddr_in *in = (const struct sockaddr_in *)&s->peer;
 	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&s->peer;
@@ -132,23 +179,119 @@ peer_addr(const struct session *s, char *addr, size_t alen, char *port, size_t p
 	return 0;
 }
 
+/*
+ * Hands the finished w to vars[*at]; a value longer than PEERENV_VALUE_MAX
+ * escaped is left out whole (logged), never cut: a cut name or SPIFFE ID
+ * (spiffe://td/admin-ro -> spiffe://td/admin) would read as another.  -1
+ * when out of memory.
+ */
+static int
+word_add(struct word *w, char **vars, int *at, int max, struct session *s)
+{
+	char addr[64];
+
+	if (w->failed || *at >= max || w->len - w->name > PEERENV_VALUE_MAX) {
+		if (!w->failed && *at < max)
+			log_warn("rule=%s peer=%s: %.*s left out of the program's environment: "
+			    "%zu bytes escaped, more than %d", s->rule->name,
+			    session_peerstr(s, addr, sizeof(addr)), (int)(w->name - 1), w->p,
+			    w->len - w->name, PEERENV_VALUE_MAX);
+		free(w->p);
+		return w->failed ? -1 : 0;
+	}
+	vars[(*at)++] = w->p;
+	return 0;
+}
+
 /* The variable name=v, n bytes, unless v is NULL (left out); -1 when out of memory. */
 static int
-add(char **vars, int *at, int max, const char *name, const char *v, size_t n)
+add(char **vars, int *at, int max, struct session *s, const char *name, const char *v,
+    size_t n)
 {
-	if (v == NULL || *at >= max)
+	struct word w;
+
+	if (v == NULL)
 		return 0;
-	if ((vars[*at] = var_new(name, v, n)) == NULL)
-		return -1;
-	(*at)++;
-	return 0;
+	word_start(&w, name);
+	word_esc(&w, v, n, 0);
+	return word_add(&w, vars, at, max, s);
+}
+
+/* The RFC 2253 text of name, whole: identity_name's, without the bound of a buffer. */
+static int
+add_name(char **vars, int *at, int max, struct session *s, const char *var,
+    X509_NAME *name)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	struct word w;
+	char *p;
+	long n;
+
+	word_start(&w, var);
+	if (b == NULL || X509_NAME_print_ex(b, name, 0, IDENTITY_NAME_FLAGS) < 0)
+		w.failed = 1;
+	else if ((n = BIO_get_mem_data(b, &p)) > 0)
+		word_esc(&w, p, (size_t)n, 0);
+	BIO_free(b);
+	return word_add(&w, vars, at, max, s);
+}
+
+/*
+ * The SANs as TYPE:value (DNS, URI, email, IP), in the certificate's order,
+ * joined by ','; within a value a ',' is %2C as well, so splitting at ','
+ * and then decoding gives each SAN's bytes exactly.
+ */
+static int
+add_sans(char **vars, int *at, int max, struct session *s, const GENERAL_NAMES *names)
+{
+	char ip[INET6_ADDRSTRLEN];
+	struct word w;
+	int i, k = 0;
+
+	word_start(&w, PEERENV_PREFIX "SAN");
+	for (i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+		const ASN1_STRING *v = gn->d.ia5;
+		const char *tag;
+
+		switch (gn->type) {
+		case GEN_DNS:
+			tag = "DNS";
+			break;
+		case GEN_URI:
+			tag = "URI";
+			break;
+		case GEN_EMAIL:
+			tag = "email";
+			break;
+		case GEN_IPADD:
+			tag = "IP";
+			v = NULL;
+			if (ASN1_STRING_length(gn->d.ip) == 4)
+				inet_ntop(AF_INET, ASN1_STRING_get0_data(gn->d.ip), ip, sizeof(ip));
+			else if (ASN1_STRING_length(gn->d.ip) == 16)
+				inet_ntop(AF_INET6, ASN1_STRING_get0_data(gn->d.ip), ip, sizeof(ip));
+			else
+				strcpy(ip, "?");	/* as the log line has it */
+			break;
+		default:
+			continue;
+		}
+		word_raw(&w, k++ ? "," : "");
+		word_raw(&w, tag);
+		word_raw(&w, ":");
+		if (v != NULL)
+			word_esc(&w, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v), 1);
+		else
+			word_esc(&w, ip, strlen(ip), 1);
+	}
+	return word_add(&w, vars, at, max, s);
 }
 
 int
 peerenv_build(struct session *s, char **vars, int max)
 {
-	char subj[NAME_MAX_LEN], iss[NAME_MAX_LEN], sans[NAME_MAX_LEN], serial[128], end[32],
-	    fp[3 * EVP_MAX_MD_SIZE], addr[INET6_ADDRSTRLEN], port[8];
+	char serial[128], end[32], fp[3 * EVP_MAX_MD_SIZE], addr[INET6_ADDRSTRLEN], port[8];
 	const ASN1_STRING *uri = NULL;
 	GENERAL_NAMES *names = NULL;
 	X509 *cert = NULL;
@@ -165,16 +308,10 @@ peerenv_build(struct session *s, char **vars, int max)
 		rv = 0;
 		goto out;
 	}
-	identity_subject(cert, subj, sizeof(subj));
-	identity_issuer(cert, iss, sizeof(iss));
-	identity_sans(cert, sans, sizeof(sans));
 	names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
 	uri = names ? first_uri(names) : NULL;
 	{
 		const struct { const char *name, *v; } w[] = {
-			{ PEERENV_PREFIX "SUBJECT", subj },
-			{ PEERENV_PREFIX "ISSUER", iss },
-			{ PEERENV_PREFIX "SAN", sans },
 			{ PEERENV_PREFIX "SERIAL", serial_hex(cert, serial, sizeof(serial)) ? NULL : serial },
 			{ PEERENV_PREFIX "NOT_AFTER", not_after(cert, end, sizeof(end)) ? NULL : end },
 			{ PEERENV_PREFIX "FINGERPRINT", fingerprint(cert, fp, sizeof(fp)) ? NULL : fp },
@@ -185,11 +322,16 @@ peerenv_build(struct session *s, char **vars, int max)
 		size_t k;
 
 		/* The URI's bytes as they are: an embedded NUL comes out as %00, not cut short. */
-		if (uri != NULL && add(vars, &n, max, PEERENV_PREFIX "URI",
-		    (const char *)ASN1_STRING_get0_data(uri), (size_t)ASN1_STRING_length(uri)) == -1)
+		if ((uri != NULL && add(vars, &n, max, s, PEERENV_PREFIX "URI",
+		    (const char *)ASN1_STRING_get0_data(uri), (size_t)ASN1_STRING_length(uri)) == -1) ||
+		    add_name(vars, &n, max, s, PEERENV_PREFIX "SUBJECT",
+		    X509_get_subject_name(cert)) == -1 ||
+		    add_name(vars, &n, max, s, PEERENV_PREFIX "ISSUER",
+		    X509_get_issuer_name(cert)) == -1 ||
+		    add_sans(vars, &n, max, s, names) == -1)
 			goto out;
 		for (k = 0; k < sizeof(w) / sizeof(w[0]); k++)
-			if (add(vars, &n, max, w[k].name, w[k].v, w[k].v ? strlen(w[k].v) : 0) == -1)
+			if (add(vars, &n, max, s, w[k].name, w[k].v, w[k].v ? strlen(w[k].v) : 0) == -1)
 				goto out;
 	}
 	rv = n;

@@ -11,6 +11,8 @@
 #define PEERENV_PREFIX	"MTLSSHIM_PEER_"
 #define PEERENV_RULE	"MTLSSHIM_RULE"
 #define PEERENV_MAX	10
+/* The longest value, escaped: a longer one is left out, never cut (logged as a warning). */
+#define PEERENV_VALUE_MAX	16384
 
 struct session;
 
@@ -20,8 +22,9 @@ struct session;
  * the handshake is not over, verification did not succeed, or the peer
  * showed no certificate.  -1 with errno ENOMEM, nothing left allocated.
  * Every value holds only A-Za-z0-9 and _-.,:/=@+ (every other byte, '%'
- * included, is %XX), so a shell can eval `env` lines with them.  Takes the
- * session lock.
+ * included, is %XX), so a shell can eval these strings; SAN is TYPE:value
+ * joined by ',', a ',' within a value written %2C.  A value longer than
+ * PEERENV_VALUE_MAX is left out.  Takes the session lock.
  */
 int	peerenv_build(struct session *s, char **vars, int max);
 

@@ -11,6 +11,7 @@
 #include "hooks/hooks.h"
 #include "common/real.h"
 #include "preload/relay.h"
+#include "preload/spawnfa.h"
 
 extern char **environ;
 
@@ -20,11 +21,13 @@ extern char **environ;
 
 /*
  * Runs the real exec with the environment relay_before_exec gives; fails
- * closed without it.  The room is for a vfork child's copy (no malloc).
+ * closed without it (errno as it says).  The room is for a vfork child's
+ * copy (no malloc), RELAY_ROOM_MAX slots at most.
  */
 #define EXEC_WITH(envp, call) do { \
-	char *room_[relay_exec_room(envp)]; \
-	char **env_ = relay_before_exec(envp, room_); \
+	size_t nroom_ = relay_exec_room(envp); \
+	char *room_[nroom_]; \
+	char **env_ = relay_before_exec(envp, room_, nroom_); \
 	int r_, e_; \
 	if (env_ == NULL) \
 		return -1; \
@@ -134,11 +137,54 @@ execle(const char *path, const char *arg, ...)
 	return hook_execve(path, argv, envp);
 }
 
+/*
+ * The file actions are watched as they are added (only the ones the real
+ * call took): a dup2 of a wrapped socket refuses the spawn, and what they
+ * put on 0 and 1 decides whether the child gets the peer variables.
+ */
 HOOK int
 posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa, int fd, int newfd)
 {
+	int r;
+
 	relay_spawn_mark(fa, fd);
-	return REAL(posix_spawn_file_actions_adddup2)(fa, fd, newfd);
+	if ((r = REAL(posix_spawn_file_actions_adddup2)(fa, fd, newfd)) == 0)
+		spawnfa_action(fa, SPAWNFA_DUP2, fd, newfd);
+	return r;
+}
+
+HOOK int
+posix_spawn_file_actions_addclose(posix_spawn_file_actions_t *fa, int fd)
+{
+	int r;
+
+	if ((r = REAL(posix_spawn_file_actions_addclose)(fa, fd)) == 0)
+		spawnfa_action(fa, SPAWNFA_REPLACE, fd, -1);
+	return r;
+}
+
+HOOK int
+posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd, const char *path,
+    int oflag, mode_t mode)
+{
+	int r;
+
+	if ((r = REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode)) == 0)
+		spawnfa_action(fa, SPAWNFA_REPLACE, fd, -1);
+	return r;
+}
+
+/* Missing from this libc (before glibc 2.34): ENOSYS, as a stub would say. */
+HOOK int
+posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *fa, int from)
+{
+	int r;
+
+	if (REAL(posix_spawn_file_actions_addclosefrom_np) == NULL)
+		return ENOSYS;
+	if ((r = REAL(posix_spawn_file_actions_addclosefrom_np)(fa, from)) == 0)
+		spawnfa_action(fa, SPAWNFA_CLOSEFROM, from, -1);
+	return r;
 }
 
 /* A fresh object at the address of one never destroyed carries no old mark. */
@@ -146,6 +192,7 @@ HOOK int
 posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa)
 {
 	relay_spawn_unmark(fa);
+	spawnfa_forget(fa);
 	return REAL(posix_spawn_file_actions_init)(fa);
 }
 
@@ -153,25 +200,34 @@ HOOK int
 posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
 {
 	relay_spawn_unmark(fa);
+	spawnfa_forget(fa);
 	return REAL(posix_spawn_file_actions_destroy)(fa);
 }
 
 typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
     const posix_spawnattr_t *, char *const [], char *const []);
 
-/* posix_spawn and posix_spawnp: no TLS socket for glibc's child. */
+/*
+ * posix_spawn and posix_spawnp: no TLS socket for glibc's child, and the
+ * peer variables only for one that holds their socket.  EINVAL for a
+ * refused spawn, ENOMEM without the copy of envp.
+ */
 static int
 spawn_guarded(spawn_fn real, pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
 	struct relay_spawn *sp;
+	char **env;
 	int r;
 
 	if (relay_spawn_refused(fa))
 		return EINVAL;
+	if ((env = relay_spawn_env(fa, envp)) == NULL)
+		return ENOMEM;
 	sp = relay_spawn_begin();
-	r = real(pid, path, fa, attr, argv, envp);
+	r = real(pid, path, fa, attr, argv, env);
 	relay_spawn_end(sp);
+	relay_env_free(env, envp);
 	return r;
 }
 

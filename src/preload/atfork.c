@@ -11,6 +11,7 @@
 #include "preload/relay.h"
 #include "preload/relayed.h"
 #include "preload/shim.h"
+#include "preload/spawnfa.h"
 #include "preload/statslink.h"
 
 static int	atfork_swept;	/* the handlers hold the sweep's lock */
@@ -61,6 +62,7 @@ atfork_child(void)
 		session_sweep_atfork(SWEEP_CHILD);
 	relayed_atfork_child();
 	relay_atfork_child();
+	spawnfa_atfork_child();
 	offload_atfork_child();
 	engine_atfork_child();
 	fdtable_atfork_child();

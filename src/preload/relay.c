@@ -37,6 +37,7 @@
 #include "preload/relayed.h"
 #include "preload/relayproc.h"
 #include "preload/shim.h"
+#include "preload/spawnfa.h"
 
 /* fds naming sessions, each with a reference, as fdtable_foreach found them. */
 struct names {
@@ -329,22 +330,29 @@ relay_exec_room(char *const envp[])
 
 	if (!forkstate_in_vfork_child() || !peer_vars_in(envp))
 		return 1;
-	for (n = 0; envp[n] != NULL; n++)
+	for (n = 0; envp[n] != NULL && n + 2 <= RELAY_ROOM_MAX; n++)
 		;
-	return n + 2;
+	return n + 2 <= RELAY_ROOM_MAX ? n + 2 : 1;
 }
 
 /*
  * envp without its peer variables, in a vfork child: no malloc there (the
  * parent's heap and locks) and nothing it maps would be unmapped after the
  * exec, so the copy goes in room, relay_exec_room(envp) slots of the
- * caller's stack.
+ * caller's stack.  NULL with E2BIG when they are too few (a giant envp):
+ * the exec fails rather than pass the variables on.
  */
 static char **
-env_without_peer(char *const envp[], char **room)
+env_without_peer(char *const envp[], char **room, size_t nroom)
 {
 	size_t i, k = 0;
 
+	for (i = 0; envp[i] != NULL; i++)
+		;
+	if (i + 2 > nroom) {
+		errno = E2BIG;
+		return NULL;
+	}
 	room[0] = ENV_ON_STACK;
 	for (i = 0; envp[i] != NULL; i++)
 		if (!peer_var(envp[i]))
@@ -429,8 +437,8 @@ owned(struct session *s)
 /*
  * Where the new image's MTLSSHIM_PEER_* come from: its standard input, else
  * its standard output (inetd, tcpserver and socat's nofork put the same on both;
- * a program that puts two connections there gets stdin's), if that is a
- * session relayed here (*peer, its index in nm) or the pair end of a relay
+ * a program that puts two connections there gets stdin's; one closed on exec
+ * does not count, the new image will not hold it), if that is a session relayed here (*peer, its index in nm) or the pair end of a relay
  * this process made before (*handed, its inode; the strings copied into
  * pv).  Returns how many strings pv holds: 0 for none, -1 for ENOMEM.
  */
@@ -444,6 +452,8 @@ peer_pick(const struct names *nm, const int *own, char **pv, ssize_t *peer,
 	*peer = -1;
 	*handed = 0;
 	for (fd = 0; fd <= 1; fd++) {
+		if (cloexec(fd))
+			continue;	/* the new image will not hold it */
 		for (i = 0; i < nm->n; i++)
 			if (nm->fd[i] == fd) {
 				if (!own[i])
@@ -456,6 +466,16 @@ peer_pick(const struct names *nm, const int *own, char **pv, ssize_t *peer,
 		*handed = 0;
 	}
 	return 0;
+}
+
+/*
+ * 1 if descriptor 0 or 1, open across exec, is still the socket the peer
+ * variables this image came with describe: they may go on to the next.
+ */
+static int
+peer_stays(void)
+{
+	return (relayed_is_peer(0) && !cloexec(0)) || (relayed_is_peer(1) && !cloexec(1));
 }
 
 /*
@@ -483,7 +503,7 @@ env_relayed(char *const envp[], const char *note, int keep_mark, char **val)
 }
 
 char **
-relay_before_exec(char *const envp[], char **room)
+relay_before_exec(char *const envp[], char **room, size_t nroom)
 {
 	static const char *keys[3 + PEERENV_MAX] = { RELAYED_ENV, "LD_PRELOAD", "MTLSSHIM_CONFIG" };
 	struct names nm = { 0 };
@@ -506,15 +526,15 @@ relay_before_exec(char *const envp[], char **room)
 		return env;
 	if (forkstate_in_vfork_child()) {
 		vfork_drop_wrapped();
-		if (had_peer && !relayed_is_peer(0) && !relayed_is_peer(1))
-			env = env_without_peer(envp, room);
+		if (had_peer && !peer_stays() && (env = env_without_peer(envp, room, nroom)) == NULL)
+			return NULL;
 		errno = saved;
 		return env;
 	}
 	fdtable_foreach(collect_one, &nm);
 	fdtable_foreach(find_listeners, &sv);
 	if (nm.n == 0 && !nm.failed && !sv.listeners && relayed_handed() == 0 &&
-	    (!had_peer || relayed_is_peer(0) || relayed_is_peer(1))) {
+	    (!had_peer || peer_stays())) {
 		names_free(&nm);
 		errno = saved;
 		return env;
@@ -573,7 +593,7 @@ relay_before_exec(char *const envp[], char **room)
 	 * for a session relayed onto 0 or 1 here; the ones this image came with
 	 * while 0 or 1 is still their socket; else none, whoever set them.
 	 */
-	drop_peer = npv > 0 || (had_peer && !relayed_is_peer(0) && !relayed_is_peer(1));
+	drop_peer = npv > 0 || (had_peer && !peer_stays());
 	if (env_relayed(envp, note, !drop_peer, &vals[0]) == -1) {
 		saved = ENOMEM;
 		goto fail;
@@ -780,6 +800,27 @@ relay_spawn_end(struct relay_spawn *sp)
 	names_free(&sp->nm);
 	free(sp);
 	errno = saved;
+}
+
+/*
+ * The caller runs posix_spawn, so this may allocate: envp goes on as it is
+ * only to a child that holds the peer's socket on 0 or 1 (spawnfa.c).
+ */
+char **
+relay_spawn_env(const void *fa, char *const envp[])
+{
+	static const char *keys[1] = { RELAYED_ENV };
+	char *vals[1] = { NULL }, **env;
+
+	if (shim_config() == NULL || !peer_vars_in(envp) || spawnfa_keeps_peer(fa))
+		return (char **)envp;
+	if (env_relayed(envp, "", 0, &vals[0]) == -1 ||
+	    (env = env_with(envp, keys, vals, 1, 1)) == NULL) {
+		free(vals[0]);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return env;
 }
 
 /*

@@ -13,16 +13,21 @@
  * speaks mTLS.  Returns the environment to exec with: envp itself, or a copy
  * telling the new image the relayed sockets' addresses (free it with
  * relay_env_free if exec returns).  NULL with errno (ENOMEM, EAGAIN, EMFILE
- * or ENFILE) when a session could not be relayed: the exec must not go
+ * or ENFILE; E2BIG, see relay_exec_room) when a session could not be relayed: the exec must not go
  * ahead, since the new image would speak plaintext on the socket.
  */
-char	**relay_before_exec(char *const envp[], char **room);
+char	**relay_before_exec(char *const envp[], char **room, size_t nroom);
 void	  relay_env_free(char **env, char *const envp[]);
 /*
- * How many slots room must have, on the caller's stack: a vfork child may
- * not malloc, yet may have to drop variables (MTLSSHIM_PEER_*) from envp.
- * At least 1.
+ * How many slots room (nroom) must have, on the caller's stack: a vfork
+ * child may not malloc, yet may have to drop variables (MTLSSHIM_PEER_*)
+ * from envp.  At least 1, at most RELAY_ROOM_MAX: a vfork child runs on its
+ * parent's stack, perhaps a thread's small one.  A vfork child whose envp
+ * would need more and holds peer variables to drop gets NULL with E2BIG
+ * from relay_before_exec: it can neither copy envp off the stack (what it
+ * maps outlives the exec, in the parent) nor pass the variables on.
  */
+#define RELAY_ROOM_MAX	4096
 size_t	  relay_exec_room(char *const envp[]);
 
 /*
@@ -53,6 +58,13 @@ void	relay_foreach_passed(const struct msghdr *msg, int (*fn)(int fd, void *), v
 struct relay_spawn;
 struct relay_spawn	*relay_spawn_begin(void);
 void			 relay_spawn_end(struct relay_spawn *);
+/*
+ * The environment for posix_spawn(fa, envp): envp itself, or a copy without
+ * the MTLSSHIM_PEER_* variables (and without MTLSSHIM_RELAYED's peer mark)
+ * when the child will not hold the socket they describe on 0 or 1; free it
+ * with relay_env_free.  NULL with ENOMEM.
+ */
+char	**relay_spawn_env(const void *fa, char *const envp[]);
 /*
  * File actions that dup2 a wrapped socket (posix_spawn_file_actions_adddup2)
  * are remembered; a spawn with them is refused (EINVAL, logged), since

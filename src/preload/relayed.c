@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "common/lockstat.h"
+#include "preload/forkstate.h"
 #include "preload/relayed.h"
 
 struct relayed {
@@ -21,6 +22,7 @@ static struct relayed	relayed[RELAYED_MAX];
 static int		nrelayed;
 static unsigned long	peer_ino;	/* the entry marked /P, 0 for none */
 static pthread_once_t	relayed_once = PTHREAD_ONCE_INIT;
+static atomic_int	relayed_ready;	/* relayed_load has run */
 
 /* Relays this process made while it runs on: the last RELAYED_MAX. */
 static struct relayed	handed[RELAYED_MAX];
@@ -117,6 +119,30 @@ relayed_load(void)
 		}
 		p = *end ? end + 1 : end;
 	}
+	atomic_store(&relayed_ready, 1);
+}
+
+/*
+ * RELAYED_ENV is read by the constructor below, or by the first use before
+ * it (another library's constructor), never by a vfork child: it shares our
+ * memory and must take no lock.  One that finds it unread (a vfork made
+ * before the constructor) reads no entries: no peer, the variables drop.
+ */
+static int
+relayed_loaded(void)
+{
+	if (atomic_load(&relayed_ready))
+		return 1;
+	if (forkstate_in_vfork_child())
+		return 0;
+	pthread_once(&relayed_once, relayed_load);
+	return 1;
+}
+
+__attribute__((constructor)) static void
+relayed_init(void)
+{
+	relayed_loaded();
 }
 
 int
@@ -125,8 +151,7 @@ relayed_is_peer(int fd)
 	struct stat st;
 	int saved = errno, r;
 
-	pthread_once(&relayed_once, relayed_load);
-	r = peer_ino != 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	r = relayed_loaded() && peer_ino != 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    (unsigned long)st.st_ino == peer_ino;
 	errno = saved;
 	return r;
@@ -262,8 +287,7 @@ relayed_find(int fd, struct relayed *out)
 	unsigned i, n;
 	int saved = errno, found = -1;
 
-	pthread_once(&relayed_once, relayed_load);
-	if (nrelayed == 0 && atomic_load(&nhanded) == 0)
+	if (!relayed_loaded() || (nrelayed == 0 && atomic_load(&nhanded) == 0))
 		return -1;
 	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
 		errno = saved;
