@@ -26,25 +26,8 @@ good_top() {
 # assert_fail_closed CONF WORD...: the program never runs, exit 78, one stderr line
 # "mtlsshim: ..." naming CONF and each WORD; through the launcher and through LD_PRELOAD.
 assert_fail_closed() {
-	local c=$1; shift
-	local how w
-	for how in launcher preload; do
-		if [ $how = launcher ]; then
-			run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
-			show
-		else
-			run --separate-stderr shim "$c" sh -c 'echo RAN'
-			show
-		fi
-		echo "[$how] status=$status stdout=$output"
-		echo "[$how] stderr=$stderr"
-		[ "$status" -eq 78 ]
-		refute_contains "$output" RAN
-		[ "${#stderr_lines[@]}" -eq 1 ]
-		[[ "$stderr" == "mtlsshim: "* ]]
-		assert_contains "$stderr" "$c"
-		for w in "$@"; do assert_contains "$stderr" "$w"; done
-	done
+	local c=$1
+	assert_start_refused "$@" "$c"
 	run --separate-stderr launcher check -c "$c"
 	show
 	echo "[check] status=$status stderr=$stderr"

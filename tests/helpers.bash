@@ -231,6 +231,64 @@ common_teardown() {
 	tsan_check
 }
 
+# assert_start_refused CONF WORD...: through the launcher and through LD_PRELOAD the program
+# never runs, exit 78, exactly one stderr line, starting "mtlsshim: " and containing each WORD
+# (a literal string; ~ERE: matching the ERE instead). Leaves the last run's stderr in $stderr.
+assert_start_refused() {
+	local c=$1 how w; shift
+	for how in launcher preload; do
+		if [ $how = launcher ]; then
+			run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
+		else
+			run --separate-stderr shim "$c" sh -c 'echo RAN'
+		fi
+		echo "[$how] status=$status stdout=$output"
+		echo "[$how] stderr=$stderr"
+		[ "$status" -eq 78 ]
+		refute_contains "$output" RAN
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[[ "$stderr" == "mtlsshim: "* ]]
+		for w in "$@"; do
+			if [[ $w == "~"* ]]; then
+				[[ "$stderr" =~ ${w#"~"} ]] || { echo "[$how] stderr does not match /${w#"~"}/" >&2; return 1; }
+			else
+				assert_contains "$stderr" "$w"
+			fi
+		done
+	done
+}
+
+# conn_a_script: python3, plain ssl (no shim): a long-lived client connection.
+#   conn_a.py PORT DIR: connect, print the server's CN, echo "before" through it, wait for DIR/go
+#   (<= 60 s), echo "after" through the same connection, exit.
+conn_a_script() {
+	local f=$BATS_TEST_TMPDIR/conn_a.py
+	cat > "$f" <<-'PY'
+	import os, socket, ssl, sys, time
+	port, d, pki = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+	ctx = ssl.create_default_context(cafile=pki + "/ca.crt")
+	ctx.load_cert_chain(pki + "/client.crt", pki + "/client.key")
+	s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20), server_hostname="localhost")
+	cn = [v for rdn in s.getpeercert()["subject"] for k, v in rdn if k == "commonName"]
+	print("server CN=" + cn[0], flush=True)
+	def echo(line):
+	    s.sendall(line.encode() + b"\n")
+	    buf = b""
+	    while not buf.endswith(b"\n"):
+	        b = s.recv(100)
+	        if not b:
+	            return "EOF"
+	        buf += b
+	    return buf.decode().strip()
+	print("echo " + echo("before"), flush=True)
+	deadline = time.time() + 60
+	while not os.path.exists(os.path.join(d, "go")) and time.time() < deadline:
+	    time.sleep(0.05)
+	print("echo " + echo("after"), flush=True)
+	PY
+	echo "$f"
+}
+
 # curl presenting the trusted client cert.
 mcurl() {
 	curl -sS --max-time 15 --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key" "$@"

@@ -172,33 +172,6 @@ peer_cert() {
 # cert_id FILE: the same for a certificate file.
 cert_id() { openssl x509 -in "$1" -noout -subject -serial | tr '\n' ';'; }
 
-# assert_fail_closed CONF WORD...: through the launcher and through LD_PRELOAD the program never
-# runs, exit 78, exactly one stderr line, starting "mtlsshim: " and containing each WORD (a
-# literal string; ~ERE: matching the ERE instead). Leaves the last run's stderr in $stderr.
-assert_fail_closed() {
-	local c=$1 how w; shift
-	for how in launcher preload; do
-		if [ $how = launcher ]; then
-			run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
-		else
-			run --separate-stderr shim "$c" sh -c 'echo RAN'
-		fi
-		echo "[$how] status=$status stdout=$output"
-		echo "[$how] stderr=$stderr"
-		[ "$status" -eq 78 ]
-		refute_contains "$output" RAN
-		[ "${#stderr_lines[@]}" -eq 1 ]
-		[[ "$stderr" == "mtlsshim: "* ]]
-		for w in "$@"; do
-			if [[ $w == "~"* ]]; then
-				[[ "$stderr" =~ ${w#"~"} ]] || { echo "[$how] stderr does not match /${w#"~"}/" >&2; return 1; }
-			else
-				assert_contains "$stderr" "$w"
-			fi
-		done
-	done
-}
-
 # refute_secret WHAT SECRET FILE...: SECRET occurs in none of the FILEs (those that exist).
 refute_secret() {
 	local what=$1 s=$2 f; shift 2
@@ -520,35 +493,6 @@ nginx_tok() {
 # ---------------------------------------------------------------------------------------------
 # Rotation
 
-# conn_a_script: python3, plain ssl: connect, print the server certificate's CN, echo "before",
-# wait for DIR/go (<= 60 s), echo "after" through the same connection.
-conn_a_script() {
-	local f=$T/conn_a.py
-	cat > "$f" <<-'PY'
-	import os, socket, ssl, sys, time
-	port, d, pki = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-	ctx = ssl.create_default_context(cafile=pki + "/ca.crt")
-	ctx.load_cert_chain(pki + "/client.crt", pki + "/client.key")
-	s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20), server_hostname="localhost")
-	cn = [v for rdn in s.getpeercert()["subject"] for k, v in rdn if k == "commonName"]
-	print("server CN=" + cn[0], flush=True)
-	def echo(line):
-	    s.sendall(line.encode() + b"\n")
-	    buf = b""
-	    while not buf.endswith(b"\n"):
-	        b = s.recv(100)
-	        if not b:
-	            return "EOF"
-	        buf += b
-	    return buf.decode().strip()
-	print("echo " + echo("before"), flush=True)
-	deadline = time.time() + 60
-	while not os.path.exists(os.path.join(d, "go")) and time.time() < deadline:
-	    time.sleep(0.05)
-	print("echo " + echo("after"), flush=True)
-	PY
-	echo "$f"
-}
 
 @test "token key, rotation: cert_file replaced by another certificate for the same token key serves new connections (the pin_file already gone); an open one keeps its own" {
 	local live=$T/live i s want
@@ -626,27 +570,27 @@ conn_a_script() {
 @test "fail closed: a token key object that does not match the certificate: exit 78, 'does not match'" {
 	# The token's client key with the server's certificate.
 	local c; c=$(tconf mm server "$(free_port)" client "cert_file = \"$PKI/server.crt\"")
-	assert_fail_closed "$c" 'does not match'
+	assert_start_refused "$c" 'does not match'
 }
 
 @test "fail closed: an unknown token, and an unknown object in the token: exit 78 naming the key_file URI" {
 	local c u
 	u=$(uri server private nosuchtoken)
 	c=$(tconf notok server "$(free_port)" server "key_file = \"$u\"")
-	assert_fail_closed "$c" "$u"
+	assert_start_refused "$c" "$u"
 	u=$(uri nosuchobject)
 	c=$(tconf noobj server "$(free_port)" server "key_file = \"$u\"")
-	assert_fail_closed "$c" "$u"
+	assert_start_refused "$c" "$u"
 }
 
 @test "fail closed: an encrypted key_file with a wrong password: exit 78 naming key_file and key_password_file; neither password is shown" {
 	local c
 	c=$(fconf wp "$(free_port)" "$PKI/server.crt" "$KEYS/enc8.pem" "key_password_file = \"$KEYS/wrong.pass\"")
-	assert_fail_closed "$c" "$KEYS/enc8.pem" "$KEYS/wrong.pass"
+	assert_start_refused "$c" "$KEYS/enc8.pem" "$KEYS/wrong.pass"
 	refute_contains "$stderr" "$WRONGPASS"
 	refute_contains "$stderr" "$PASS"
 	c=$(fconf wpt "$(free_port)" "$PKI/server.crt" "$KEYS/trad.pem" "key_password_file = \"$KEYS/wrong.pass\"")
-	assert_fail_closed "$c" "$KEYS/trad.pem" "$KEYS/wrong.pass"
+	assert_start_refused "$c" "$KEYS/trad.pem" "$KEYS/wrong.pass"
 	refute_contains "$stderr" "$WRONGPASS"
 	refute_secret "password" "$WRONGPASS" "$T/wp.log" "$T/wpt.log"
 }
@@ -654,9 +598,26 @@ conn_a_script() {
 @test "fail closed: an encrypted key_file without key_password_file: exit 78 naming key_file and saying it is encrypted" {
 	local c
 	c=$(fconf np "$(free_port)" "$PKI/server.crt" "$KEYS/enc8.pem")
-	assert_fail_closed "$c" "$KEYS/enc8.pem" 'encrypted'
+	assert_start_refused "$c" "$KEYS/enc8.pem" 'encrypted'
 	c=$(fconf npt "$(free_port)" "$PKI/server.crt" "$KEYS/trad.pem")
-	assert_fail_closed "$c" "$KEYS/trad.pem" 'encrypted'
+	assert_start_refused "$c" "$KEYS/trad.pem" 'encrypted'
+}
+
+# pin_start launcher|shim CONF: a start under CONF that the PIN stops: exit 78 before the
+# program runs, one stderr line "mtlsshim: ..." naming the pin_file $TPIN, never the wrong PIN.
+pin_start() {
+	if [ "$1" = launcher ]; then
+		run --separate-stderr launcher -c "$2" sh -c 'echo RAN'
+	else
+		run --separate-stderr shim "$2" sh -c 'echo RAN'
+	fi
+	show
+	[ "$status" -eq 78 ]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "mtlsshim: "* ]]
+	refute_contains "$output" RAN
+	assert_contains "$stderr" "$TPIN"
+	refute_contains "$stderr" "$WRONGPIN"
 }
 
 @test "wrong PIN: refused twice across restarts, the third run does not ask the token; a rewritten pin_file starts" {
@@ -669,47 +630,24 @@ conn_a_script() {
 	local c; c=$(tconf pin server "$PORT" server)
 	[[ "$(token_flags)" != *"PIN count low"* ]]
 	# Runs 1 and 2 (the launcher, then LD_PRELOAD): the token refused the PIN.
-	run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
-	show
-	[ "$status" -eq 78 ]
-	[ "${#stderr_lines[@]}" -eq 1 ]
-	[[ "$stderr" == "mtlsshim: "* ]]
-	refute_contains "$output" RAN
-	assert_contains "$stderr" "$TPIN"
+	pin_start launcher "$c"
 	[[ "$stderr" =~ refused ]]
 	[[ "$stderr" =~ PIN ]]
-	refute_contains "$stderr" "$WRONGPIN"
 	[[ "$(token_flags)" == *"PIN count low"* ]]
-	run --separate-stderr shim "$c" sh -c 'echo RAN'
-	show
-	[ "$status" -eq 78 ]
-	[ "${#stderr_lines[@]}" -eq 1 ]
-	[[ "$stderr" == "mtlsshim: "* ]]
-	refute_contains "$output" RAN
-	assert_contains "$stderr" "$TPIN"
+	pin_start shim "$c"
 	[[ "$stderr" =~ refused ]]
-	refute_contains "$stderr" "$WRONGPIN"
 	# A correct login (pkcs11-tool) clears the token's "PIN count low" flag: a third try of the
 	# wrong PIN would set it again.
 	pkcs11-tool --module "$P11" --login --pin "$PIN" --list-objects >/dev/null 2>&1
 	[[ "$(token_flags)" != *"PIN count low"* ]]
-	run --separate-stderr launcher -c "$c" sh -c 'echo RAN'
-	show
-	[ "$status" -eq 78 ]
-	[ "${#stderr_lines[@]}" -eq 1 ]
-	[[ "$stderr" == "mtlsshim: "* ]]
-	refute_contains "$output" RAN
-	assert_contains "$stderr" "$TPIN"
+	pin_start launcher "$c"
 	[[ "$stderr" =~ $NOT_AGAIN ]]
 	[[ "$stderr" =~ until\ the\ (pin_)?file\ changes ]]
-	refute_contains "$stderr" "$WRONGPIN"
 	# The token was not asked.
 	echo "token flags: $(token_flags)"
 	[[ "$(token_flags)" != *"PIN count low"* ]]
 	# Under LD_PRELOAD as well.
-	run --separate-stderr shim "$c" sh -c 'echo RAN'
-	show
-	[ "$status" -eq 78 ]
+	pin_start shim "$c"
 	[[ "$stderr" =~ $NOT_AGAIN ]]
 	[[ "$(token_flags)" != *"PIN count low"* ]]
 	# The record in the run directory does not hold the PIN; neither does the shim log.

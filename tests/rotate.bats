@@ -62,36 +62,6 @@ wait_subject() {
 	return 1
 }
 
-# conn_a_script: python3, plain ssl (no shim): a long-lived client connection.
-#   conn_a.py PORT DIR: connect, print the server's CN, echo "before" through it, wait for DIR/go
-#   (<= 60 s), echo "after" through the same connection, exit.
-conn_a_script() {
-	local f=$BATS_TEST_TMPDIR/conn_a.py
-	cat > "$f" <<-'PY'
-	import os, socket, ssl, sys, time
-	port, d, pki = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-	ctx = ssl.create_default_context(cafile=pki + "/ca.crt")
-	ctx.load_cert_chain(pki + "/client.crt", pki + "/client.key")
-	s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20), server_hostname="localhost")
-	cn = [v for rdn in s.getpeercert()["subject"] for k, v in rdn if k == "commonName"]
-	print("server CN=" + cn[0], flush=True)
-	def echo(line):
-	    s.sendall(line.encode() + b"\n")
-	    buf = b""
-	    while not buf.endswith(b"\n"):
-	        b = s.recv(100)
-	        if not b:
-	            return "EOF"
-	        buf += b
-	    return buf.decode().strip()
-	print("echo " + echo("before"), flush=True)
-	deadline = time.time() + 60
-	while not os.path.exists(os.path.join(d, "go")) and time.time() < deadline:
-	    time.sleep(0.05)
-	print("echo " + echo("after"), flush=True)
-	PY
-	echo "$f"
-}
 
 @test "an atomically replaced cert and key serve new connections; an open connection keeps working" {
 	cp "$PKI/server.crt" "$LIVE/tls.crt"
