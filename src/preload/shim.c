@@ -64,27 +64,28 @@ stderr_is_connection(void)
 	return fdtable_known(2) || relayed_known(2);
 }
 
+/* A secret's file (key, PIN, password) every user can read: said once, at start. */
 static void
-warn_key_mode(const struct rule *r)
+warn_readable(const struct rule *r, const char *opt, const char *path)
 {
 	struct stat st;
 
-	if (!r->key_in_token && stat(r->key_file, &st) == 0 && (st.st_mode & S_IROTH))
-		log_warn("rule=%s: key_file %s is readable by every user", r->name,
-		    r->key_file);
-	if (r->pin_file != NULL && stat(r->pin_file, &st) == 0 && (st.st_mode & S_IROTH))
-		log_warn("rule=%s: pin_file %s is readable by every user", r->name,
-		    r->pin_file);
-	if (r->key_password_file != NULL && stat(r->key_password_file, &st) == 0 &&
-	    (st.st_mode & S_IROTH))
-		log_warn("rule=%s: key_password_file %s is readable by every user", r->name,
-		    r->key_password_file);
+	if (path != NULL && stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+		log_warn("rule=%s: %s %s is readable by every user", r->name, opt, path);
+}
+
+static void
+warn_key_mode(const struct rule *r)
+{
+	warn_readable(r, "key_file", r->key_in_token ? NULL : r->key_file);
+	warn_readable(r, "pin_file", r->pin_file);
+	warn_readable(r, "key_password_file", r->key_password_file);
 }
 
 /*
  * A token's login and a key's password are not files the start-up cache
  * can vouch for, nor something to leave until after the program dropped
- * its access: such keys are loaded before main(), in every process.
+ * its access: such keys are loaded before main() (but see "deferred").
  */
 static int
 needs_secret(const struct config *c)
@@ -150,7 +151,7 @@ shim_init(void)
 	char err[1024];
 	time_t recheck, t;
 	size_t i;
-	int lazy, cacheable, deferred;
+	int lazy, cacheable, deferred, secret;
 
 	real_init();
 	if ((shim_cfg = config_load(config_path(), err, sizeof(err))) == NULL)
@@ -170,7 +171,8 @@ shim_init(void)
 	 * first matched connection.  A setuid program neither reads nor writes
 	 * the cache.
 	 */
-	cacheable = getuid() == geteuid() && !needs_secret(shim_cfg);
+	secret = needs_secret(shim_cfg);
+	cacheable = getuid() == geteuid() && !secret;
 	/*
 	 * An image exec'd holding relayed sessions (an inetd service, socat's
 	 * EXEC) speaks plaintext to its relay and rarely opens a matched socket
@@ -178,7 +180,7 @@ shim_init(void)
 	 * its first matched connection, if it makes one: a service running as a
 	 * user who cannot reach the token then still serves its connection.
 	 */
-	deferred = needs_secret(shim_cfg) && getenv(RELAYED_ENV) != NULL;
+	deferred = secret && getenv(RELAYED_ENV) != NULL;
 	if ((lazy = deferred || (cacheable && startcache_hit(shim_cfg))) != 0 && geteuid() == 0)
 		shim_preread_due = 1;
 	if (deferred)
